@@ -1,0 +1,20 @@
+"""fastcca: CCA, SVCCA, PWCCA and linear CKA between neural-network representations, from one
+streaming pass over the activations into mergeable moments, on the CPU or a GPU.
+
+Conventions: activations are samples first, x (n, p) and y (n, q); functions return
+similarities (``result.distance`` is ``1 - similarity``).  See the README for every definition.
+"""
+from .backend import BackendUnavailableError, get_backend
+from ._io import FastccaFileError
+from ._validation import DegenerateCCAWarning
+from .measures import cca, linear_cka, mean_cca, pwcca, svcca
+from .moments import Moments
+from .results import CCAResult, CKAResult, PWCCAResult, Result, SVCCAResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Moments", "cca", "mean_cca", "svcca", "pwcca", "linear_cka",
+    "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult",
+    "get_backend", "BackendUnavailableError", "FastccaFileError", "DegenerateCCAWarning",
+]

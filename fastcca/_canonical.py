@@ -1,0 +1,148 @@
+"""Canonical correlations from scatter blocks: the one piece of math every CCA-family measure
+shares, written once on top of the backend primitives.
+
+Regularisation (the ``eps`` and ``rcond`` semantics, pinned)
+------------------------------------------------------------
+Each side's scatter block ``S`` (k, k) is first rescaled by its largest absolute entry
+(for a PSD block: the largest neuron variance), as the reference implementation does, so
+``eps`` is *relative* and every result is invariant to rescaling either side:
+
+1. neurons whose rescaled variance ``S_jj / max|S|`` is below ``eps`` are dropped;
+2. the ridge ``eps * I`` is added: ``S_hat = S / max|S| + eps I``;
+3. ``S_hat`` is whitened: a factor ``G`` with ``G^T S_hat G = I_r``.  Eigenvalues of
+   ``S_hat`` below ``rcond * lambda_max`` (default ``rcond = k * machine epsilon``, the
+   ``matrix_rank`` convention) are treated as zero: their directions leave the CCA, so
+   constant or duplicated neurons never give NaN or LinAlgError; ``r`` is the whitened rank.
+
+With ``eps = 1e-10`` (the default, as in the reference) this is the reference algorithm of
+google/svcca ``cca_core.compute_ccas`` (which uses ``pinv`` and a symmetric square root) up to
+rounding; ``eps = 0`` is exact CCA with a rank cutoff.
+
+Routes: when the ridge dominates the floor (``eps >= rcond * ||S_hat||_inf``, an upper bound
+on ``lambda_max``) no eigenvalue can be floored, and a Cholesky factor ``G = L^-T`` gives the
+same canonical correlations at a fraction of an ``eigh``; otherwise ``G = V_r diag(lambda_r^-1/2)``
+from ``eigh``.  ``symmetric=True`` forces ``G = V diag(f(lambda)) V^T``, the reference's
+``S_hat^-1/2``, whose singular vectors the reference PWCCA formula needs.
+
+The canonical correlations are the singular values of ``M = G_x^T S_xy_hat G_y``,
+``S_xy_hat = S_xy / sqrt(max|S_xx| max|S_yy|)``, clipped to [0, 1]; there are
+``min(r_x, r_y)`` of them.  Canonical weights (unit scatter): ``A = G_x U / sqrt(max|S_xx|)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS64 = np.finfo(np.float64).eps
+
+
+@dataclass
+class Whitening:
+    """One side's whitening: neurons ``kept`` (host bool mask, length p), the rescaling
+    ``scale = max|S|``, and the factor ``G`` (k_kept, rank), kept implicitly for the
+    Cholesky route (``chol`` lower factor) or explicitly (``factor``)."""
+    kept: np.ndarray
+    scale: float
+    rank: int
+    route: str
+    chol: object = None
+    factor: object = None
+
+    def apply_t(self, be, b):
+        """``G^T b`` for b (k_kept, m)."""
+        if self.route == "cholesky":
+            return be.solve_lower(self.chol, b)
+        return self.factor.T @ b
+
+    def apply(self, be, u):
+        """``G u`` for u (rank, m): the canonical weights of the rescaled problem."""
+        if self.route == "cholesky":
+            return be.solve_lower(self.chol, u, trans=True)
+        return self.factor @ u
+
+
+def whiten(be, s, eps: float, rcond: float | None = None, symmetric: bool = False) -> Whitening:
+    """Regularised whitening of a symmetric PSD scatter block ``s`` (p, p); see module doc."""
+    xp = be.xp
+    p = s.shape[0]
+    scale = float(xp.max(xp.abs(s))) if p else 0.0
+    if scale <= 0.0 or not np.isfinite(scale):
+        # every neuron constant: nothing to correlate
+        return Whitening(np.zeros(p, bool), 1.0, 0, "empty", factor=xp.zeros((0, 0)))
+    diag = be.to_numpy(xp.diagonal(s)) / scale
+    kept = diag >= eps
+    k = int(kept.sum())
+    if k == 0:
+        return Whitening(kept, scale, 0, "empty", factor=xp.zeros((0, 0)))
+    idx = np.flatnonzero(kept)
+    sk = s if k == p else s[xp.asarray(idx)][:, xp.asarray(idx)]
+    sk = sk / scale
+    sk[xp.arange(k), xp.arange(k)] += eps
+    rc = k * _EPS64 if rcond is None else float(rcond)
+    if not symmetric and eps > 0:
+        # ||S_hat||_inf bounds lambda_max: if eps clears the floor for it, none is floored.
+        if eps >= rc * float(xp.max(xp.sum(xp.abs(sk), axis=1))):
+            l = be.cholesky(sk)
+            if l is not None:
+                return Whitening(kept, scale, k, "cholesky", chol=l)
+    w, v = be.eigh(sk)
+    floor = rc * max(float(w[-1]), 0.0)
+    good = w > floor
+    r = int(good.sum())
+    inv = xp.where(good, 1.0 / xp.sqrt(xp.where(good, w, 1.0)), 0.0)
+    if symmetric:
+        factor = (v * inv) @ v.T.conj()
+    else:
+        # eigh returns ascending eigenvalues: the surviving ones are the last r
+        factor = v[:, k - r:] * inv[k - r:]
+    return Whitening(kept, scale, r, "eigh-symmetric" if symmetric else "eigh", factor=factor)
+
+
+@dataclass
+class CanonicalSolution:
+    """Canonical correlations ``rho`` (descending, clipped to [0, 1], length min(r_x, r_y)),
+    the two whitenings, and when asked the singular vectors ``u`` (r_x', m), ``v`` (r_y', m)
+    of the whitened cross block, columns matched to ``rho``."""
+    rho: np.ndarray
+    wx: Whitening
+    wy: Whitening
+    u: object = None
+    v: object = None
+
+    def weights(self, be, side: str = "x"):
+        """Canonical weights of the rescaled problem restricted to kept neurons,
+        ``G u`` (k_kept, m), for ``side`` in {"x", "y"}."""
+        w, vecs = (self.wx, self.u) if side == "x" else (self.wy, self.v)
+        return w.apply(be, vecs)
+
+
+def cross_block(be, sxy, wx: Whitening, wy: Whitening):
+    """The rescaled cross scatter on kept neurons, ``S_xy[kx, ky] / sqrt(sx sy)``."""
+    xp = be.xp
+    kx, ky = wx.kept, wy.kept
+    b = sxy
+    if not kx.all():
+        b = b[xp.asarray(np.flatnonzero(kx))]
+    if not ky.all():
+        b = b[:, xp.asarray(np.flatnonzero(ky))]
+    return b / np.sqrt(wx.scale * wy.scale)
+
+
+def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None = None,
+                           vectors: bool = False, symmetric: bool = False) -> CanonicalSolution:
+    """Canonical correlations of the scatter blocks (see module doc for every convention)."""
+    wx = whiten(be, sxx, eps, rcond, symmetric)
+    wy = whiten(be, syy, eps, rcond, symmetric)
+    m = min(wx.rank, wy.rank)
+    if m == 0:
+        z = be.xp.zeros((0, 0))
+        return CanonicalSolution(np.zeros(0), wx, wy, z if vectors else None, z if vectors else None)
+    b = cross_block(be, sxy, wx, wy)
+    mm = wy.apply_t(be, wx.apply_t(be, b).T).T          # G_x^T B G_y, (r_x, r_y)
+    if vectors:
+        u, s, vh = be.svd(mm)
+        rho = np.clip(be.to_numpy(s[:m]), 0.0, 1.0)
+        return CanonicalSolution(rho, wx, wy, u[:, :m], vh[:m].T.conj())
+    s = be.svdvals(mm)
+    return CanonicalSolution(np.clip(be.to_numpy(s[:m]), 0.0, 1.0), wx, wy)

@@ -1,0 +1,49 @@
+"""Safe file I/O: loads never execute code, writes are atomic."""
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+
+class FastccaFileError(ValueError):
+    """A file fastcca reads is truncated, foreign or of an unknown format version."""
+
+
+def save_npz_atomic(path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` (.npz) through a temporary file in the same folder and a
+    rename, so an interrupted write never leaves a half-written file under ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".fastcca-", suffix=".npz.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_npz(path, kind: str, required) -> dict:
+    """Load a .npz written by :func:`save_npz_atomic` with ``format == kind``, without pickle."""
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise FastccaFileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    fmt = str(data.get("format", ""))
+    if fmt != kind:
+        raise FastccaFileError(f"{path}: expected a {kind} file, found format {fmt or 'none'!r}")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise FastccaFileError(f"{path}: {kind} file lacks {', '.join(missing)}")
+    return data

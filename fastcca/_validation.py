@@ -1,0 +1,96 @@
+"""Input checks shared by every public entry point: one module, so every error reads alike.
+
+Errors name the argument, what was expected and what was received.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+class DegenerateCCAWarning(UserWarning):
+    """Fewer datapoints than the CCA needs: some coefficients are 1 by construction."""
+
+
+def _torch_to_numpy(a):
+    # bfloat16/float16 tensors have no (or a lossy) NumPy twin: widen to float32 first.
+    t = a.detach()
+    if t.dtype.is_floating_point and t.element_size() < 4:
+        t = t.float()
+    return t.cpu().numpy()
+
+
+def as_host_matrix(a, name: str) -> np.ndarray:
+    """Return ``a`` as a 2-D real NumPy array (no copy when it already is one).
+
+    Accepts NumPy arrays (any float dtype NumPy reads, bfloat16 via ml_dtypes included; any
+    order), nested sequences and CPU torch tensors.  Raises ``TypeError``/``ValueError``
+    naming ``name`` for the wrong rank, empty input and complex or non-numeric dtypes.
+    """
+    if type(a).__module__.startswith("torch"):
+        a = _torch_to_numpy(a)
+    arr = np.asarray(a)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: complex input is not supported here (got dtype {arr.dtype}); "
+                        "conv layers go through fastcca.conv_cca")
+    if arr.dtype.kind not in "fiub" and arr.dtype.name != "bfloat16":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name}: expected a 2-D array of shape (n_datapoints, n_neurons) (samples first), "
+            f"got shape {arr.shape}" + (" (use a.reshape(-1, 1) for a single neuron)" if arr.ndim == 1 else ""))
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: empty input, shape {arr.shape}; need at least one datapoint and one neuron")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or arr.dtype.kind != "f" else np.float32)
+    return arr
+
+
+def check_same_datapoints(x: np.ndarray, y: np.ndarray, xname: str = "x", yname: str = "y") -> None:
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{xname} and {yname} must hold the same datapoints (samples first): {xname} has "
+            f"{x.shape[0]} rows, shape {x.shape}; {yname} has {y.shape[0]} rows, shape {y.shape}")
+
+
+def check_fraction_or_count(keep, name: str = "keep"):
+    """A float in (0, 1] (a fraction) or a positive int (a count)."""
+    if isinstance(keep, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a float in (0, 1] or a positive int, got {keep!r}")
+    if isinstance(keep, (int, np.integer)):
+        if keep < 1:
+            raise ValueError(f"{name}: a count must be >= 1, got {keep}")
+        return int(keep)
+    if isinstance(keep, (float, np.floating)):
+        if not 0.0 < keep <= 1.0:
+            raise ValueError(f"{name}: a fraction must lie in (0, 1], got {keep}")
+        return float(keep)
+    raise TypeError(f"{name}: expected a float in (0, 1] or a positive int, got {type(keep).__name__}")
+
+
+def check_nonnegative(value, name: str) -> float:
+    v = float(value)
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+    return v
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA") -> str | None:
+    """Warn when n - 1 < kx + ky: the centred data then span too few dimensions and at least
+    kx + ky - (n - 1) canonical correlations equal 1 whatever the data.  Returns the message."""
+    excess = kx + ky - (n - 1)
+    if excess <= 0:
+        return None
+    msg = (f"{what} is degenerate: {n} datapoints for {kx} + {ky} dimensions; at least "
+           f"{min(excess, min(kx, ky))} of the {min(kx, ky)} coefficients are 1 by construction. "
+           f"Use more datapoints than neurons on both sides together (n - 1 >= {kx + ky}), or reduce "
+           "dimensions first (svcca).")
+    warnings.warn(msg, DegenerateCCAWarning, stacklevel=4)
+    return msg

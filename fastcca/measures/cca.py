@@ -1,0 +1,82 @@
+"""CCA and mean CCA (Hotelling 1936; the reference algorithm of Raghu et al. 2017, google/svcca
+``cca_core.get_cca_similarity``), from moments.  All conventions live in ``fastcca._canonical``."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .._canonical import canonical_correlations
+from .._validation import check_nonnegative, warn_if_degenerate
+from ..results import CCAResult
+from ._inputs import as_moments, kept_note, rank_note
+
+
+def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
+                    measure="cca", what="CCA") -> CCAResult:
+    """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks)."""
+    p, q = sxx.shape[0], syy.shape[0]
+    sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights)
+    notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
+    notes += rank_note("x", int(sol.wx.kept.sum()), sol.wx.rank)
+    notes += rank_note("y", int(sol.wy.kept.sum()), sol.wy.rank)
+    msg = warn_if_degenerate(n, sol.wx.rank, sol.wy.rank, what)
+    if msg:
+        notes.append(msg)
+    xw = yw = None
+    if weights:
+        # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units
+        unit = np.sqrt(max(n - 1, 1))
+        xw = _full_weights(p, sol.wx.kept, be.to_numpy(sol.weights(be, "x")) * unit / np.sqrt(sol.wx.scale))
+        yw = _full_weights(q, sol.wy.kept, be.to_numpy(sol.weights(be, "y")) * unit / np.sqrt(sol.wy.scale))
+    rho = sol.rho
+    return CCAResult(measure=measure, similarity=float(rho.mean()) if rho.size else 0.0,
+                     coefficients=rho, n=int(n), p=p, q=q, notes=tuple(notes),
+                     kept_x=sol.wx.kept, kept_y=sol.wy.kept, rank_x=sol.wx.rank, rank_y=sol.wy.rank,
+                     eps=eps, x_weights=xw, y_weights=yw)
+
+
+def _full_weights(p, kept, w):
+    out = np.zeros((p, w.shape[1]), dtype=w.dtype)
+    out[kept] = w
+    return out
+
+
+def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: bool = False,
+        backend: str = "auto") -> CCAResult:
+    """Canonical correlation analysis of x (n, p) and y (n, q), samples first, or of a Moments.
+
+    Parameters
+    ----------
+    x, y : array-like (n, p), (n, q), or a :class:`fastcca.Moments` as ``x`` (``y`` omitted).
+    eps : float, default 1e-10
+        Relative regularisation: neurons with variance below ``eps`` times the largest variance
+        of their side are dropped, and ``eps * I`` is added to each rescaled covariance (the
+        reference implementation's semantics).  ``eps=0`` is exact CCA with a rank cutoff.
+    rcond : float, optional
+        Eigenvalue floor relative to the largest eigenvalue (default ``k * 2.2e-16``).
+    weights : bool
+        Also return canonical weights (``x_weights`` (p, r), ``y_weights`` (q, r)).
+    backend : {"auto", "cpu", "cuda"}
+
+    Returns
+    -------
+    CCAResult
+        ``coefficients``: canonical correlations, descending, in [0, 1]; ``similarity``: their
+        mean (mean CCA); ``distance = 1 - similarity``.
+    """
+    eps = check_nonnegative(eps, "eps")
+    m = as_moments(x, y, backend)
+    return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights)
+
+
+def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
+             backend: str = "auto") -> CCAResult:
+    """Mean canonical correlation.  ``threshold=None``: the mean of all coefficients (what the
+    SVCCA tutorials call the CCA similarity); a float: the reference ``mean`` over the leading
+    coefficients that make up that fraction of their sum (``CCAResult.threshold_mean``)."""
+    r = cca(x, y, eps=eps, backend=backend)
+    sim = r.similarity if threshold is None else r.threshold_mean(threshold)
+    notes = r.notes + ((f"similarity = mean of the leading coefficients reaching {threshold:g} of their sum",)
+                       if threshold is not None else ())
+    return replace(r, measure="mean_cca", similarity=sim, notes=notes)

@@ -1,0 +1,113 @@
+"""Projection-weighted CCA (Morcos, Raghu & Bengio 2018, section 2.2), from moments.
+
+Paper definition (``variant="paper"``, the default), for side x with canonical weights A
+(k_x, m) and canonical variates ``H = Xc A``: orthonormalise H by QR, ``H = Q R``; the weight of
+canonical direction i is ``a_i = sum_j |<q_i, x_j>|`` over the neurons x_j (columns of Xc),
+normalised to sum 1; ``similarity = sum_i a_i rho_i``.  From moments: ``R`` is the Cholesky
+factor of ``A^T Sxx A`` and ``Q^T Xc = R^-T A^T Sxx``, so no pass over the data is needed.
+
+Reference formula (``variant="reference"``, google/svcca ``pwcca.compute_pwcca``): the
+"directions" are ``U^T (X - mean) + mean`` with ``U`` the left singular vectors of
+``Sxx^-1/2 Sxy Syy^-1/2`` -- without the ``Sxx^-1/2`` factor and on uncentred activations -- and
+the weights project the uncentred activations.  From moments, with ``D = Xc U + 1 mx^T``:
+``D^T D = U^T Sxx U + n mx mx^T`` and ``D^T X = U^T Sxx + n mx mx^T``.  The reference weights the
+side that keeps fewer neurons; here that is ``side="fewer"`` (its default for this variant),
+computed correctly also when the first input keeps more neurons (the reference then indexes
+the wrong array, google/svcca PR #9).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._canonical import canonical_correlations
+from .._validation import check_choice, check_nonnegative, warn_if_degenerate
+from ..results import PWCCAResult
+from ._inputs import as_moments, kept_note, rank_note
+
+VARIANTS = ("paper", "reference")
+SIDES = ("x", "y", "fewer")
+
+
+def _projection_weights(be, gram, cross):
+    """Row sums of ``|L^-1 cross|`` with ``L L^T = gram``: ``sum_j |<q_i, x_j>|`` for the QR
+    basis q of variates whose Gram matrix is ``gram`` and whose products with the neurons are
+    ``cross``.  Returns (weights normalised to sum 1, note or None)."""
+    xp = be.xp
+    note = None
+    l = be.cholesky(gram)
+    if l is None:
+        # dependent variates (only with eps=0 on rank-deficient data): QR would give an
+        # arbitrary q for them; a jitter at rounding level keeps the others exact.
+        jitter = gram.shape[0] * np.finfo(np.float64).eps * float(xp.max(xp.abs(xp.diagonal(gram))))
+        l = be.cholesky(gram + jitter * xp.eye(gram.shape[0]))
+        note = "pwcca: canonical variates were linearly dependent; a rounding-level jitter was added"
+        if l is None:
+            raise np.linalg.LinAlgError("pwcca: the Gram matrix of the canonical variates is not positive definite")
+    raw = be.to_numpy(xp.sum(xp.abs(be.solve_lower(l, cross)), axis=1))
+    total = raw.sum()
+    return (raw / total if total > 0 else np.full(raw.shape, 1.0 / max(len(raw), 1))), note
+
+
+def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | None = None,
+          backend: str = "auto") -> PWCCAResult:
+    """Projection-weighted CCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
+
+    Parameters
+    ----------
+    eps : float, default 1e-10
+        CCA regularisation (see :func:`fastcca.cca`).
+    variant : {"paper", "reference"}
+        ``"paper"``: the definition of Morcos et al. 2018 (default).  ``"reference"``: the
+        google/svcca code's formula, reproducing its numbers (see module docstring).
+    side : {"x", "y", "fewer"}, optional
+        Whose neurons weight the canonical directions.  Default ``"x"`` for the paper variant
+        (PWCCA is not symmetric: ``pwcca(x, y)`` weights by x's neurons), ``"fewer"`` (the side
+        keeping fewer neurons, ties to x) for the reference variant.
+
+    Returns
+    -------
+    PWCCAResult
+        ``similarity = sum_i weights_i coefficients_i``; ``distance = 1 - similarity``.
+    """
+    variant = check_choice(variant, "variant", VARIANTS)
+    side = check_choice("x" if side is None and variant == "paper" else side or "fewer", "side", SIDES)
+    eps = check_nonnegative(eps, "eps")
+    m = as_moments(x, y, backend)
+    be, xp = m._be, m._be.xp
+    sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=eps, vectors=True,
+                                 symmetric=(variant == "reference"))
+    if side == "fewer":
+        side = "x" if sol.wx.kept.sum() <= sol.wy.kept.sum() else "y"
+    w = sol.wx if side == "x" else sol.wy
+    s_full, mean_full = (m.sxx, m.mean_x) if side == "x" else (m.syy, m.mean_y)
+    idx = xp.asarray(np.flatnonzero(w.kept))
+    s_kept = s_full[idx][:, idx]
+    rho = sol.rho
+    notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
+    notes += rank_note("x", int(sol.wx.kept.sum()), sol.wx.rank)
+    notes += rank_note("y", int(sol.wy.kept.sum()), sol.wy.rank)
+    msg = warn_if_degenerate(m.n, sol.wx.rank, sol.wy.rank, "PWCCA")
+    if msg:
+        notes.append(msg)
+    if rho.size == 0:
+        weights = np.zeros(0)
+    elif variant == "paper":
+        a = sol.weights(be, side)                       # (k_side, m)
+        cross = a.T @ s_kept                            # A^T Sxx, (m, k_side)
+        weights, note = _projection_weights(be, cross @ a, cross)
+        notes += [note] if note else []
+    else:
+        u = sol.u if side == "x" else sol.v             # (k_side, m)
+        if u.shape[0] != u.shape[1]:
+            raise ValueError(
+                f"side: the reference formula needs the side with fewer kept neurons; side {side!r} keeps "
+                f"{u.shape[0]} neurons but there are only {u.shape[1]} canonical correlations. "
+                "Use side='fewer' or variant='paper'.")
+        mk = mean_full[idx]
+        outer = m.n * xp.outer(mk, mk)
+        us = u.T @ s_kept
+        weights, note = _projection_weights(be, us @ u + outer, us + outer)   # D^T D, D^T X
+        notes += [note] if note else []
+    sim = float(np.dot(weights, rho)) if rho.size else 0.0
+    return PWCCAResult(measure="pwcca", similarity=sim, coefficients=rho, n=m.n, p=m.p, q=m.q,
+                       notes=tuple(notes), weights=weights, side=side, variant=variant)

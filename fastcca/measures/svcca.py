@@ -1,0 +1,107 @@
+"""SVCCA (Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, section 2): keep each side's top
+singular directions, then CCA between the reduced representations -- all from moments.
+
+The singular values of the centred activations are ``sqrt(lambda)`` for the eigenvalues
+``lambda`` of the scatter block, so the SV step is an eigendecomposition of a (p, p) block,
+never an SVD of the (n, p) data.  With ``P_k`` the top-k eigenvectors, the reduced moments are
+
+    Sxx_k = diag(lambda_k),  Syy_k = diag(mu_k),  Sxy_k = Px_k^T Sxy Py_k,
+
+and CCA of these equals CCA of the projected data ``Xc Px_k``, ``Yc Py_k`` (what the tutorial
+code computes after ``np.linalg.svd``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_choice, check_fraction_or_count, check_nonnegative
+from ..results import SVCCAResult
+from ._inputs import as_moments
+from .cca import cca_from_blocks
+
+KEEP_RULES = ("sum", "variance")
+
+
+def count_to_keep(values: np.ndarray, keep: float) -> int:
+    """Smallest k with ``sum(values[:k]) / sum(values) >= keep`` (values descending, >= 0)."""
+    total = values.sum()
+    if total <= 0:
+        return 0
+    frac = np.cumsum(values) / total
+    return int(min(np.searchsorted(frac, keep, side="left") + 1, len(values)))
+
+
+def top_directions(be, s, keep, rule: str):
+    """Top singular directions of the centred data behind scatter block ``s`` (p, p).
+
+    Returns ``(k, lam, vecs)``: eigenvalues ``lam`` (descending; all of them unless a
+    truncated solver ran, then at least the top k) and the top-k eigenvectors (p, k).
+
+    keep: int k -> k directions (top-k subset solver, no full eigh);
+          float f with rule "sum" -> smallest k whose singular values reach f of their sum (the
+          papers' rule; needs every eigenvalue, so a full eigh);
+          float f with rule "variance" -> smallest k whose variances reach f of the trace (the
+          trace is known, so a truncated solver grows k until the fraction is reached).
+    """
+    xp = be.xp
+    p = s.shape[0]
+    if isinstance(keep, int):
+        k = min(keep, p)
+        lam, vecs = be.eigh_top(s, k)
+        return k, np.maximum(be.to_numpy(lam), 0.0), vecs
+    if rule == "variance":
+        trace = float(xp.trace(s))
+        k_try = max(16, p // 32)
+        while True:
+            lam, vecs = be.eigh_top(s, min(k_try, p))
+            lam_h = np.maximum(be.to_numpy(lam), 0.0)
+            if trace <= 0:
+                return 0, lam_h, vecs[:, :0]
+            frac = np.cumsum(lam_h) / trace
+            if frac[-1] >= keep or k_try >= p:
+                k = int(min(np.searchsorted(frac, keep, side="left") + 1, len(lam_h)))
+                return k, lam_h, vecs[:, :k]
+            k_try *= 2
+    w, v = be.eigh(s)
+    lam_h = np.maximum(be.to_numpy(w)[::-1], 0.0)
+    k = count_to_keep(np.sqrt(lam_h), keep)
+    return k, lam_h, v[:, ::-1][:, :k]
+
+
+def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
+          backend: str = "auto") -> SVCCAResult:
+    """SVCCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
+
+    Parameters
+    ----------
+    keep : float in (0, 1] or int, default 0.99
+        A float keeps, per side, the top directions whose singular values reach that fraction of
+        the sum of all singular values (the papers' rule: singular values, not variances); an int
+        keeps that many directions.
+    keep_rule : {"sum", "variance"}
+        For a float ``keep``: ``"sum"`` (default, the papers') or ``"variance"`` (fraction of the
+        total variance, i.e. of the sum of squared singular values, as in the SVCCA tutorials'
+        99%-variance examples).
+    eps : float, default 1e-10
+        Regularisation of the CCA on the reduced moments (see :func:`fastcca.cca`).
+
+    Returns
+    -------
+    SVCCAResult
+        ``similarity``: mean of the min(k_x, k_y) canonical correlations.
+    """
+    keep = check_fraction_or_count(keep)
+    keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
+    eps = check_nonnegative(eps, "eps")
+    m = as_moments(x, y, backend)
+    be, xp = m._be, m._be.xp
+    kx, lam_x, px = top_directions(be, m.sxx, keep, keep_rule)
+    ky, lam_y, py = top_directions(be, m.syy, keep, keep_rule)
+    sxx_k = xp.diag(xp.asarray(lam_x[:kx]))
+    syy_k = xp.diag(xp.asarray(lam_y[:ky]))
+    sxy_k = px.T @ (m.sxy @ py)
+    inner = cca_from_blocks(be, m.n, sxx_k, syy_k, sxy_k, eps=eps, measure="cca", what="SVCCA")
+    return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
+                       n=m.n, p=m.p, q=m.q, notes=inner.notes, k_x=kx, k_y=ky, keep=keep,
+                       keep_rule=keep_rule, singular_values_x=np.sqrt(lam_x),
+                       singular_values_y=np.sqrt(lam_y), cca=inner)

@@ -1,0 +1,227 @@
+"""The streaming, mergeable joint moments of two activation sets: fastcca's core object.
+
+Every measure in fastcca is a function of the count ``n``, the means ``mean_x`` (p,),
+``mean_y`` (q,) and the centred scatter blocks
+
+    Sxx = Xc^T Xc  (p, p),   Syy = Yc^T Yc  (q, q),   Sxy = Xc^T Yc  (p, q),
+
+where X is (n, p), Y is (n, q) (samples first) and Xc, Yc are centred on their column means.
+So one pass over the data suffices, in batches, and partial results merge exactly with the
+pairwise rule of Chan, Golub & LeVeque (1979): for parts a, b with ``d = m_b - m_a``,
+
+    n = n_a + n_b,  m = m_a + d n_b / n,  S = S_a + S_b + d_x d_y^T n_a n_b / n.
+
+State is float64 whatever the batch dtype; memory is O(p^2 + q^2 + pq), independent of n.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import _io
+from .backend import get_backend
+from ._validation import check_same_datapoints
+
+_FORMAT = "fastcca.Moments/1"
+
+
+class Moments:
+    """Joint first and second moments of X (n, p) and Y (n, q), accumulated batch by batch.
+
+    Parameters
+    ----------
+    backend : {"auto", "cpu", "cuda"}
+        Where the state lives and the products run.  ``"auto"`` is fixed by the first batch
+        (CuPy or CUDA torch input -> ``"cuda"``, anything else -> ``"cpu"``).
+
+    Examples
+    --------
+    >>> m = Moments()
+    >>> for xb, yb in batches:          # xb: (b, p), yb: (b, q)
+    ...     m.update(xb, yb)
+    >>> fastcca.svcca(m).similarity
+
+    Notes
+    -----
+    ``update`` validates the whole batch (rank, shapes, NaN/Inf) and computes its own moments
+    before it touches the state, so a failing call leaves the accumulator unchanged.
+    Passing the same array as x and y (``update(x, x)``) computes one block and reuses it.
+    """
+
+    def __init__(self, backend: str = "auto"):
+        get_backend(backend)  # validate the name (and CUDA availability) early
+        self._backend_name = backend
+        self._be = None if backend == "auto" else get_backend(backend)
+        self.n = 0
+        self.mean_x = self.mean_y = None
+        self.sxx = self.syy = self.sxy = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(cls, x, y, *, batch_size: int | None = None, backend: str = "auto",
+                    progress: bool = False) -> "Moments":
+        """Moments of whole arrays x (n, p) and y (n, q), optionally fed in row batches of
+        ``batch_size`` (bounds the temporary centred copies to batch_size * (p + q) floats)."""
+        m = cls(backend)
+        n = len(x)
+        if batch_size is None or batch_size >= n:
+            return m.update(x, y)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        batch_size = int(batch_size)
+        same = y is x
+        for lo in tqdm(range(0, n, batch_size), disable=not progress, desc="moments", unit="batch"):
+            xb = x[lo:lo + batch_size]
+            m.update(xb, xb if same else y[lo:lo + batch_size])
+        return m
+
+    def copy(self) -> "Moments":
+        new = Moments.__new__(Moments)
+        new._backend_name, new._be, new.n = self._backend_name, self._be, self.n
+        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
+            v = getattr(self, k)
+            setattr(new, k, None if v is None else v.copy())
+        return new
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def backend(self) -> str:
+        """Name of the backend holding the state (``"auto"`` until the first batch)."""
+        return self._be.NAME if self._be is not None else self._backend_name
+
+    @property
+    def p(self) -> int | None:
+        return None if self.mean_x is None else int(self.mean_x.shape[0])
+
+    @property
+    def q(self) -> int | None:
+        return None if self.mean_y is None else int(self.mean_y.shape[0])
+
+    def covariance(self, ddof: int = 1):
+        """(Cxx, Cyy, Cxy) = scatter / (n - ddof)."""
+        self._require_data()
+        if self.n - ddof <= 0:
+            raise ValueError(f"ddof: need n - ddof > 0, got n={self.n}, ddof={ddof}")
+        d = self.n - ddof
+        return self.sxx / d, self.syy / d, self.sxy / d
+
+    def __repr__(self) -> str:
+        if self.n == 0:
+            return f"Moments(empty, backend={self.backend!r})"
+        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r})"
+
+    # ------------------------------------------------------------------ streaming
+    def update(self, x, y) -> "Moments":
+        """Add a batch: x (b, p), y (b, q), samples first.  Returns ``self``.
+
+        Raises ``ValueError``/``TypeError`` for NaN/Inf, mismatched datapoint counts, a wrong
+        rank, empty input or neuron counts that differ from earlier batches; the state is then
+        unchanged.
+        """
+        be = self._be or get_backend(self._backend_name, x, y)
+        same = y is x
+        xa = be.as_matrix(x, "x")
+        ya = xa if same else be.as_matrix(y, "y")
+        check_same_datapoints(xa, ya)
+        if self.n:
+            self._check_dims(xa.shape[1], ya.shape[1], "update")
+        cx = be.center_checked(xa)
+        if cx is None:
+            raise ValueError(f"x: the batch holds NaN or Inf (shape {xa.shape}); the accumulator is unchanged")
+        cy = cx if same else be.center_checked(ya)
+        if cy is None:
+            raise ValueError(f"y: the batch holds NaN or Inf (shape {ya.shape}); the accumulator is unchanged")
+        xc, mx = cx
+        yc, my = cy
+        sxx = be.scatter(xc, xc)
+        syy = sxx if same else be.scatter(yc, yc)
+        sxy = sxx if same else be.scatter(xc, yc)
+        self._be = be
+        self._merge_parts(xa.shape[0], mx, my, sxx, syy, sxy, owned=True, same=same)
+        return self
+
+    def merge(self, other: "Moments") -> "Moments":
+        """Merge the moments of other datapoints (same neurons) into ``self``; returns ``self``.
+
+        Exact (Chan's pairwise rule), so shards computed anywhere combine in any order.
+        """
+        if not isinstance(other, Moments):
+            raise TypeError(f"other: expected a fastcca.Moments, got {type(other).__name__}")
+        if other.n == 0:
+            return self
+        if self._be is not None and other._be is not None and self._be is not other._be:
+            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
+        if self.n:
+            self._check_dims(other.p, other.q, "merge")
+        self._be = self._be or other._be
+        self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy,
+                          owned=False, same=False)
+        return self
+
+    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, *, owned: bool, same: bool) -> None:
+        be = self._be
+        if self.n == 0:
+            def own(a):
+                return a if owned else a.copy()
+            self.n = int(nb)
+            self.mean_x = own(mx)
+            self.sxx = own(sxx)
+            if same:  # x is y: keep three independent blocks so later batches may differ
+                self.mean_y, self.syy, self.sxy = self.mean_x.copy(), self.sxx.copy(), self.sxx.copy()
+            else:
+                self.mean_y, self.syy, self.sxy = own(my), own(syy), own(sxy)
+            return
+        na = self.n
+        n = na + nb
+        c = na * nb / n
+        dx = mx - self.mean_x
+        dy = my - self.mean_y
+        be.add_scatter_rank1(self.sxx, sxx, dx, dx, c)
+        be.add_scatter_rank1(self.syy, syy, dy, dy, c)
+        be.add_scatter_rank1(self.sxy, sxy, dx, dy, c)
+        self.mean_x = self.mean_x + dx * (nb / n)
+        self.mean_y = self.mean_y + dy * (nb / n)
+        self.n = n
+
+    def _check_dims(self, p, q, where: str) -> None:
+        if p != self.p or q != self.q:
+            raise ValueError(
+                f"{where}: neuron counts (p={p}, q={q}) differ from the accumulator's "
+                f"(p={self.p}, q={self.q}); the accumulator is unchanged")
+
+    def _require_data(self) -> None:
+        if self.n == 0:
+            raise ValueError("moments: the accumulator is empty; call update(x, y) with data first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename)."""
+        self._require_data()
+        be = self._be
+        _io.save_npz_atomic(path, dict(
+            format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64),
+            mean_x=be.to_numpy(self.mean_x), mean_y=be.to_numpy(self.mean_y),
+            sxx=be.to_numpy(self.sxx), syy=be.to_numpy(self.syy), sxy=be.to_numpy(self.sxy)))
+
+    @classmethod
+    def load(cls, path, backend: str = "cpu") -> "Moments":
+        """Read moments written by :meth:`save` (``allow_pickle=False``).  Raises
+        ``FastccaFileError`` for a truncated, foreign or inconsistent file."""
+        d = _io.load_npz(path, _FORMAT, ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
+        n = int(d["n"])
+        p, q = d["mean_x"].shape[0], d["mean_y"].shape[0]
+        shapes = {"sxx": (p, p), "syy": (q, q), "sxy": (p, q)}
+        for k, shp in shapes.items():
+            if d[k].shape != shp or d[k].dtype != np.float64:
+                raise _io.FastccaFileError(
+                    f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype {d[k].dtype}, expected {shp} float64")
+        if n < 1:
+            raise _io.FastccaFileError(f"{os.fspath(path)}: n={n}, expected >= 1")
+        m = cls("cpu" if backend == "auto" else backend)
+        be = m._be
+        m.n = n
+        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
+            setattr(m, k, be.xp.asarray(d[k]))
+        return m

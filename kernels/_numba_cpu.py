@@ -1,0 +1,79 @@
+"""Numba loops that fuse memory-bound passes NumPy would make separately.
+
+Each function here has a plain-NumPy twin it is benchmarked against
+(``asv_bench/benchmarks/primitives.py``); they stay only while they win.
+
+* ``center_checked``: one read of a (n, p) batch gives the finiteness check and the column
+  means, a second read writes the float64 centred copy.  NumPy needs ``isfinite`` (a
+  temporary bool array of n*p bytes), ``mean`` and a subtraction: four passes, two temporaries.
+* ``add_scatter_rank1``: ``S += B + c * outer(u, v)`` in one pass over S, where NumPy
+  allocates the (p, q) outer product and walks S twice.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@nb.njit(parallel=True, **_JIT)
+def _column_sums_finite(x):
+    n, p = x.shape
+    nchunks = min(nb.get_num_threads() * 4, max(1, n // 64))
+    partial = np.zeros((nchunks, p), dtype=np.float64)
+    bad = np.zeros(nchunks, dtype=np.bool_)
+    step = (n + nchunks - 1) // nchunks
+    for c in nb.prange(nchunks):
+        lo = c * step
+        hi = min(n, lo + step)
+        acc = partial[c]
+        for i in range(lo, hi):
+            row = x[i]
+            for j in range(p):
+                v = np.float64(row[j])
+                acc[j] += v
+                # v - v is NaN for both NaN and +-Inf: one test covers non-finite values.
+                if v - v != 0.0:
+                    bad[c] = True
+    sums = np.zeros(p, dtype=np.float64)
+    for c in range(nchunks):
+        sums += partial[c]
+    return sums, bad.any()
+
+
+@nb.njit(parallel=True, **_JIT)
+def _subtract_rows(x, mean, out):
+    n, p = x.shape
+    for i in nb.prange(n):
+        row = x[i]
+        orow = out[i]
+        for j in range(p):
+            orow[j] = np.float64(row[j]) - mean[j]
+
+
+def center_checked(x: np.ndarray):
+    """Finite check, column means and float64 centred copy of a C-ordered (n, p) array.
+
+    Returns ``(centred, mean, finite)``; when ``finite`` is False the other two are
+    meaningless and nothing should be merged.
+    """
+    sums, bad = _column_sums_finite(x)
+    if bad:
+        return None, None, False
+    mean = sums / x.shape[0]
+    out = np.empty(x.shape, dtype=np.float64)
+    _subtract_rows(x, mean, out)
+    return out, mean, True
+
+
+@nb.njit(parallel=True, **_JIT)
+def add_scatter_rank1(s, b, u, v, c):
+    """In place: ``s += b + c * outer(u, v)``; s, b are (p, q) float64 C-ordered."""
+    p, q = s.shape
+    for i in nb.prange(p):
+        cu = c * u[i]
+        srow = s[i]
+        brow = b[i]
+        for j in range(q):
+            srow[j] += brow[j] + cu * v[j]
