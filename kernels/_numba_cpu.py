@@ -18,9 +18,8 @@ _JIT = dict(cache=True, nogil=True)
 
 
 @nb.njit(parallel=True, **_JIT)
-def _column_sums_finite(x):
+def _column_sums_finite(x, nchunks):
     n, p = x.shape
-    nchunks = min(nb.get_num_threads() * 4, max(1, n // 64))
     partial = np.zeros((nchunks, p), dtype=np.float64)
     bad = np.zeros(nchunks, dtype=np.bool_)
     step = (n + nchunks - 1) // nchunks
@@ -58,7 +57,9 @@ def center_checked(x: np.ndarray):
     Returns ``(centred, mean, finite)``; when ``finite`` is False the other two are
     meaningless and nothing should be merged.
     """
-    sums, bad = _column_sums_finite(x)
+    # a few row chunks per thread, each with its own partial sums (no write sharing)
+    nchunks = min(nb.get_num_threads() * 4, max(1, x.shape[0] // 64))
+    sums, bad = _column_sums_finite(x, nchunks)
     if bad:
         return None, None, False
     mean = sums / x.shape[0]
