@@ -30,9 +30,9 @@ def train_two_nets(seed_a=0, seed_b=1, widths=(64, 32)):
     x = x / 16.0
     nets = []
     for seed in (seed_a, seed_b):
-        net = MLPClassifier(hidden_layer_sizes=widths, max_iter=300, random_state=seed)
+        net = MLPClassifier(hidden_layer_sizes=widths, max_iter=150, random_state=seed)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ConvergenceWarning at 300 iterations is expected
+            warnings.simplefilter("ignore")  # ConvergenceWarning at 150 iterations is expected
             net.fit(x, y)
         nets.append(net)
     return x, y, nets
