@@ -11,10 +11,17 @@ Each function here has a plain-NumPy twin it is benchmarked against
 """
 from __future__ import annotations
 
+import threading
+
 import numba as nb
 import numpy as np
 
 _JIT = dict(cache=True, nogil=True)
+
+# Numba's default "workqueue" threading layer is not thread-safe: two Python threads launching
+# parallel kernels at once abort the process (seen under Dask's threaded scheduler).  The
+# kernels here are short memory-bound passes, so launches are serialised process-wide.
+_LAUNCH_LOCK = threading.Lock()
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -59,18 +66,25 @@ def center_checked(x: np.ndarray):
     """
     # a few row chunks per thread, each with its own partial sums (no write sharing)
     nchunks = min(nb.get_num_threads() * 4, max(1, x.shape[0] // 64))
-    sums, bad = _column_sums_finite(x, nchunks)
+    with _LAUNCH_LOCK:
+        sums, bad = _column_sums_finite(x, nchunks)
     if bad:
         return None, None, False
     mean = sums / x.shape[0]
     out = np.empty(x.shape, dtype=np.float64)
-    _subtract_rows(x, mean, out)
+    with _LAUNCH_LOCK:
+        _subtract_rows(x, mean, out)
     return out, mean, True
 
 
-@nb.njit(parallel=True, **_JIT)
 def add_scatter_rank1(s, b, u, v, c):
     """In place: ``s += b + c * outer(u, v)``; s, b are (p, q) float64 C-ordered."""
+    with _LAUNCH_LOCK:
+        _add_scatter_rank1(s, b, u, v, c)
+
+
+@nb.njit(parallel=True, **_JIT)
+def _add_scatter_rank1(s, b, u, v, c):
     p, q = s.shape
     for i in nb.prange(p):
         cu = c * u[i]

@@ -178,3 +178,20 @@ def test_empty_moments_errors():
         fastcca.cca(Moments())
     with pytest.raises(ValueError, match="empty"):
         Moments().save("unused.npz")
+
+
+def test_concurrent_updates_from_threads_are_safe_and_exact():
+    """Numba's workqueue layer aborts on concurrent parallel launches; the kernels serialise them."""
+    from concurrent.futures import ThreadPoolExecutor
+    x, y = make_pair(8000, 64, 48, seed=9)
+    chunks = [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, 8000, 1000)]
+
+    def part(c):
+        return Moments.from_arrays(*c)
+
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(part, chunks * 3))
+    total = Moments()
+    for p in parts[:8]:
+        total.merge(p)
+    assert_same_moments(total, Moments.from_arrays(x, y))
