@@ -230,3 +230,18 @@ def test_results_are_deterministic_and_printable(pair):
     assert "svcca: similarity" in text and "kept directions" in text
     d = fastcca.cca(x, y).to_dict()
     assert d["distance"] == pytest.approx(1 - d["similarity"]) and isinstance(d["coefficients"], list)
+
+
+def test_pwcca_on_rank_deficient_side_gives_ridge_only_directions_zero_weight():
+    """A widening linear layer: x has rank 5 in 12 neurons.  With the default ridge the 7 null
+    directions enter the CCA with zero variance; they must get weight 0, not crash, and the
+    result must agree with exact CCA (eps=0), where they never enter."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2000, 5))
+    x = z @ rng.standard_normal((5, 12))
+    y = z @ rng.standard_normal((5, 8)) + 0.5 * rng.standard_normal((2000, 8))
+    r = fastcca.pwcca(x, y)
+    exact = fastcca.pwcca(x, y, eps=0)
+    assert np.isfinite(r.similarity)
+    assert r.similarity == pytest.approx(exact.similarity, abs=1e-6)
+    assert np.sum(r.weights > 0) == 5 and "ridge-only" in " ".join(r.notes)

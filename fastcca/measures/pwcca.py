@@ -28,24 +28,50 @@ VARIANTS = ("paper", "reference")
 SIDES = ("x", "y", "fewer")
 
 
-def _projection_weights(be, gram, cross):
+#: canonical variates keeping less than this fraction of the largest variate variance are
+#: ridge-only directions (the null space of a rank-deficient side, lifted only by ``eps I``)
+RIDGE_ONLY_VARIANCE = 1e-3
+
+
+def _projection_weights(be, gram, cross, whitened: bool = True):
     """Row sums of ``|L^-1 cross|`` with ``L L^T = gram``: ``sum_j |<q_i, x_j>|`` for the QR
     basis q of variates whose Gram matrix is ``gram`` and whose products with the neurons are
-    ``cross``.  Returns (weights normalised to sum 1, note or None)."""
+    ``cross``.  Returns (weights normalised to sum 1, note or None).
+
+    On a rank-deficient side the ridge ``eps I`` lifts null directions into the CCA; their
+    variates are zero up to rounding (their Gram entries are cancellation noise, ~1e-6 at
+    eps=1e-10), so QR would give them an arbitrary q.  For ``whitened`` variates (unit
+    variance by construction, the paper variant) those below ``RIDGE_ONLY_VARIANCE`` of the
+    largest get weight 0; dropping zero columns leaves the QR basis of the others as it was
+    (Gram-Schmidt order is kept).  The reference variant's directions are not whitened, so no
+    such test applies to them."""
     xp = be.xp
     note = None
+    d = be.to_numpy(xp.real(xp.diagonal(gram)))
+    if whitened and d.size:
+        live = d > RIDGE_ONLY_VARIANCE * max(float(d.max()), 0.0)
+    else:
+        live = np.ones(d.shape[0], dtype=bool)
+    weights = np.zeros(d.shape[0])
+    if not live.any():
+        return weights, "pwcca: every canonical variate has zero variance"
+    if not live.all():
+        idx = xp.asarray(np.flatnonzero(live))
+        gram, cross = gram[idx][:, idx], cross[idx]
+        note = (f"pwcca: {int((~live).sum())} canonical variate(s) are ridge-only directions (zero variance "
+                "on a rank-deficient side); their weight is 0")
     l = be.cholesky(gram)
     if l is None:
-        # dependent variates (only with eps=0 on rank-deficient data): QR would give an
-        # arbitrary q for them; a jitter at rounding level keeps the others exact.
+        # dependent variates: a jitter at rounding level keeps the others exact
         jitter = gram.shape[0] * np.finfo(np.float64).eps * float(xp.max(xp.abs(xp.diagonal(gram))))
         l = be.cholesky(gram + jitter * xp.eye(gram.shape[0]))
-        note = "pwcca: canonical variates were linearly dependent; a rounding-level jitter was added"
+        note = (note + "; " if note else "pwcca: ") + "canonical variates were linearly dependent; a rounding-level jitter was added"
         if l is None:
             raise np.linalg.LinAlgError("pwcca: the Gram matrix of the canonical variates is not positive definite")
     raw = be.to_numpy(xp.sum(xp.abs(be.solve_lower(l, cross)), axis=1))
     total = raw.sum()
-    return (raw / total if total > 0 else np.full(raw.shape, 1.0 / max(len(raw), 1))), note
+    weights[live] = raw / total if total > 0 else 1.0 / int(live.sum())
+    return weights, note
 
 
 def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | None = None,
@@ -106,7 +132,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
         mk = mean_full[idx]
         outer = m.n * xp.outer(mk, mk)
         us = u.T @ s_kept
-        weights, note = _projection_weights(be, us @ u + outer, us + outer)   # D^T D, D^T X
+        weights, note = _projection_weights(be, us @ u + outer, us + outer, whitened=False)   # D^T D, D^T X
         notes += [note] if note else []
     sim = float(np.dot(weights, rho)) if rho.size else 0.0
     return PWCCAResult(measure="pwcca", similarity=sim, coefficients=rho, n=m.n, p=m.p, q=m.q,
