@@ -109,9 +109,10 @@ def _resolve_layers(model, layers, what: str) -> list[str]:
             out += found
         elif isinstance(item, str):
             if item not in named:
-                close = difflib.get_close_matches(item, [n for n in named if n], n=5, cutoff=0.4)
-                hint = (f"close names: {close}" if close else
-                        f"available: {[n for n in named if n][:20]}")
+                names = [n for n in named if n]
+                close = difflib.get_close_matches(item, names, n=5, cutoff=0.4)
+                hint = (f"close names: {close}; " if close else "") + (
+                    f"the model's modules: {names[:20]}" + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
                 raise ValueError(f"{what}: {type(model).__name__} has no module named {item!r}; {hint}")
             out.append(item)
         else:
