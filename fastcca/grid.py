@@ -5,9 +5,11 @@ sets observed on the same datapoints (layers of one or two networks, or of a net
 checkpoints).  With ``P = sum_l p_l`` features in all, its state is the count ``n``, the mean
 (P,) and ONE centred scatter matrix ``S`` (P, P), float64; the blocks of a pair of layers are
 slices of it, ``S_aa``, ``S_bb``, ``S_ab``, so every pair's :class:`fastcca.Moments` is available
-without another pass.  Memory: ``8 P^2`` bytes for the state plus, during an update, a
-``(b, P)`` float64 centred batch and a ``(P, P)`` batch scatter (so the peak is about
-``16 P^2 + 8 b P`` bytes, whatever the number of datapoints).
+without another pass.  Memory on the CPU: ``8 P^2`` bytes for the state plus a float64 chunk
+buffer of about ``JointMoments.CHUNK_BYTES`` (4 MiB; at least 64 rows) -- the batch is folded in
+by row chunks with an in-place ``syrk`` (upper triangle, mirrored when read), so no (P, P)
+temporary and no (b, P) copy is made -- i.e. a peak of about ``8 P^2 + max(4 MiB, 512 P)``
+bytes whatever the number of datapoints.  (Other backends: ``16 P^2 + 8 b P``.)
 
 :func:`similarity_grid` then compares every (row layer, column layer) pair, preparing each layer
 ONCE for all its pairs:
@@ -62,13 +64,17 @@ class JointMoments:
     state, like :meth:`fastcca.Moments.update`.
     """
 
+    #: rows per chunk are chosen so that the float64 chunk buffer stays near this many bytes
+    CHUNK_BYTES = 4 << 20
+
     def __init__(self, backend: str = "auto"):
         get_backend(backend)
         self._backend_name = backend
         self._be = None if backend == "auto" else get_backend(backend)
         self.n = 0
         self.mean = None
-        self.scatter = None
+        self._s = None
+        self._upper_only = False
         self.slices: dict = {}
 
     # ------------------------------------------------------------------ properties
@@ -84,6 +90,14 @@ class JointMoments:
     def total_features(self) -> int:
         return sum(s.stop - s.start for s in self.slices.values())
 
+    @property
+    def scatter(self):
+        """The joint centred scatter (P, P), float64, symmetric."""
+        if self._s is not None and self._upper_only:
+            self._be.symmetrize_upper(self._s)
+            self._upper_only = False
+        return self._s
+
     def features(self, key) -> int:
         s = self._slice(key)
         return s.stop - s.start
@@ -94,7 +108,13 @@ class JointMoments:
 
     # ------------------------------------------------------------------ streaming
     def update(self, batch) -> "JointMoments":
-        """Add one batch: a mapping ``key -> (b, p_key)`` array (NumPy, CPU torch, ...)."""
+        """Add one batch: a mapping ``key -> (b, p_key)`` array (NumPy, CPU torch, ...).
+
+        On the CPU the batch is folded in by row chunks of about ``CHUNK_BYTES`` (each chunk's
+        layers copied side by side into one float64 buffer, centred, and added with an in-place
+        ``syrk`` + rank-1 update, Chan's rule per chunk), so neither a (b, P) copy nor a (P, P)
+        temporary is made; the whole batch is checked for NaN/Inf first.
+        """
         if not hasattr(batch, "items"):
             raise TypeError(f"batch: expected a mapping layer -> (b, p) array, got {type(batch).__name__}")
         if not batch:
@@ -112,6 +132,14 @@ class JointMoments:
                     raise ValueError(f"batch[{k!r}]: {m.shape[1]} features, the first batch had "
                                      f"{self.features(k)}; the accumulator is unchanged")
         xp = be.xp
+        if hasattr(be, "scatter_update_upper"):
+            bad = [k for k, m in mats.items() if not bool(xp.isfinite(m.sum(axis=0, dtype=xp.float64)).all())]
+            if bad:
+                raise ValueError(f"batch: NaN or Inf in layer(s) {bad}; the accumulator is unchanged")
+            self._be = be
+            self._set_slices(mats)
+            self._update_inplace(be, mats)
+            return self
         dtype = xp.result_type(*[m.dtype for m in mats.values()])
         x = mats[next(iter(mats))] if len(mats) == 1 else xp.concatenate(
             [m.astype(dtype, copy=False) for m in mats.values()], axis=1)
@@ -122,14 +150,41 @@ class JointMoments:
         xc, mean = cx
         s = be.scatter(xc, xc)
         del xc
+        self._be = be
+        self._set_slices(mats)
+        self._merge(x.shape[0], mean, s, owned=True)
+        return self
+
+    def _set_slices(self, mats) -> None:
         if not self.slices:
             lo = 0
             for k, m in mats.items():
                 self.slices[k] = slice(lo, lo + m.shape[1])
                 lo += m.shape[1]
-        self._be = be
-        self._merge(x.shape[0], mean, s, owned=True)
-        return self
+
+    def _update_inplace(self, be, mats) -> None:
+        xp = be.xp
+        p = self.total_features
+        b = next(iter(mats.values())).shape[0]
+        if self._s is None:
+            self._s = xp.zeros((p, p))
+            self.mean = xp.zeros(p)
+        chunk = max(64, self.CHUNK_BYTES // (8 * p))
+        buf = xp.empty((min(chunk, b), p))
+        for lo in range(0, b, chunk):
+            hi = min(b, lo + chunk)
+            xb = buf[:hi - lo]
+            for k, m in mats.items():
+                xb[:, self.slices[k]] = m[lo:hi]
+            mb = xb.mean(axis=0)
+            xb -= mb
+            na, nb = self.n, hi - lo
+            n = na + nb
+            d = mb - self.mean
+            be.scatter_update_upper(self._s, xb, d, na * nb / n)
+            self.mean += d * (nb / n)
+            self.n = n
+        self._upper_only = True
 
     def merge(self, other: "JointMoments") -> "JointMoments":
         """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule)."""
@@ -151,7 +206,8 @@ class JointMoments:
         if self.n == 0:
             self.n = int(nb)
             self.mean = mean if owned else mean.copy()
-            self.scatter = s if owned else s.copy()
+            self._s = s if owned else s.copy()
+            self._upper_only = False
             return
         n = self.n + nb
         d = mean - self.mean

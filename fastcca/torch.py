@@ -34,11 +34,13 @@ used as is.  Outputs with more axes are taken as channels-first (``(b, c, h, w)`
 Memory
 ------
 With ``P = sum_l p_l`` features over all hooked layers of both models (after the conv
-reshaping), the state is one float64 (P, P) scatter plus a mean: ``8 P^2`` bytes; while a batch
-is folded in, a (b, P) float64 centred copy and a (P, P) batch scatter add ``8 b P + 8 P^2``.
-The peak is therefore about ``16 P^2 + 8 b P`` bytes plus one batch of the model's own
-activations, independent of the number of datapoints.  The grid then holds, per layer, an
-operator of at most (p_l, p_l) and one (r_a, P) block at a time.
+reshaping), the state is one float64 (P, P) scatter plus a mean: ``8 P^2`` bytes.  A batch is
+folded in by row chunks (a float64 buffer of about 4 MiB, at least 64 rows) with an in-place
+``syrk``, so the accumulation peak is about ``8 P^2 + max(4 MiB, 512 P)`` bytes plus one batch
+of the hooked outputs (``b * P`` values in the model's dtype) and the model's own forward
+activations -- independent of the number of datapoints.  Computing the grid adds, per layer,
+an operator of at most (p_l, p_l) and one (r_a, P) block at a time (at most another
+``8 P^2``-ish bytes in all).  Example: 10 layers of 128 features, P = 1280: 13 MiB of state.
 
 Backends: the moments are accumulated on the CPU (``backend="cpu"``) or, for CUDA models with
 ``backend="auto"``/``"cuda"``, by the CUDA kernels when ``fastcca.kernels.cuda`` is available

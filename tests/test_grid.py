@@ -132,3 +132,22 @@ def test_similarity_matrix_round_trip():
     with pytest.raises(ValueError, match="shape"):
         SimilarityMatrix("cca", ("a",), ("b",), np.zeros((2, 2)))
     assert "l2" in str(m)
+
+
+def test_chunked_inplace_update_equals_one_shot(acts, monkeypatch):
+    """Batches folded in by several row chunks (in-place syrk on the upper triangle, Chan's rule
+    per chunk) give the one-shot scatter; a NaN in the last chunk leaves the state unchanged."""
+    monkeypatch.setattr(JointMoments, "CHUNK_BYTES", 1)          # -> 64-row chunks
+    jm = _stream(acts, batch=317)
+    x = np.concatenate([acts[k].astype(np.float64) for k in acts], axis=1)
+    xc = x - x.mean(axis=0)
+    np.testing.assert_allclose(jm.scatter, xc.T @ xc, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(jm.scatter, jm.scatter.T)
+    before = jm.scatter.copy(), jm.mean.copy(), jm.n
+    bad = {k: v[:300].copy() for k, v in acts.items()}
+    bad["b"][290, 0] = np.inf
+    with pytest.raises(ValueError, match=r"\['b'\]"):
+        jm.update(bad)
+    np.testing.assert_array_equal(jm.scatter, before[0])
+    np.testing.assert_array_equal(jm.mean, before[1])
+    assert jm.n == before[2]
