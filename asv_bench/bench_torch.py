@@ -1,7 +1,11 @@
 """Layer x layer SVCCA of a 10-layer network over 50k datapoints: the one-pass grid of
 ``fastcca.torch.compare_layers`` against computing each pair separately from stored activations.
 
-    PYTHONPATH=$PWD python asv_bench/bench_torch.py [--n 50000 --width 128 --layers 10 --repeat 3]
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 \
+        PYTHONPATH=$PWD python asv_bench/bench_torch.py [--n 50000 --width 128 --layers 10 --repeat 3]
+
+(one thread per process: on a shared, oversubscribed machine spinning BLAS threads make
+timings meaningless; both methods run under the same settings).
 
 Both methods start from the same data stream (inputs generated per batch from a seed, so no
 dataset sits in memory) and the same network, and end with the same (layers x layers) matrix:
@@ -139,7 +143,8 @@ def main():
                   f"(+{d['peak_mb'] - d['base_mb']:.1f} MB over setup)", flush=True)
     P = a.layers * a.width
     print(f"\nn={a.n}, {a.layers} layers x {a.width} features (P={P}), batch {a.batch}, "
-          f"{os.cpu_count()} cores; medians of {a.repeat}")
+          f"{os.cpu_count()} cores, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; medians of {a.repeat}")
     med = {}
     for m in methods:
         t = statistics.median(d["time_s"] for d in res[m])
@@ -147,8 +152,10 @@ def main():
         tot = statistics.median(d["peak_mb"] for d in res[m])
         med[m] = (t, inc, tot)
         print(f"{m:8s} time {t:8.2f} s   peak over setup {inc:8.1f} MB   process peak {tot:8.1f} MB")
-    print(f"formula for the grid: 16 P^2 + 8 b P bytes = {(16 * P * P + 8 * a.batch * P) / 2**20:.1f} MB "
-          f"(+ one batch of the model's activations)")
+    chunk = 8 * P * max(64, (4 << 20) // (8 * P))
+    print(f"grid formula: 8 P^2 (state) + float64 chunk + one batch of hooked outputs (4 b P) = "
+          f"{(8 * P * P + chunk + 4 * a.batch * P) / 2**20:.1f} MB, plus the forward pass's own activations; "
+          f"stored activations: 4 n P = {4 * a.n * P / 2**20:.1f} MB")
     ok = True
     if "grid" in res:
         g = np.array(res["grid"][0]["values"])
@@ -163,10 +170,11 @@ def main():
             if m == "grid":
                 continue
             st, sm = med[m][0] / med["grid"][0], med[m][1] / med["grid"][1]
-            verdict = "meets" if st >= 5 and sm >= 10 else "MISSES"
-            print(f"grid vs {m}: {st:.1f}x faster, {sm:.1f}x less peak memory over setup "
-                  f"({med[m][2] / med['grid'][2]:.1f}x less process peak)  -> {verdict} the >=5x / >=10x target")
-            if m == "pairs" and verdict == "MISSES":
+            vt = "meets" if st >= 5 else "MISSES"
+            vm = "meets" if sm >= 10 else "MISSES"
+            print(f"grid vs {m}: {st:.1f}x faster ({vt} >= 5x), {sm:.1f}x less peak memory over setup "
+                  f"({vm} >= 10x); {med[m][2] / med['grid'][2]:.1f}x less whole-process peak")
+            if m == "pairs" and "MISSES" in (vt, vm):
                 ok = False
     return 0 if ok or not a.check else 1
 
