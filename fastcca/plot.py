@@ -52,7 +52,7 @@ def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", v
     plt = _mpl()
     if ax is None:
         size = (1.2 + 0.45 * len(matrix.columns), 0.9 + 0.45 * len(matrix.rows))
-        fig, ax = plt.subplots(figsize=(max(size[0], 4.0), max(size[1], 3.2)))
+        fig, ax = plt.subplots(figsize=(max(size[0], 4.0), max(size[1], 3.2)), layout="constrained")
     fig = ax.figure
     vals = _values(matrix, distance)
     im = ax.imshow(vals, cmap=cmap, vmin=vmin, vmax=vmax, origin=origin, aspect="auto",
@@ -85,7 +85,8 @@ def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: 
     if titles is not None and len(titles) != len(matrices):
         raise ValueError(f"titles: {len(titles)} titles for {len(matrices)} matrices")
     if axes is None:
-        fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices) + 1.0, 3.4), squeeze=False)
+        fig, axes = plt.subplots(1, len(matrices), figsize=(3.0 * len(matrices) + 1.2, 3.4), squeeze=False,
+                                 layout="constrained")
         axes = axes[0]
     fig = axes[0].figure
     im = None
@@ -93,6 +94,8 @@ def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: 
         heatmap(m, ax, distance=distance, cmap=cmap, vmin=vmin, vmax=vmax, origin=origin,
                 title=titles[k] if titles is not None else m.row_title, colorbar=False)
         im = ax.images[-1]
+        if k:                                     # one y label, on the first pane
+            ax.set_ylabel("")
     cb = fig.colorbar(im, ax=list(axes))
     cb.set_label(_quantity(matrices[0], distance))
     if suptitle:
@@ -111,7 +114,7 @@ def layer_curves(matrix, x=None, ax=None, *, distance: bool = False, xlabel: str
     """
     plt = _mpl()
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.0, 3.4))
+        fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
     fig = ax.figure
     vals = _values(matrix, distance)
     if x is None:
