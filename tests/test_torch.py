@@ -255,3 +255,20 @@ def test_import_guard_without_torch():
     out = subprocess.run([sys.executable, "-c", "import sys, fastcca; print('torch' in sys.modules, "
                           "'matplotlib' in sys.modules)"], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False False"
+
+
+def test_recording_keys_two_models(two_models):
+    a, b, data, xa, xb = two_models
+    rec = record(a, ["1", "3"], data, model_b=b, layers_b=["3"], progress=False, max_batches=2)
+    assert list(rec.layers) == [("A", "1"), ("A", "3"), ("B", "3")]
+    assert rec.key("1") == ("A", "1")
+    with pytest.raises(KeyError, match="several models"):
+        rec.key("3")
+    with pytest.raises(KeyError, match="not recorded"):
+        rec.key("7")
+    g = rec.grid([("A", "1"), ("B", "3")], [("A", "3")], measure="linear_cka")
+    n = 2 * BATCH
+    ref = [[fastcca.linear_cka(xa["1"][:n], xa["3"][:n]).similarity],
+           [fastcca.linear_cka(xb["3"][:n], xa["3"][:n]).similarity]]
+    np.testing.assert_allclose(g.values, ref, atol=1e-12)
+    assert g.row_title == "layer" and g.column_title == "layer (A)"
