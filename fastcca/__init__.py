@@ -9,6 +9,7 @@ from ._io import FastccaFileError
 from ._validation import DegenerateCCAWarning
 from .measures import cca, linear_cka, mean_cca, pwcca, svcca
 from .moments import Moments
+from .grid import JointMoments, SimilarityMatrix, similarity_grid
 from .results import CCAResult, CKAResult, PWCCAResult, Result, SVCCAResult
 
 __version__ = "0.1.0"
@@ -18,3 +19,4 @@ __all__ = [
     "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult",
     "get_backend", "BackendUnavailableError", "FastccaFileError", "DegenerateCCAWarning",
 ]
+__all__ += ["JointMoments", "SimilarityMatrix", "similarity_grid"]

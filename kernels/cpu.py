@@ -124,3 +124,35 @@ def svdvals(a):
 
 def svd(a):
     return np.linalg.svd(a, full_matrices=False)
+
+
+def scatter_update_upper(s: np.ndarray, xc: np.ndarray, d=None, c: float = 0.0) -> None:
+    """In place, on the UPPER triangle of the C-ordered float64 (p, p) ``s`` only:
+    ``s += xc^T xc + c * outer(d, d)`` for a centred float64 batch ``xc`` (b, p).
+
+    BLAS ``syrk``/``syr`` with ``beta = 1`` accumulate straight into ``s``: no (p, p)
+    temporary, so a streaming scatter costs ``8 p^2`` bytes, not twice that.  The strictly
+    lower triangle is left stale; :func:`symmetrize_upper` restores it.  (A C-ordered ``s`` is
+    passed to Fortran BLAS as ``s.T``, whose lower triangle is ``s``'s upper one.)
+    """
+    if s.dtype != np.float64 or not s.flags.c_contiguous:
+        raise ValueError("s: expected a C-contiguous float64 array")
+    from scipy.linalg import blas as _blas
+    xc = np.ascontiguousarray(xc, dtype=np.float64)
+    out = _blas.dsyrk(1.0, xc.T, beta=1.0, c=s.T, trans=0, lower=1, overwrite_c=1)
+    if not np.shares_memory(out, s):  # pragma: no cover - guards a SciPy behaviour change
+        raise RuntimeError("scatter_update_upper: BLAS syrk did not update in place")
+    if d is not None and c != 0.0:
+        _blas.dsyr(float(c), np.ascontiguousarray(d, dtype=np.float64), lower=1, a=s.T, overwrite_a=1)
+
+
+def symmetrize_upper(s: np.ndarray, block: int = 512) -> None:
+    """Copy the upper triangle of the square ``s`` onto its lower triangle, in place, by row
+    blocks (no (p, p) temporary)."""
+    p = s.shape[0]
+    for lo in range(0, p, block):
+        hi = min(p, lo + block)
+        s[lo:hi, :lo] = s[:lo, lo:hi].T
+        sub = s[lo:hi, lo:hi]
+        il = np.tril_indices(hi - lo, -1)
+        sub[il] = sub.T[il]

@@ -1,0 +1,496 @@
+"""Many comparisons from one pass: the joint moments of several layers, and similarity grids.
+
+:class:`JointMoments` accumulates the moments of the *concatenation* of several named activation
+sets observed on the same datapoints (layers of one or two networks, or of a network at two
+checkpoints).  With ``P = sum_l p_l`` features in all, its state is the count ``n``, the mean
+(P,) and ONE centred scatter matrix ``S`` (P, P), float64; the blocks of a pair of layers are
+slices of it, ``S_aa``, ``S_bb``, ``S_ab``, so every pair's :class:`fastcca.Moments` is available
+without another pass.  Memory on the CPU: ``8 P^2`` bytes for the state plus a float64 chunk
+buffer of about ``JointMoments.CHUNK_BYTES`` (4 MiB; at least 64 rows) -- the batch is folded in
+by row chunks with an in-place ``syrk`` (upper triangle, mirrored when read), so no (P, P)
+temporary and no (b, P) copy is made -- i.e. a peak of about ``8 P^2 + max(4 MiB, 512 P)``
+bytes whatever the number of datapoints.  (Other backends: ``16 P^2 + 8 b P``.)
+
+:func:`similarity_grid` then compares every (row layer, column layer) pair, preparing each layer
+ONCE for all its pairs:
+
+* ``"cca"`` / ``"mean_cca"``: the regularised whitening of ``S_ll`` (``fastcca._canonical.whiten``,
+  same ``eps``/``rcond`` semantics as :func:`fastcca.cca`), turned into an explicit operator
+  ``T_l`` (r_l, p_l) with ``T_l S_ll T_l^T = I``; a pair's canonical correlations are then the
+  singular values of ``T_a S_ab T_b^T`` (r_a, r_b).
+* ``"svcca"``: the top singular directions ``P_l`` of ``S_ll`` (``measures.svcca.top_directions``,
+  same ``keep``/``keep_rule``) and the whitening of the reduced block ``diag(lambda_k)``, folded
+  into one operator ``T_l = G_l^T P_l^T``; a pair is again one small product and ``svdvals``.
+* ``"pwcca"`` (paper variant): as ``"cca"`` plus, per pair, the canonical vectors and the
+  projection weights of the row layer's neurons (``side="x"``) or the column layer's
+  (``side="y"``), exactly as :func:`fastcca.pwcca`.
+* ``"linear_cka"``: ``||S_ab||_F^2 / (||S_aa||_F ||S_bb||_F)`` with each norm computed once.
+
+Each grid entry equals the same measure computed by the one-pair functions on the same data
+(tested to 1e-10).  Symmetric measures (all but ``pwcca``) compute each unordered pair once.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._canonical import whiten
+from ._validation import (DegenerateCCAWarning, check_choice, check_fraction_or_count,
+                          check_nonnegative)
+from .backend import get_backend
+from .measures.pwcca import _projection_weights
+from .measures.svcca import KEEP_RULES, top_directions
+from .moments import Moments
+
+MEASURES = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
+_SYMMETRIC = ("svcca", "cca", "mean_cca", "linear_cka")
+
+
+# ---------------------------------------------------------------------------- joint moments
+class JointMoments:
+    """Streaming joint moments of several named activation sets on the same datapoints.
+
+    ``update({"conv1": a1, "fc": a2, ...})`` takes one batch: a mapping from a layer key (any
+    hashable) to its activations (b, p_l), samples first, all with the same b.  The keys and
+    widths are fixed by the first batch; later batches must give the same keys and widths.
+    ``block(a, b)`` is the (p_a, p_b) slice of the joint scatter, ``moments(a, b)`` a
+    :class:`fastcca.Moments` of that pair (copies), usable with every measure.
+
+    A failing ``update`` (NaN/Inf, wrong shapes, missing layers) raises before touching the
+    state, like :meth:`fastcca.Moments.update`.
+    """
+
+    #: rows per chunk are chosen so that the float64 chunk buffer stays near this many bytes
+    CHUNK_BYTES = 4 << 20
+
+    def __init__(self, backend: str = "auto"):
+        get_backend(backend)
+        self._backend_name = backend
+        self._be = None if backend == "auto" else get_backend(backend)
+        self.n = 0
+        self.mean = None
+        self._s = None
+        self._upper_only = False
+        self.slices: dict = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def layers(self) -> list:
+        return list(self.slices)
+
+    @property
+    def backend(self) -> str:
+        return self._be.NAME if self._be is not None else self._backend_name
+
+    @property
+    def total_features(self) -> int:
+        return sum(s.stop - s.start for s in self.slices.values())
+
+    @property
+    def scatter(self):
+        """The joint centred scatter (P, P), float64, symmetric."""
+        if self._s is not None and self._upper_only:
+            self._be.symmetrize_upper(self._s)
+            self._upper_only = False
+        return self._s
+
+    def features(self, key) -> int:
+        s = self._slice(key)
+        return s.stop - s.start
+
+    def __repr__(self) -> str:
+        return (f"JointMoments(n={self.n}, layers={len(self.slices)}, "
+                f"features={self.total_features}, backend={self.backend!r})")
+
+    # ------------------------------------------------------------------ streaming
+    def update(self, batch) -> "JointMoments":
+        """Add one batch: a mapping ``key -> (b, p_key)`` array (NumPy, CPU torch, ...).
+
+        On the CPU the batch is folded in by row chunks of about ``CHUNK_BYTES`` (each chunk's
+        layers copied side by side into one float64 buffer, centred, and added with an in-place
+        ``syrk`` + rank-1 update, Chan's rule per chunk), so neither a (b, P) copy nor a (P, P)
+        temporary is made; the whole batch is checked for NaN/Inf first.
+        """
+        if not hasattr(batch, "items"):
+            raise TypeError(f"batch: expected a mapping layer -> (b, p) array, got {type(batch).__name__}")
+        if not batch:
+            raise ValueError("batch: empty mapping; give at least one layer's activations")
+        be = self._be or get_backend(self._backend_name, *batch.values())
+        mats = {k: be.as_matrix(v, f"batch[{k!r}]") for k, v in batch.items()}
+        rows = {k: m.shape[0] for k, m in mats.items()}
+        if len(set(rows.values())) != 1:
+            raise ValueError(f"batch: every layer must hold the same datapoints (samples first); rows per layer: {rows}")
+        if self.slices:
+            if list(mats) != list(self.slices):
+                raise ValueError(f"batch: layers {list(mats)} differ from the first batch's {list(self.slices)}")
+            for k, m in mats.items():
+                if m.shape[1] != self.features(k):
+                    raise ValueError(f"batch[{k!r}]: {m.shape[1]} features, the first batch had "
+                                     f"{self.features(k)}; the accumulator is unchanged")
+        xp = be.xp
+        if hasattr(be, "scatter_update_upper"):
+            bad = [k for k, m in mats.items() if not bool(xp.isfinite(m.sum(axis=0, dtype=xp.float64)).all())]
+            if bad:
+                raise ValueError(f"batch: NaN or Inf in layer(s) {bad}; the accumulator is unchanged")
+            self._be = be
+            self._set_slices(mats)
+            self._update_inplace(be, mats)
+            return self
+        dtype = xp.result_type(*[m.dtype for m in mats.values()])
+        x = mats[next(iter(mats))] if len(mats) == 1 else xp.concatenate(
+            [m.astype(dtype, copy=False) for m in mats.values()], axis=1)
+        cx = be.center_checked(x)
+        if cx is None:
+            bad = [k for k, m in mats.items() if not bool(xp.isfinite(m).all())]
+            raise ValueError(f"batch: NaN or Inf in layer(s) {bad}; the accumulator is unchanged")
+        xc, mean = cx
+        s = be.scatter(xc, xc)
+        del xc
+        self._be = be
+        self._set_slices(mats)
+        self._merge(x.shape[0], mean, s, owned=True)
+        return self
+
+    def _set_slices(self, mats) -> None:
+        if not self.slices:
+            lo = 0
+            for k, m in mats.items():
+                self.slices[k] = slice(lo, lo + m.shape[1])
+                lo += m.shape[1]
+
+    def _update_inplace(self, be, mats) -> None:
+        xp = be.xp
+        p = self.total_features
+        b = next(iter(mats.values())).shape[0]
+        if self._s is None:
+            self._s = xp.zeros((p, p))
+            self.mean = xp.zeros(p)
+        chunk = max(64, self.CHUNK_BYTES // (8 * p))
+        buf = xp.empty((min(chunk, b), p))
+        for lo in range(0, b, chunk):
+            hi = min(b, lo + chunk)
+            xb = buf[:hi - lo]
+            for k, m in mats.items():
+                xb[:, self.slices[k]] = m[lo:hi]
+            mb = xb.mean(axis=0)
+            xb -= mb
+            na, nb = self.n, hi - lo
+            n = na + nb
+            d = mb - self.mean
+            be.scatter_update_upper(self._s, xb, d, na * nb / n)
+            self.mean += d * (nb / n)
+            self.n = n
+        self._upper_only = True
+
+    def merge(self, other: "JointMoments") -> "JointMoments":
+        """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule)."""
+        if not isinstance(other, JointMoments):
+            raise TypeError(f"other: expected a JointMoments, got {type(other).__name__}")
+        if other.n == 0:
+            return self
+        if self.n and list(other.slices.items()) != list(self.slices.items()):
+            raise ValueError("other: its layers or widths differ from self's")
+        if self._be is not None and other._be is not None and self._be is not other._be:
+            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
+        if not self.slices:
+            self.slices = dict(other.slices)
+        self._be = self._be or other._be
+        self._merge(other.n, other.mean, other.scatter, owned=False)
+        return self
+
+    def _merge(self, nb, mean, s, *, owned: bool) -> None:
+        if self.n == 0:
+            self.n = int(nb)
+            self.mean = mean if owned else mean.copy()
+            self._s = s if owned else s.copy()
+            self._upper_only = False
+            return
+        n = self.n + nb
+        d = mean - self.mean
+        self._be.add_scatter_rank1(self.scatter, s, d, d, self.n * nb / n)
+        self.mean = self.mean + d * (nb / n)
+        self.n = n
+
+    # ------------------------------------------------------------------ blocks
+    def _slice(self, key) -> slice:
+        try:
+            return self.slices[key]
+        except KeyError:
+            raise KeyError(f"layer {key!r} is not in these moments; they hold {self.layers}") from None
+
+    def block(self, a, b):
+        """The centred scatter block ``Xa_c^T Xb_c`` (p_a, p_b): a view into the joint matrix."""
+        self._require_data()
+        return self.scatter[self._slice(a), self._slice(b)]
+
+    def moments(self, a, b) -> Moments:
+        """A :class:`fastcca.Moments` of the pair (x = layer ``a``, y = layer ``b``), with copies."""
+        self._require_data()
+        m = Moments(self.backend)
+        m._be = self._be
+        sa, sb = self._slice(a), self._slice(b)
+        m.n = self.n
+        m.mean_x, m.mean_y = self.mean[sa].copy(), self.mean[sb].copy()
+        m.sxx = self.scatter[sa, sa].copy()
+        m.syy = self.scatter[sb, sb].copy()
+        m.sxy = self.scatter[sa, sb].copy()
+        return m
+
+    def _require_data(self) -> None:
+        if self.n == 0:
+            raise ValueError("JointMoments: empty; call update({...}) with data first")
+
+
+# ---------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class SimilarityMatrix:
+    """A labelled grid of similarities: ``values[i, j]`` compares ``rows[i]`` with ``columns[j]``.
+
+    ``measure`` names the measure (values are similarities; ``distance`` is ``1 - values``);
+    ``row_title`` / ``column_title`` say what the axes are (e.g. "layer (model A)", "checkpoint");
+    ``n`` is the number of datapoints, ``params`` the measure's settings, ``notes`` what was
+    dropped or degenerate.  For pwcca the row layer is ``x`` (its neurons weight the directions
+    unless ``params['side'] == 'y'``).
+    """
+    measure: str
+    rows: tuple
+    columns: tuple
+    values: np.ndarray
+    row_title: str = "layer"
+    column_title: str = "layer"
+    n: int = 0
+    params: dict = field(default_factory=dict)
+    notes: tuple = ()
+
+    def __post_init__(self):
+        v = np.asarray(self.values, dtype=np.float64)
+        if v.shape != (len(self.rows), len(self.columns)):
+            raise ValueError(f"values: shape {v.shape}, expected ({len(self.rows)}, {len(self.columns)}) "
+                             "= (len(rows), len(columns))")
+        object.__setattr__(self, "values", v)
+        object.__setattr__(self, "rows", tuple(self.rows))
+        object.__setattr__(self, "columns", tuple(self.columns))
+
+    @property
+    def distance(self) -> np.ndarray:
+        """``1 - values``."""
+        return 1.0 - self.values
+
+    @property
+    def shape(self) -> tuple:
+        return self.values.shape
+
+    def value(self, row, column) -> float:
+        """The entry for the labels ``row``, ``column``."""
+        try:
+            i, j = self.rows.index(row), self.columns.index(column)
+        except ValueError:
+            raise KeyError(f"({row!r}, {column!r}): rows are {list(self.rows)}, columns {list(self.columns)}") from None
+        return float(self.values[i, j])
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (labels as strings, values as nested lists)."""
+        return {"measure": self.measure, "rows": [str(r) for r in self.rows],
+                "columns": [str(c) for c in self.columns], "values": self.values.tolist(),
+                "row_title": self.row_title, "column_title": self.column_title, "n": int(self.n),
+                "params": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+                           for k, v in self.params.items()},
+                "notes": list(self.notes)}
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SimilarityMatrix":
+        return cls(measure=d["measure"], rows=tuple(d["rows"]), columns=tuple(d["columns"]),
+                   values=np.asarray(d["values"], dtype=np.float64), row_title=d.get("row_title", "layer"),
+                   column_title=d.get("column_title", "layer"), n=int(d.get("n", 0)),
+                   params=dict(d.get("params", {})), notes=tuple(d.get("notes", ())))
+
+    def __str__(self) -> str:
+        w = max([len(str(r)) for r in self.rows] + [4])
+        head = " " * w + "  " + "  ".join(f"{str(c)[:8]:>8}" for c in self.columns)
+        lines = [f"{self.measure} similarity, {self.row_title} (rows) x {self.column_title} (columns), n={self.n}",
+                 head]
+        for r, row in zip(self.rows, self.values):
+            lines.append(f"{str(r):>{w}}  " + "  ".join(f"{v:8.4f}" for v in row))
+        lines += ["note: " + s for s in self.notes]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- per-layer prep
+@dataclass
+class _Prep:
+    """One layer's reusable state: operator ``t`` (r, p) with ``t S_ll t^T = I_r`` on the
+    subspace the measure keeps; ``kept`` mask of neurons (cca/pwcca); ``fro`` (cka)."""
+    t: object = None
+    rank: int = 0
+    kept: np.ndarray = None
+    fro: float = 0.0
+    k: int = 0
+    note: str = ""
+
+
+def _whitening_operator(be, s, eps, rcond):
+    """``T`` (r, p) = ``G^T E_kept / sqrt(scale)`` for the whitening of ``s`` (p, p)."""
+    xp = be.xp
+    p = s.shape[0]
+    w = whiten(be, s, eps, rcond)
+    kept_idx = np.flatnonzero(w.kept)
+    t = xp.zeros((w.rank, p))
+    if w.rank:
+        gt = w.apply_t(be, xp.eye(len(kept_idx))) / np.sqrt(w.scale)      # (r, k_kept)
+        t[:, xp.asarray(kept_idx)] = gt
+    return t, w
+
+
+def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond) -> _Prep:
+    s = jm.block(key, key)
+    xp = be.xp
+    if measure == "linear_cka":
+        return _Prep(fro=float(xp.linalg.norm(s)))
+    if measure == "svcca":
+        k, lam, vecs = top_directions(be, s, keep, keep_rule)
+        t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond)
+        t = t_red @ vecs.T if k else xp.zeros((0, s.shape[0]))
+        return _Prep(t=t, rank=w.rank, kept=np.ones(s.shape[0], bool), k=k)
+    t, w = _whitening_operator(be, s, eps, rcond)
+    dropped = int((~w.kept).sum())
+    note = f"{dropped} neuron(s) dropped (variance < eps={eps:g} x the largest)" if dropped else ""
+    return _Prep(t=t, rank=w.rank, kept=w.kept, k=int(w.kept.sum()), note=note)
+
+
+def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
+    """Similarity of layers a (x) and b (y); ``rowop`` = ``T_a S[a, :]`` (r_a, P) precomputed."""
+    xp = be.xp
+    if measure == "linear_cka":
+        if pa.fro == 0 or pb.fro == 0:
+            return 0.0
+        return min(float(xp.linalg.norm(jm.block(a, b))) ** 2 / (pa.fro * pb.fro), 1.0)
+    m = min(pa.rank, pb.rank)
+    if m == 0:
+        return 0.0
+    mm = rowop[:, jm._slice(b)] @ pb.t.T                               # T_a S_ab T_b^T
+    if measure != "pwcca":
+        rho = np.clip(be.to_numpy(be.svdvals(mm))[:m], 0.0, 1.0)
+        return float(rho.mean())
+    u, sv, vh = be.svd(mm)
+    rho = np.clip(be.to_numpy(sv[:m]), 0.0, 1.0)
+    key, prep, vecs = (a, pa, u[:, :m]) if side == "x" else (b, pb, vh[:m].T.conj())
+    kept = xp.asarray(np.flatnonzero(prep.kept))
+    amat = (prep.t.T @ vecs)[kept]                                     # canonical weights, kept neurons
+    cross = amat.T @ jm.block(key, key)[kept][:, kept]                 # A^T S_kept (m, k)
+    weights, _ = _projection_weights(be, cross @ amat, cross)
+    return float(np.dot(weights, rho))
+
+
+# ---------------------------------------------------------------------------- grids
+def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "svcca", *,
+                    keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
+                    rcond: float | None = None, side: str = "x", row_labels=None, column_labels=None,
+                    row_title: str = "layer", column_title: str = "layer",
+                    progress: bool = False) -> SimilarityMatrix:
+    """Compare every layer in ``rows`` with every layer in ``columns`` from joint moments.
+
+    Parameters
+    ----------
+    jm : JointMoments
+        Holds every layer named in ``rows`` and ``columns`` (default: all its layers).
+    measure : {"svcca", "cca", "mean_cca", "pwcca", "linear_cka"}
+        ``cca`` and ``mean_cca`` both give the mean canonical correlation.  ``pwcca`` is the
+        paper variant; ``side`` "x" (default) weights by the row layer's neurons, "y" by the
+        column layer's.
+    keep, keep_rule, eps, rcond
+        As in :func:`fastcca.svcca` / :func:`fastcca.cca`.
+    row_labels, column_labels
+        Labels of the result's axes (default: ``str`` of the keys).
+
+    Returns
+    -------
+    SimilarityMatrix
+        ``values[i, j] = measure(rows[i], columns[j])``.
+    """
+    rows = jm.layers if rows is None else list(rows)
+    columns = rows if columns is None else list(columns)
+    pairs = [(a, b) for a in rows for b in columns]
+    vals, notes = similarity_pairs(jm, pairs, measure, keep=keep, keep_rule=keep_rule, eps=eps,
+                                   rcond=rcond, side=side, progress=progress)
+    params = _params(measure, keep, keep_rule, eps, rcond, side)
+    return SimilarityMatrix(measure=measure, rows=tuple(row_labels or [str(r) for r in rows]),
+                            columns=tuple(column_labels or [str(c) for c in columns]),
+                            values=np.asarray(vals).reshape(len(rows), len(columns)),
+                            row_title=row_title, column_title=column_title, n=jm.n, params=params,
+                            notes=notes)
+
+
+def _params(measure, keep, keep_rule, eps, rcond, side):
+    p = {"eps": eps, "rcond": rcond}
+    if measure == "svcca":
+        p.update(keep=keep, keep_rule=keep_rule)
+    if measure == "pwcca":
+        p.update(side=side, variant="paper")
+    if measure == "linear_cka":
+        p = {}
+    return p
+
+
+def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: float | int = 0.99,
+                     keep_rule: str = "sum", eps: float = 1e-10, rcond: float | None = None,
+                     side: str = "x", progress: bool = False) -> tuple[np.ndarray, tuple]:
+    """``measure(a, b)`` for each ``(a, b)`` in ``pairs`` (a list of layer-key pairs), sharing
+    each layer's preparation (whitening / top directions) across all its pairs.  Returns
+    ``(values, notes)``: a float array of ``len(pairs)`` values and a tuple of notes (dropped
+    neurons, degenerate pairs)."""
+    measure = check_choice(measure, "measure", MEASURES)
+    keep = check_fraction_or_count(keep)
+    keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
+    side = check_choice(side, "side", ("x", "y"))
+    eps = check_nonnegative(eps, "eps")
+    jm._require_data()
+    pairs = [tuple(p) for p in pairs]
+    for a, b in pairs:
+        jm._slice(a), jm._slice(b)
+    be = jm._be
+    preps = {}
+
+    def prep(key):
+        if key not in preps:
+            preps[key] = _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond)
+        return preps[key]
+
+    out = np.empty(len(pairs))
+    done = {}
+    rowops = {}
+    degenerate = 0
+    order = sorted(range(len(pairs)), key=lambda i: list(jm.slices).index(pairs[i][0]))
+    it = tqdm(order, disable=not progress, desc=f"{measure} pairs", unit="pair")
+    for i in it:
+        a, b = pairs[i]
+        sym = (b, a) if measure in _SYMMETRIC else None
+        if (a, b) in done or (sym is not None and sym in done):
+            out[i] = done.get((a, b), done.get(sym))
+            continue
+        pa, pb = prep(a), prep(b)
+        if measure != "linear_cka" and a not in rowops:
+            rowops.clear()                      # pairs are sorted by row: keep one (r_a, P) block
+            rowops[a] = pa.t @ jm.scatter[jm._slice(a)]
+        if measure != "linear_cka" and pa.rank + pb.rank > jm.n - 1:
+            degenerate += 1
+        v = _pair_value(be, jm, a, b, pa, pb, rowops.get(a), measure, side)
+        done[(a, b)] = v
+        out[i] = v
+    notes = []
+    for key, p in preps.items():
+        if p.note:
+            notes.append(f"{key}: {p.note}")
+    if degenerate:
+        msg = (f"{degenerate} pair(s) are degenerate: {jm.n} datapoints for more whitened dimensions "
+               "(r_a + r_b > n - 1), so some coefficients are 1 by construction; use more datapoints "
+               "or svcca")
+        warnings.warn(msg, DegenerateCCAWarning, stacklevel=3)
+        notes.append(msg)
+    return out, tuple(notes)

@@ -1,0 +1,138 @@
+"""Figures of similarity results, in the style of the SVCCA and PWCCA papers (matplotlib).
+
+* :func:`heatmap` -- one :class:`fastcca.grid.SimilarityMatrix` as an image with labelled axes
+  and a colour bar: layer x layer similarity (Raghu et al. 2017, Fig 4 panes, Fig 7, Fig A4).
+* :func:`heatmaps` -- several matrices side by side with one shared colour bar, e.g. the layer
+  x layer grids at successive checkpoints returned by
+  ``fastcca.torch.compare_checkpoints(..., pairs="all")`` (SVCCA Fig 4).
+* :func:`layer_curves` -- one line per layer over training from a (layers x checkpoints)
+  matrix (``compare_checkpoints(..., pairs="same")``): PWCCA Fig 6 (as distances), SVCCA Fig A3.
+
+Needs matplotlib (``pip install 'fastcca[plot]'``); ``import fastcca`` never imports it.  Each
+function draws on ``ax`` (or ``axes``) when given, otherwise on a new figure from
+``matplotlib.pyplot``, and returns the figure.  Save with ``fig.savefig(path)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["heatmap", "heatmaps", "layer_curves"]
+
+
+def _mpl():
+    try:
+        import matplotlib  # noqa: F401
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(f"fastcca.plot needs matplotlib, which is not installed ({exc}). "
+                          "Install it with `pip install 'fastcca[plot]'`.") from None
+    return plt
+
+
+def _values(matrix, distance: bool):
+    v = np.asarray(matrix.values, dtype=np.float64)
+    return 1.0 - v if distance else v
+
+
+def _quantity(matrix, distance: bool) -> str:
+    return f"{matrix.measure} {'distance' if distance else 'similarity'}"
+
+
+def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", vmin: float | None = 0.0,
+            vmax: float | None = 1.0, origin: str = "lower", annotate: bool = False, title: str | None = None,
+            colorbar: bool = True):
+    """Draw a :class:`SimilarityMatrix` as an image.
+
+    Rows run along the y axis (row 0 at the bottom with ``origin="lower"``, as in the SVCCA
+    Fig 4 panes: y = layer during training, x = layer at the end), columns along the x axis;
+    ticks carry the labels, the axis titles are the matrix's ``row_title``/``column_title``,
+    the colour bar is labelled with the measure.  ``distance=True`` draws ``1 - values``.
+    ``annotate=True`` writes each value in its cell.  Returns the figure.
+    """
+    plt = _mpl()
+    if ax is None:
+        size = (1.2 + 0.45 * len(matrix.columns), 0.9 + 0.45 * len(matrix.rows))
+        fig, ax = plt.subplots(figsize=(max(size[0], 4.0), max(size[1], 3.2)), layout="constrained")
+    fig = ax.figure
+    vals = _values(matrix, distance)
+    im = ax.imshow(vals, cmap=cmap, vmin=vmin, vmax=vmax, origin=origin, aspect="auto",
+                   interpolation="nearest")
+    ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], rotation=90)
+    ax.set_yticks(range(len(matrix.rows)), [str(r) for r in matrix.rows])
+    ax.set_xlabel(matrix.column_title)
+    ax.set_ylabel(matrix.row_title)
+    ax.set_title(title if title is not None else _quantity(matrix, distance))
+    if annotate:
+        for i in range(vals.shape[0]):
+            for j in range(vals.shape[1]):
+                ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if vals[i, j] < 0.5 * ((vmin or 0) + (vmax or 1)) else "black")
+    if colorbar:
+        cb = fig.colorbar(im, ax=ax)
+        cb.set_label(_quantity(matrix, distance))
+    return fig
+
+
+def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: str = "viridis",
+             vmin: float = 0.0, vmax: float = 1.0, origin: str = "lower", suptitle: str | None = None):
+    """Several matrices in one row of panes with one shared colour bar (SVCCA Fig 4: the layer
+    x layer grid at 0%, 35%, 75%, 100% of training).  ``titles`` label the panes (default: the
+    matrices' ``column_title``).  Returns the figure."""
+    plt = _mpl()
+    matrices = list(matrices)
+    if not matrices:
+        raise ValueError("matrices: empty; give at least one SimilarityMatrix")
+    if titles is not None and len(titles) != len(matrices):
+        raise ValueError(f"titles: {len(titles)} titles for {len(matrices)} matrices")
+    if axes is None:
+        fig, axes = plt.subplots(1, len(matrices), figsize=(3.0 * len(matrices) + 1.2, 3.4), squeeze=False,
+                                 layout="constrained")
+        axes = axes[0]
+    fig = axes[0].figure
+    im = None
+    for k, (m, ax) in enumerate(zip(matrices, axes)):
+        heatmap(m, ax, distance=distance, cmap=cmap, vmin=vmin, vmax=vmax, origin=origin,
+                title=titles[k] if titles is not None else m.row_title, colorbar=False)
+        im = ax.images[-1]
+        if k:                                     # one y label, on the first pane
+            ax.set_ylabel("")
+    cb = fig.colorbar(im, ax=list(axes))
+    cb.set_label(_quantity(matrices[0], distance))
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def layer_curves(matrix, x=None, ax=None, *, distance: bool = False, xlabel: str | None = None,
+                 ylabel: str | None = None, title: str | None = None, legend: bool = True, marker: str = "o"):
+    """One line per row (layer) of a (layers x checkpoints) matrix, over the columns.
+
+    ``x``: the positions of the columns (e.g. epochs or steps; default: the column labels as
+    numbers when they all parse, else 0, 1, ...).  ``distance=True`` plots ``1 - values`` (the
+    PWCCA Fig 6 "distance to the final representation").  Line ``i`` is labelled ``rows[i]``.
+    Returns the figure.
+    """
+    plt = _mpl()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 3.4), layout="constrained")
+    fig = ax.figure
+    vals = _values(matrix, distance)
+    if x is None:
+        try:
+            x = np.array([float(c) for c in matrix.columns])
+        except (TypeError, ValueError):
+            x = np.arange(len(matrix.columns), dtype=float)
+    x = np.asarray(x, dtype=float)
+    if x.shape != (vals.shape[1],):
+        raise ValueError(f"x: {x.shape[0] if x.ndim else 'a scalar'} positions for {vals.shape[1]} columns")
+    cmap = plt.get_cmap("viridis")
+    nrow = vals.shape[0]
+    for i, (label, row) in enumerate(zip(matrix.rows, vals)):
+        ax.plot(x, row, marker=marker, ms=3, label=str(label), color=cmap(i / max(nrow - 1, 1)))
+    ax.set_xlabel(xlabel if xlabel is not None else matrix.column_title)
+    ax.set_ylabel(ylabel if ylabel is not None else _quantity(matrix, distance))
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        ax.legend(title=matrix.row_title, fontsize=7)
+    return fig

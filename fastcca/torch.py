@@ -1,0 +1,537 @@
+"""PyTorch integration: hook named modules, run the data through once, stream every hooked
+output into joint moments, and compare every layer with every other (or every checkpoint with
+a reference) without ever holding the activations.
+
+Needs PyTorch (``pip install 'fastcca[torch]'``); ``import fastcca`` never imports torch, and
+the functions here raise an ``ImportError`` saying so when it is missing.
+
+Data
+----
+``data`` is a ``torch.utils.data.DataLoader`` or any iterable of batches.  A batch is a tensor
+(the model input), or a tuple/list/dict whose element ``input_index`` (default 0: the ``x`` of
+``(x, y)`` pairs; a key for dict batches) is the input; ``input_index=None`` passes the batch
+itself to the model.  Tensor inputs are moved to the device of the model's first parameter.
+The pass runs under ``torch.no_grad()``; with ``eval_mode=True`` (default) the models run in
+eval mode (dropout off, BatchNorm running statistics), and every module's train/eval flag is
+restored afterwards, also when the forward pass raises.  Hooks are always removed.
+
+Layer outputs
+-------------
+A hooked module must return one tensor whose first axis is the batch.  ``(b, p)`` outputs are
+used as is.  Outputs with more axes are taken as channels-first (``(b, c, h, w)`` from
+``Conv2d``, ``(b, c, L)`` from ``Conv1d``), handled per ``conv``:
+
+* ``"flatten"`` (default): ``(b, c*h*w)``, every (channel, position) a neuron;
+* ``"fold"``: spatial positions become datapoints, ``(b*h*w, c)``, channels are the neurons
+  (the SVCCA paper's treatment of conv layers before the DFT); layers are only comparable with
+  layers of the same spatial size (their datapoints are the same (image, position) pairs);
+* ``"mean"``: the spatial mean, ``(b, c)``;
+* ``"fft"``: SVCCA's per-frequency DFT CCA; it belongs to the conv module (``fastcca.conv``),
+  which this integration does not call yet -- asking for it raises ``NotImplementedError``.
+
+``conv`` is one mode for every layer or a dict ``{layer name: mode}`` (others: "flatten").
+
+Memory
+------
+With ``P = sum_l p_l`` features over all hooked layers of both models (after the conv
+reshaping), the state is one float64 (P, P) scatter plus a mean: ``8 P^2`` bytes.  A batch is
+folded in by row chunks (a float64 buffer of about 4 MiB, at least 64 rows) with an in-place
+``syrk``, so the accumulation peak is about ``8 P^2 + max(4 MiB, 512 P)`` bytes plus one batch
+of the hooked outputs (``b * P`` values in the model's dtype) and the model's own forward
+activations -- independent of the number of datapoints.  Computing the grid adds, per layer,
+an operator of at most (p_l, p_l) and one (r_a, P) block at a time (at most another
+``8 P^2``-ish bytes in all).  Example: 10 layers of 128 features, P = 1280: 13 MiB of state.
+
+Backends: the moments are accumulated on the CPU (``backend="cpu"``) or, for CUDA models with
+``backend="auto"``/``"cuda"``, by the CUDA kernels when ``fastcca.kernels.cuda`` is available
+(``"auto"`` falls back to copying each batch's outputs to the CPU when it is not).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .backend import BackendUnavailableError, get_backend
+from .grid import JointMoments, SimilarityMatrix, similarity_grid, similarity_pairs
+
+try:  # optional dependency: importing this module never fails, using it without torch does
+    import torch
+except ImportError as _exc:  # pragma: no cover - exercised by a test that hides torch
+    torch = None
+    _TORCH_IMPORT_ERROR = _exc
+
+__all__ = ["record", "compare_layers", "compare_checkpoints", "Recording", "LayerInfo", "CONV_MODES",
+           "JointMoments", "SimilarityMatrix", "similarity_grid"]
+
+CONV_MODES = ("flatten", "fold", "mean", "fft")
+
+
+def _require_torch() -> None:
+    if torch is None:
+        raise ImportError(
+            "fastcca.torch needs PyTorch, which is not installed "
+            f"({_TORCH_IMPORT_ERROR}). Install it with `pip install 'fastcca[torch]'`.")
+
+
+# ---------------------------------------------------------------------------- layers
+@dataclass
+class LayerInfo:
+    """A hooked layer: the model it belongs to, its module name, the shape of one datapoint's
+    output (without the batch axis), the conv mode, the number of features it contributes
+    and the datapoint group it belongs to (layers are comparable within a group)."""
+    model: str
+    name: str
+    shape: tuple
+    mode: str
+    features: int
+    group: tuple
+
+
+def _resolve_layers(model, layers, what: str) -> list[str]:
+    named = dict(model.named_modules())
+    if layers is None or isinstance(layers, (str, type)):
+        layers = [] if layers is None else [layers]
+    layers = list(layers)
+    if not layers:
+        sample = [n for n in named if n][:12]
+        raise ValueError(f"{what}: no layers given; pass module names (from model.named_modules()), "
+                         f"e.g. {sample}, or module types such as torch.nn.Linear")
+    out = []
+    for item in layers:
+        if isinstance(item, type):
+            found = [n for n, m in named.items() if isinstance(m, item) and n]
+            if not found:
+                raise ValueError(f"{what}: the model has no module of type {item.__name__}")
+            out += found
+        elif isinstance(item, str):
+            if item not in named:
+                names = [n for n in named if n]
+                close = difflib.get_close_matches(item, names, n=5, cutoff=0.4)
+                hint = (f"close names: {close}; " if close else "") + (
+                    f"the model's modules: {names[:20]}" + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
+                raise ValueError(f"{what}: {type(model).__name__} has no module named {item!r}; {hint}")
+            out.append(item)
+        else:
+            raise TypeError(f"{what}: expected module names (str) or module types, got {item!r}")
+    return list(dict.fromkeys(out))
+
+
+def _conv_mode(conv, name: str) -> str:
+    mode = conv.get(name, "flatten") if isinstance(conv, Mapping) else conv
+    if mode not in CONV_MODES:
+        raise ValueError(f"conv: expected one of {', '.join(map(repr, CONV_MODES))} "
+                         f"(or a dict layer -> mode), got {mode!r} for layer {name!r}")
+    if mode == "fft":
+        raise NotImplementedError(
+            f"conv='fft' (layer {name!r}): the per-frequency DFT CCA of the SVCCA paper lives in the "
+            "conv module (fastcca.conv), which this PyTorch integration does not use yet. Use "
+            "conv='fold' (positions as datapoints), 'mean' or 'flatten', or record the conv "
+            "activations and call the conv functions directly.")
+    return mode
+
+
+def _as_rows(out, mode: str):
+    """A hooked output (b, ...) -> (rows, features) tensor and its datapoint group."""
+    if out.ndim < 2:
+        raise ValueError(f"output of shape {tuple(out.shape)}: expected (batch, features) or "
+                         "(batch, channels, *spatial)")
+    if out.ndim == 2:
+        return out, ("points",)
+    b, c = out.shape[0], out.shape[1]
+    if mode == "flatten":
+        return out.reshape(b, -1), ("points",)
+    if mode == "mean":
+        return out.mean(dim=tuple(range(2, out.ndim))), ("points",)
+    # fold: channels last, every spatial position a datapoint
+    return out.movedim(1, -1).reshape(-1, c), ("fold",) + tuple(out.shape[2:])
+
+
+def _device_of(model):
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return None
+
+
+def _batch_input(batch, input_index):
+    if input_index is None or torch.is_tensor(batch):
+        return batch
+    if isinstance(batch, Mapping):
+        if input_index not in batch:
+            raise KeyError(f"input_index: the batch is a dict with keys {list(batch)}; "
+                           f"pass input_index=<the input's key> (got {input_index!r})")
+        return batch[input_index]
+    if isinstance(batch, (tuple, list)):
+        if not batch:
+            raise ValueError("data: a batch is an empty tuple/list")
+        return batch[input_index]
+    return batch
+
+
+def _to_device(x, device):
+    if device is not None and torch.is_tensor(x) and x.device != device:
+        return x.to(device, non_blocking=True)
+    return x
+
+
+# ---------------------------------------------------------------------------- recording
+class Recording:
+    """The joint moments of the hooked layers of one or two models after one pass.
+
+    ``layers`` maps a key ``(model label, module name)`` to its :class:`LayerInfo`; ``groups``
+    maps a datapoint group to its :class:`fastcca.grid.JointMoments` (one group unless
+    ``conv="fold"`` layers of different spatial sizes were recorded).  Layers may be named by
+    module name alone where that is unambiguous.
+    """
+
+    def __init__(self, layers: dict, groups: dict, n_batches: int, models: tuple):
+        self.layers = layers
+        self.groups = groups
+        self.n_batches = n_batches
+        self.models = models
+
+    def __repr__(self) -> str:
+        return (f"Recording(models={list(self.models)}, layers={len(self.layers)}, "
+                f"batches={self.n_batches}, groups={ {g: jm.n for g, jm in self.groups.items()} })")
+
+    def key(self, layer) -> tuple:
+        """``(model label, name)`` for a layer given as that tuple or by its name alone."""
+        if isinstance(layer, tuple) and layer in self.layers:
+            return layer
+        hits = [k for k in self.layers if k[1] == layer]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            close = difflib.get_close_matches(str(layer), [k[1] for k in self.layers], n=5, cutoff=0.4)
+            raise KeyError(f"layer {layer!r} was not recorded; recorded: {list(self.layers)}"
+                           + (f"; close names: {close}" if close else ""))
+        raise KeyError(f"layer {layer!r} is in several models {hits}; name it as (model label, name)")
+
+    def joint(self, layer) -> JointMoments:
+        """The joint moments holding ``layer``."""
+        return self.groups[self.layers[self.key(layer)].group]
+
+    @property
+    def n(self) -> dict:
+        """Datapoints per group."""
+        return {g: jm.n for g, jm in self.groups.items()}
+
+    def moments(self, a, b):
+        """:class:`fastcca.Moments` of the pair (x = layer ``a``, y = layer ``b``), for any measure."""
+        ka, kb = self.key(a), self.key(b)
+        self._same_group([(ka, kb)])
+        return self.joint(ka).moments(ka, kb)
+
+    def _same_group(self, pairs) -> None:
+        for a, b in pairs:
+            ga, gb = self.layers[a].group, self.layers[b].group
+            if ga != gb:
+                raise ValueError(
+                    f"layers {a} and {b} have different datapoints ({_group_str(ga)} vs {_group_str(gb)}): "
+                    "conv='fold' makes every spatial position a datapoint, so only layers with the same "
+                    "spatial size can be compared; use conv='mean' or 'flatten' for these layers")
+
+    def pairs(self, pairs, measure: str = "svcca", *, progress: bool = False, **kwargs):
+        """Values of ``measure`` for each (a, b) pair; see :func:`fastcca.grid.similarity_pairs`."""
+        keyed = [(self.key(a), self.key(b)) for a, b in pairs]
+        self._same_group(keyed)
+        out = np.empty(len(keyed))
+        notes = []
+        for g, jm in self.groups.items():
+            idx = [i for i, (a, _) in enumerate(keyed) if self.layers[a].group == g]
+            if idx:
+                v, nt = similarity_pairs(jm, [keyed[i] for i in idx], measure, progress=progress, **kwargs)
+                out[idx] = v
+                notes += list(nt)
+        return out, tuple(notes)
+
+    def grid(self, rows=None, columns=None, measure: str = "svcca", *, row_title: str | None = None,
+             column_title: str | None = None, progress: bool = False, **kwargs) -> SimilarityMatrix:
+        """Every (row layer, column layer) pair; defaults: the first model's layers against the
+        second model's (or against themselves with one model)."""
+        rows = [k for k in self.layers if k[0] == self.models[0]] if rows is None else [self.key(r) for r in rows]
+        if columns is None:
+            columns = [k for k in self.layers if k[0] == self.models[-1]]
+        else:
+            columns = [self.key(c) for c in columns]
+        vals, notes = self.pairs([(a, b) for a in rows for b in columns], measure, progress=progress, **kwargs)
+        two = len(self.models) > 1
+
+        def title(keys):
+            labels = {k[0] for k in keys}
+            return f"layer ({labels.pop()})" if two and len(labels) == 1 else "layer"
+        return SimilarityMatrix(
+            measure=measure, rows=tuple(_label(k) for k in rows), columns=tuple(_label(k) for k in columns),
+            values=vals.reshape(len(rows), len(columns)), row_title=row_title or title(rows),
+            column_title=column_title or title(columns), n=self.joint(rows[0]).n if rows else 0,
+            params=_grid_params(measure, kwargs), notes=notes)
+
+
+def _label(key) -> str:
+    return key[1] if key[1] else "output"
+
+
+def _group_str(g) -> str:
+    return "one per input" if g == ("points",) else "one per input and position of a " + "x".join(map(str, g[1:])) + " map"
+
+
+def _grid_params(measure, kwargs):
+    from .grid import _params
+    return _params(measure, kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum"),
+                   kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"))
+
+
+def _pick_backend(backend: str, out):
+    """The kernels module for the moments, given the first hooked output."""
+    if backend == "cpu" or not out.is_cuda:
+        return get_backend("cpu")
+    try:
+        return get_backend("cuda")
+    except BackendUnavailableError:
+        if backend == "cuda":
+            raise
+        return get_backend("cpu")
+
+
+def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"), conv="flatten",
+           input_index=0, eval_mode: bool = True, backend: str = "auto", progress: bool = True,
+           max_batches: int | None = None) -> Recording:
+    """Run ``data`` once through ``model`` (and ``model_b``) and stream the outputs of the named
+    modules into joint moments.
+
+    Parameters
+    ----------
+    model, model_b : torch.nn.Module
+        The networks; with ``model_b`` both see every batch.  ``model_b`` must be another object
+        (to compare a network's layers with each other, pass it once).
+    layers, layers_b : list of str or module types
+        Module names as in ``model.named_modules()`` (``""`` is the whole model's output), or
+        module classes (every module of that class).  ``layers_b`` defaults to ``layers``.
+    data : DataLoader or iterable of batches; see the module docstring (``input_index``).
+    labels : the two models' labels in the layer keys ``(label, name)``.
+    conv : "flatten" | "fold" | "mean" (| "fft", not available yet), or a dict name -> mode.
+    eval_mode : run the models in eval mode (their train/eval flags are restored afterwards).
+    backend : "auto" | "cpu" | "cuda", where the moments are accumulated.
+    progress : a tqdm bar over batches.
+    max_batches : stop after this many batches.
+
+    Returns
+    -------
+    Recording
+        Use ``.grid(...)``, ``.pairs(...)`` or ``.moments(a, b)``.
+    """
+    _require_torch()
+    get_backend(backend)  # a bad name, or "cuda" without CuPy/GPU, fails before any work
+    specs = [(labels[0], model, _resolve_layers(model, layers, "layers"))]
+    if model_b is not None:
+        if model_b is model:
+            raise ValueError("model_b: the same object as model; to compare a model's layers with each "
+                             "other pass it once (record(model, layers, data))")
+        specs.append((labels[1], model_b, _resolve_layers(model_b, layers if layers_b is None else layers_b,
+                                                          "layers_b")))
+        if labels[0] == labels[1]:
+            raise ValueError(f"labels: the two models need different labels, got {labels!r}")
+    modes = {(lab, n): _conv_mode(conv, n) for lab, _, names in specs for n in names}
+    keys = list(modes)
+
+    captured: dict = {}
+    handles = []
+    flags = [(m, m.training) for _, mod, _ in specs for m in mod.modules()]
+
+    def make_hook(key):
+        def hook(module, args, out):
+            if not torch.is_tensor(out):
+                kind = f"a {type(out).__name__}" + (f" of {len(out)}" if isinstance(out, (tuple, list)) else "")
+                raise TypeError(
+                    f"layer {key[1]!r} ({type(module).__name__}) returned {kind}, not a tensor; hook a "
+                    "submodule whose output is one tensor, or wrap the module so that it returns the "
+                    "tensor to compare")
+            if key in captured:
+                raise RuntimeError(f"layer {key[1]!r} ran twice in one forward pass (a shared module?); "
+                                   "hook a module that runs once per input")
+            captured[key] = out.detach()
+        return hook
+
+    infos: dict = {}
+    groups: dict = {}
+    be = None
+    n_batches = 0
+    try:
+        for label, mod, names in specs:
+            if eval_mode:
+                mod.eval()
+            named = dict(mod.named_modules())
+            for nm in names:
+                handles.append(named[nm].register_forward_hook(make_hook((label, nm))))
+        total = len(data) if hasattr(data, "__len__") else None
+        if max_batches is not None and total is not None:
+            total = min(total, max_batches)
+        with torch.no_grad():
+            for batch in tqdm(data, total=total, disable=not progress, desc="batches", unit="batch"):
+                if max_batches is not None and n_batches >= max_batches:
+                    break
+                x = _batch_input(batch, input_index)
+                captured.clear()
+                for _, mod, _ in specs:
+                    mod(_to_device(x, _device_of(mod)))
+                per_group: dict = {}
+                for key in keys:
+                    if key not in captured:
+                        raise RuntimeError(f"layer {key[1]!r} of model {key[0]!r} produced no output in "
+                                           f"batch {n_batches} (it is not used in the forward pass)")
+                    out = captured[key]
+                    rows, group = _as_rows(out, modes[key])
+                    info = infos.get(key)
+                    if info is None:
+                        infos[key] = LayerInfo(key[0], key[1], tuple(out.shape[1:]), modes[key],
+                                               int(rows.shape[1]), group)
+                    elif tuple(out.shape[1:]) != info.shape:
+                        raise ValueError(
+                            f"layer {key[1]!r} of model {key[0]!r}: output shape per datapoint changed from "
+                            f"{info.shape} (first batch) to {tuple(out.shape[1:])} in batch {n_batches}; "
+                            "the features must be the same in every batch (e.g. fixed image size)")
+                    if be is None:
+                        be = _pick_backend(backend, rows)
+                    if be.NAME == "cpu":
+                        rows = rows.cpu()
+                    per_group.setdefault(group, {})[key] = rows
+                captured.clear()
+                for group, mats in per_group.items():
+                    if group not in groups:
+                        groups[group] = JointMoments(be.NAME)
+                    groups[group].update(mats)
+                n_batches += 1
+    finally:
+        for h in handles:
+            h.remove()
+        for m, training in flags:
+            m.training = training
+        captured.clear()
+    if n_batches == 0:
+        raise ValueError("data: the loader yielded no batches; nothing to compare")
+    return Recording(infos, groups, n_batches, tuple(lab for lab, _, _ in specs))
+
+
+def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure: str = "svcca",
+                   conv="flatten", input_index=0, eval_mode: bool = True, backend: str = "auto",
+                   progress: bool = True, max_batches: int | None = None, **measure_kwargs) -> SimilarityMatrix:
+    """Similarity of every layer of ``model`` with every layer of ``model_b`` (default: of
+    ``model`` itself), from one pass over ``data``.
+
+    ``measure``: "svcca" (default), "cca"/"mean_cca", "pwcca" (paper variant, weighted by the
+    row layer's neurons unless ``side="y"``), "linear_cka"; ``measure_kwargs``: ``keep``,
+    ``keep_rule``, ``eps``, ``rcond``, ``side``.  Other arguments as in :func:`record`.
+    Returns a :class:`fastcca.grid.SimilarityMatrix` (rows: ``layers``, columns: ``layers_b``).
+    """
+    rec = record(model, layers, data, model_b=model_b, layers_b=layers_b, conv=conv,
+                 input_index=input_index, eval_mode=eval_mode, backend=backend, progress=progress,
+                 max_batches=max_batches)
+    return rec.grid(measure=measure, progress=progress, **measure_kwargs)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def _load_state(state, model, what: str):
+    """A module for ``state``: a Module (used as is), a state dict (loaded into ``model``),
+    a path (``torch.load(weights_only=True)``), or a zero-argument callable returning one."""
+    if callable(state) and not isinstance(state, torch.nn.Module):
+        state = state()
+    if isinstance(state, torch.nn.Module):
+        return state
+    if isinstance(state, (str, os.PathLike)):
+        try:
+            state = torch.load(state, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{what}: cannot load {os.fspath(state)!r} as a state dict "
+                             f"(torch.load(weights_only=True)): {exc}") from None
+        if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+            state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{what}: expected a state dict, an nn.Module, a path or a callable returning one, "
+                        f"got {type(state).__name__}")
+    model.load_state_dict(state)
+    return model
+
+
+def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=None, pairs: str = "same",
+                        measure: str = "svcca", conv="flatten", input_index=0, eval_mode: bool = True,
+                        backend: str = "auto", progress: bool = True, max_batches: int | None = None,
+                        **measure_kwargs):
+    """Compare each layer of a network at every checkpoint with the network at a reference state
+    (default: the last checkpoint, i.e. the trained network), one pass over ``data`` per state.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The architecture; it is copied (``copy.deepcopy``) and never modified.
+    states : sequence
+        One model state per checkpoint: a state dict, a path to one (``torch.load`` with
+        ``weights_only=True``; a ``{"state_dict": ...}`` wrapper is unwrapped), an ``nn.Module``,
+        or a zero-argument callable returning one of these (loads lazily, one at a time).
+    reference : int or a state
+        The state compared against: an index into ``states`` (default -1) or a state as above.
+    labels : checkpoint labels (default "0", "1", ...).
+    pairs : "same" or "all"
+        "same": layer l at checkpoint t against layer l at the reference; returns a
+        :class:`SimilarityMatrix` with rows = layers, columns = checkpoints (PWCCA Fig 6 /
+        SVCCA Fig A3).  "all": for every checkpoint, every layer at t (rows) against every layer
+        at the reference (columns); returns a list of matrices (SVCCA Fig 4).
+
+    Each pass runs the checkpoint's network and the reference network on the same batches and
+    accumulates their joint moments (the pass for the reference itself runs it alone).  The
+    measure's ``x`` is the layer at the checkpoint (for pwcca its neurons weight by default).
+    """
+    _require_torch()
+    if pairs not in ("same", "all"):
+        raise ValueError(f"pairs: expected 'same' or 'all', got {pairs!r}")
+    states = list(states)
+    if not states:
+        raise ValueError("states: empty; give at least one checkpoint")
+    labels = [str(i) for i in range(len(states))] if labels is None else [str(x) for x in labels]
+    if len(labels) != len(states):
+        raise ValueError(f"labels: {len(labels)} labels for {len(states)} states")
+    names = _resolve_layers(model, layers, "layers")
+    ref_index = None
+    if isinstance(reference, (int, np.integer)) and not isinstance(reference, bool):
+        if not -len(states) <= reference < len(states):
+            raise IndexError(f"reference: index {reference} out of range for {len(states)} states")
+        ref_index = int(reference) % len(states)
+        ref_model = _load_state(states[ref_index], copy.deepcopy(model), f"states[{ref_index}]")
+        ref_label = labels[ref_index]
+    else:
+        ref_model = _load_state(reference, copy.deepcopy(model), "reference")
+        ref_label = "reference"
+    work = copy.deepcopy(model)
+    rec_kw = dict(conv=conv, input_index=input_index, eval_mode=eval_mode, backend=backend,
+                  progress=progress, max_batches=max_batches)
+    values = np.empty((len(names), len(states)))
+    mats, notes, n = [], [], 0
+    for t, state in enumerate(tqdm(states, disable=not progress, desc="checkpoints", unit="state")):
+        if t == ref_index:
+            rec = record(ref_model, names, data, labels=(ref_label, "reference"), **rec_kw)
+            kt = kr = [(ref_label, nm) for nm in names]
+        else:
+            m_t = _load_state(state, work, f"states[{t}]")
+            rec = record(m_t, names, data, model_b=ref_model, labels=(labels[t], "reference"), **rec_kw)
+            kt, kr = [(labels[t], nm) for nm in names], [("reference", nm) for nm in names]
+        if pairs == "same":
+            v, nt = rec.pairs(list(zip(kt, kr)), measure, **measure_kwargs)
+            values[:, t] = v
+            notes += [f"checkpoint {labels[t]}: {s}" for s in nt]
+        else:
+            mats.append(rec.grid(kt, kr, measure, row_title=f"layer at {labels[t]}",
+                                 column_title=f"layer at {ref_label}", **measure_kwargs))
+        n = rec.joint(kt[0]).n
+        del rec
+    if pairs == "all":
+        return mats
+    return SimilarityMatrix(measure=measure, rows=tuple(nm or "output" for nm in names), columns=tuple(labels),
+                            values=values, row_title="layer", column_title=f"checkpoint (vs {ref_label})",
+                            n=n, params=_grid_params(measure, measure_kwargs), notes=tuple(notes))
+
