@@ -18,3 +18,9 @@ __all__ = [
     "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult",
     "get_backend", "BackendUnavailableError", "FastccaFileError", "DegenerateCCAWarning",
 ]
+
+# conv layers (issue 3): FFT block-diagonal CCA and the reshaping modes
+from .conv import ConvMoments, conv_cca, conv_moments, conv_pwcca, conv_svcca  # noqa: E402
+from .results import ConvResult  # noqa: E402
+
+__all__ += ["ConvMoments", "conv_cca", "conv_svcca", "conv_pwcca", "conv_moments", "ConvResult"]

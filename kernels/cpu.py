@@ -124,3 +124,133 @@ def svdvals(a):
 
 def svd(a):
     return np.linalg.svd(a, full_matrices=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conv layers: spatial FFT block moments and batched small decompositions (fastcca.conv).
+#
+# ``spatial_rfft_blocks(x, flat)``       centred real 2-D FFT of a (b, c, h, w) batch, gathered
+#                                        to the frequencies ``flat``: ((F, b, c) complex128,
+#                                        batch mean (F, c)), or ``None`` if x holds NaN/Inf
+# ``block_scatter(a, b)``                batched ``a[f]^H b[f]``: (F, b, ca), (F, b, cb) -> (F, ca, cb)
+# ``add_block_scatter_rank1(s, b, u, v, c)``  in place ``s += b + c * conj(u)[:, :, None] v[:, None, :]``
+# ``cholesky_batched(a)``                (lower factors, ok mask): blocks that are not PD get ok False
+# ``inv_lower_batched(l)``               ``l^-1`` for a stack of lower-triangular blocks
+# (``eigh``, ``eigvalsh``, ``svdvals`` above already accept stacks.)
+# ---------------------------------------------------------------------------------------------
+import os as _os
+from concurrent.futures import ThreadPoolExecutor as _ThreadPoolExecutor
+
+import scipy.fft as _sfft
+
+try:  # optional: pins BLAS to one thread around the many small GEMMs (see block_scatter)
+    from threadpoolctl import threadpool_limits as _threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn; fastcca lists it
+    _threadpool_limits = None
+
+#: threads that share the frequency blocks of one batched product (each runs 1-thread BLAS)
+BLOCK_THREADS = max(1, min(4, _os.cpu_count() or 1))
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        _POOL = _ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="fastcca-blocks")
+    return _POOL
+
+
+def spatial_rfft_blocks(x: np.ndarray, flat: np.ndarray):
+    """Centred 2-D real FFT of every channel of a batch, gathered frequency-major.
+
+    ``x`` (b, c, h, w) real (any strides: an NHWC array passed as a transposed view works),
+    ``flat`` (F,) indices into the ``rfft2`` output flattened over (h, w // 2 + 1).
+
+    Returns ``(z, mean)``: ``z`` (F, b, c) complex128 C-ordered, the DFT of each image centred
+    on the batch mean image (so ``z`` is centred per frequency), and ``mean`` (F, c), the DFT of
+    the batch mean image (by linearity, the batch mean of the uncentred DFT).  ``None`` when
+    ``x`` holds NaN or Inf (checked on the float64 column sums: one pass, no temporary mask).
+    The transform is float64 whatever the input dtype.
+    """
+    b, c, h, w = x.shape
+    mean_img = x.mean(axis=0, dtype=np.float64)
+    if not np.isfinite(mean_img).all():
+        return None
+    xc = np.subtract(x, mean_img, dtype=np.float64)
+    z = _sfft.rfft2(xc, axes=(2, 3))
+    z = z.reshape(b, c, -1)
+    # fancy indexing on the frequency-major view: one gather copy straight into (F, b, c)
+    out = np.ascontiguousarray(np.moveaxis(z, 2, 0)[flat])
+    mean = _sfft.rfft2(mean_img, axes=(1, 2)).reshape(c, -1)[:, flat].T
+    return out, np.ascontiguousarray(mean)
+
+
+def _scatter_real_view(ra, rb, out, lo, hi):
+    np.matmul(ra[lo:hi].transpose(0, 2, 1), rb[lo:hi], out=out[lo:hi])
+
+
+def block_scatter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched ``a[f]^H b[f]`` for C-ordered complex128 a (F, n, ca), b (F, n, cb).
+
+    The complex product runs as a real GEMM on the zero-copy float64 views (F, n, 2c) (real
+    and imaginary parts interleaved): ``P = Ra^T Rb`` holds every product of real/imaginary
+    columns, and ``a^H b = (P_rr + P_ii) + i (P_ri - P_ir)``.  NumPy's complex ``matmul`` would
+    first copy ``conj(a)``.  The F products are shared between ``BLOCK_THREADS`` threads, each
+    with single-threaded BLAS: many small GEMMs under a multi-threaded BLAS were measured up
+    to 20x slower on a loaded 2-core machine (threads spin waiting for each other).
+    """
+    f, _, ca = a.shape
+    cb = b.shape[2]
+    ra = a.view(np.float64)
+    rb = ra if b is a else b.view(np.float64)
+    p = np.empty((f, 2 * ca, 2 * cb), dtype=np.float64)
+    nthreads = min(BLOCK_THREADS, f)
+    limit = _threadpool_limits(1, user_api="blas") if _threadpool_limits is not None else None
+    try:
+        if nthreads <= 1:
+            _scatter_real_view(ra, rb, p, 0, f)
+        else:
+            cuts = np.linspace(0, f, nthreads + 1).astype(int)
+            futs = [_pool().submit(_scatter_real_view, ra, rb, p, lo, hi)
+                    for lo, hi in zip(cuts[:-1], cuts[1:])]
+            for fu in futs:
+                fu.result()
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+    s = np.empty((f, ca, cb), dtype=np.complex128)
+    s.real = p[:, 0::2, 0::2] + p[:, 1::2, 1::2]
+    s.imag = p[:, 0::2, 1::2] - p[:, 1::2, 0::2]
+    return s
+
+
+def block_scatter_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The plain-NumPy twin of :func:`block_scatter` (benchmark baseline)."""
+    return np.matmul(a.conj().transpose(0, 2, 1), b)
+
+
+def add_block_scatter_rank1(s, b, u, v, c: float) -> None:
+    """In place ``s += b + c * conj(u)[:, :, None] * v[:, None, :]`` (Chan's merge, per block)."""
+    s += b
+    s += c * (u.conj()[:, :, None] * v[:, None, :])
+
+
+def cholesky_batched(a):
+    """Lower Cholesky factors of a stack (B, k, k) and a (B,) bool mask of the blocks that are
+    positive definite (the factor of a failed block is garbage and must not be used)."""
+    try:
+        return np.linalg.cholesky(a), np.ones(a.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        out = np.zeros_like(a)
+        ok = np.zeros(a.shape[0], dtype=bool)
+        for i in range(a.shape[0]):
+            li = cholesky(a[i])
+            if li is not None:
+                out[i], ok[i] = li, True
+        return out, ok
+
+
+def inv_lower_batched(l):
+    """``l^-1`` for a stack (B, k, k) of lower-triangular blocks (batched triangular solve)."""
+    eye = np.broadcast_to(np.eye(l.shape[-1], dtype=l.dtype), l.shape)
+    return sla.solve_triangular(l, eye, lower=True, check_finite=False)
