@@ -151,6 +151,7 @@ def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None
 # ---------------------------------------------------------------------------------------------
 # Batched variant: many small blocks at once (one per DFT frequency of a conv layer).
 # ---------------------------------------------------------------------------------------------
+from contextlib import nullcontext  # noqa: E402
 
 @dataclass
 class BatchedWhitening:
@@ -256,17 +257,19 @@ def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: floa
     :func:`canonical_correlations` would treat it: singular values of
     ``M_b = G_x,b^H S_xy,b G_y,b / sqrt(scale_x,b scale_y,b)``, clipped to [0, 1]."""
     xp = be.xp
-    wx = whiten_batched(be, sxx, eps, rcond, valid_x)
-    wy = whiten_batched(be, syy, eps, rcond, valid_y)
-    nb = sxx.shape[0]
-    m = min(sxx.shape[-1], syy.shape[-1])
-    count = np.minimum(wx.rank, wy.rank)
-    rho = np.full((nb, m), np.nan)
-    if nb == 0 or m == 0:
-        return BatchedCanonicalSolution(rho, count, wx, wy)
-    b = sxy / xp.asarray(np.sqrt(wx.scale * wy.scale))[:, None, None]
-    mm = xp.matmul(wx.factor.conj().transpose(0, 2, 1), xp.matmul(b, wy.factor))
-    s = np.clip(be.to_numpy(be.svdvals(mm)), 0.0, 1.0)
+    region = getattr(be, "batched_region", None)
+    with (region() if region is not None else nullcontext()):
+        wx = whiten_batched(be, sxx, eps, rcond, valid_x)
+        wy = whiten_batched(be, syy, eps, rcond, valid_y)
+        nb = sxx.shape[0]
+        m = min(sxx.shape[-1], syy.shape[-1])
+        count = np.minimum(wx.rank, wy.rank)
+        rho = np.full((nb, m), np.nan)
+        if nb == 0 or m == 0:
+            return BatchedCanonicalSolution(rho, count, wx, wy)
+        b = sxy / xp.asarray(np.sqrt(wx.scale * wy.scale))[:, None, None]
+        mm = xp.matmul(wx.factor.conj().transpose(0, 2, 1), xp.matmul(b, wy.factor))
+        s = np.clip(be.to_numpy(be.svdvals(mm)), 0.0, 1.0)
     valid = np.arange(m)[None, :] < count[:, None]
     rho[valid] = s[:, :m][valid]
     return BatchedCanonicalSolution(rho, count, wx, wy)

@@ -49,15 +49,16 @@ def _reshape(xb: np.ndarray, mode: str) -> np.ndarray:
 
 
 def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: int | None = None,
-                 progress: bool = False, backend: str = "auto"):
+                 progress: bool = False, backend: str = "auto", precision: str = "float64"):
     """The moments a conv comparison needs: a :class:`ConvMoments` for ``mode="fft"``, a plain
     :class:`fastcca.Moments` of the reshaped activations for ``"fold"``, ``"flatten"``,
-    ``"mean"``.  Either can be merged with others and passed to ``conv_cca`` & co."""
+    ``"mean"``.  Either can be merged with others and passed to ``conv_cca`` & co.
+    ``precision`` (fft mode only): see :class:`ConvMoments`."""
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
     if mode == "fft":
         return ConvMoments.from_arrays(x, y, layout=layout, batch_size=batch_size, progress=progress,
-                                       backend=backend)
+                                       backend=backend, precision=precision)
     _cpu_backend(backend, x, y)
     xa = as_conv_batch(x, "x", layout)
     same = y is x
@@ -78,7 +79,7 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     return m
 
 
-def _as_input(x, y, mode, layout, batch_size, backend):
+def _as_input(x, y, mode, layout, batch_size, backend, precision="float64"):
     if isinstance(x, (ConvMoments, Moments)):
         if y is not None:
             raise TypeError("y: pass either two activation arrays (x, y) or one moments object as x")
@@ -90,7 +91,8 @@ def _as_input(x, y, mode, layout, batch_size, backend):
         return x
     if y is None:
         raise TypeError("y: missing; pass two conv activations x, y, or a ConvMoments as x")
-    return conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend)
+    return conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend,
+                        precision=precision)
 
 
 def _wrap(inner, m, mode, layout, eps) -> ConvResult:
@@ -181,7 +183,7 @@ def _reduced(lam, vecs, k):
 # ---------------------------------------------------------------------------------- public
 def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float = 1e-10,
              rcond: float | None = None, batch_size: int | None = None,
-             backend: str = "auto") -> ConvResult:
+             backend: str = "auto", precision: str = "float64") -> ConvResult:
     """CCA between two conv layers.
 
     Parameters
@@ -196,6 +198,8 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
         flattened CCA on a translation-invariant dataset.
     batch_size : int, optional
         Images per update when accumulating from arrays (memory bound); default: automatic.
+    precision : {"float64", "float32"}
+        FFT/GEMM precision of the fft mode (see :class:`ConvMoments`); default float64.
 
     Returns
     -------
@@ -205,7 +209,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")
-    m = _as_input(x, y, mode, layout, batch_size, backend)
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
     if mode != "fft":
         return _wrap(_cca(m, eps=eps, rcond=rcond), m, mode, layout, eps)
     sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond)
@@ -214,7 +218,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
 
 def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: float | int = 0.99,
                keep_rule: str = "sum", eps: float = 1e-10, batch_size: int | None = None,
-               backend: str = "auto") -> ConvResult:
+               backend: str = "auto", precision: str = "float64") -> ConvResult:
     """SVCCA between two conv layers.
 
     In ``mode="fft"`` the SV step is applied to the pooled spectrum, as SVCCA on the flattened
@@ -230,7 +234,7 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
-    m = _as_input(x, y, mode, layout, batch_size, backend)
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
     if mode != "fft":
         return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps), m, mode, layout, eps)
     be = m._be

@@ -15,7 +15,9 @@ a union of small complex CCAs.  Batches merge with Chan, Golub & LeVeque's pairw
 complex blocks: ``d = m_b - m_a``, ``S = S_a + S_b + conj(d_x) d_y^T n_a n_b / n``.
 
 Memory: O(F (c1 + c2)^2) with F ~ h w / 2, independent of n.  Each ``update`` is split into
-chunks of images so that its temporaries stay near ``chunk_bytes``.
+chunks of images so that its temporaries stay near ``chunk_bytes``; every chunk is centred
+on the batch's mean image (computed first, in one read that also rejects NaN/Inf), so the
+chunks' products add up without merges, and the batch enters the state with one Chan merge.
 """
 from __future__ import annotations
 
@@ -26,12 +28,14 @@ from tqdm.auto import tqdm
 
 from .. import _io
 from ..backend import BackendUnavailableError, get_backend
+from .._validation import check_choice
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import as_conv_batch, check_layout, check_pair
 
 _FORMAT = "fastcca.ConvMoments/1"
+PRECISIONS = ("float64", "float32")
 #: default bound on one chunk's temporaries (float64 centred copy, rfft2 output, gathered blocks)
-CHUNK_BYTES = 96 << 20
+CHUNK_BYTES = 192 << 20
 
 
 def _cpu_backend(backend: str, *arrays):
@@ -54,6 +58,12 @@ class ConvMoments:
         CPU only in this version (``"cuda"`` raises ``BackendUnavailableError``).
     chunk_bytes : int
         Bound on the temporaries of one chunk of images inside ``update``.
+    precision : {"float64", "float32"}
+        Arithmetic of the FFT and of each chunk's block products.  ``"float64"`` (default):
+        everything in double precision.  ``"float32"``: single-precision FFT and GEMM per chunk,
+        accumulated in float64 (the state is float64/complex128 either way); about half the
+        memory traffic, for float32 activations; coefficients then differ from the float64 path
+        by ~1e-6 (measured in ``asv_bench/bench_conv.py``).
 
     Examples
     --------
@@ -67,8 +77,10 @@ class ConvMoments:
     a failing call leaves the accumulator unchanged.
     """
 
-    def __init__(self, layout: str = "nchw", backend: str = "auto", chunk_bytes: int = CHUNK_BYTES):
+    def __init__(self, layout: str = "nchw", backend: str = "auto", chunk_bytes: int = CHUNK_BYTES,
+                 precision: str = "float64"):
         self.layout = check_layout(layout)
+        self.precision = check_choice(precision, "precision", PRECISIONS)
         if backend not in ("auto", "cpu", "cuda"):
             get_backend(backend)  # the standard error for an unknown name
         if backend == "cuda":
@@ -84,10 +96,11 @@ class ConvMoments:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_arrays(cls, x, y, *, layout: str = "nchw", batch_size: int | None = None,
-                    progress: bool = False, backend: str = "auto") -> "ConvMoments":
+                    progress: bool = False, backend: str = "auto",
+                    precision: str = "float64") -> "ConvMoments":
         """Moments of whole arrays, optionally fed ``batch_size`` images at a time (arrays may
         be memory-mapped: only one batch is read at a time)."""
-        m = cls(layout=layout, backend=backend)
+        m = cls(layout=layout, backend=backend, precision=precision)
         n = len(x)
         if batch_size is None or batch_size >= n:
             return m.update(x, y)
@@ -148,35 +161,42 @@ class ConvMoments:
         else:
             grid = frequency_grid(sx[1:], sy[1:])
         fx, fy = grid.flat_index("x"), grid.flat_index("y")
+        # one read of each batch: its mean image, which is also the NaN/Inf check
+        mx_img = be.spatial_mean_checked(xa)
+        if mx_img is None:
+            raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(np.shape(x))}); "
+                             "the accumulator is unchanged")
+        my_img = mx_img if same else be.spatial_mean_checked(ya)
+        if my_img is None:
+            raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(np.shape(y))}); "
+                             "the accumulator is unchanged")
+        # every chunk is centred on the batch mean, so the chunks' real-view products simply add
+        f, cx, cy = grid.n_classes, sx[0], sy[0]
+        pxx = np.zeros((f, 2 * cx, 2 * cx))
+        pyy = pxx if same else np.zeros((f, 2 * cy, 2 * cy))
+        pxy = pxx if same else np.zeros((f, 2 * cx, 2 * cy))
         b = xa.shape[0]
-        per_image = 16 * (xa[0].size + ya[0].size) * 3
+        dt = np.float32 if self.precision == "float32" else np.float64
+        per_image = (41 if dt is np.float64 else 21) * (xa[0].size + (0 if same else ya[0].size))
         step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
-        acc = ConvMoments(self.layout, chunk_bytes=self.chunk_bytes)  # chunks reduce here first
-        acc.grid, acc.shape_x, acc.shape_y = grid, sx, sy
         for lo in range(0, b, step):
-            xb = xa[lo:lo + step]
-            zx = be.spatial_rfft_blocks(xb, fx)
-            if zx is None:
-                raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(np.shape(x))}); "
-                                 "the accumulator is unchanged")
-            if same:
-                zy = zx
-            else:
-                zy = be.spatial_rfft_blocks(ya[lo:lo + step], fy)
-                if zy is None:
-                    raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(np.shape(y))}); "
-                                     "the accumulator is unchanged")
-            (ax, mx), (ay, my) = zx, zy
-            del zx, zy
-            sxx = be.block_scatter(ax, ax)
-            syy = sxx if same else be.block_scatter(ay, ay)
-            sxy = sxx if same else be.block_scatter(ax, ay)
-            del ax, ay
-            acc._merge_parts(xb.shape[0], mx, my, sxx, syy, sxy, copy=same)
+            ax = be.spatial_rfft_blocks(xa[lo:lo + step], mx_img, fx, dt)
+            be.block_scatter_accumulate(ax, ax, pxx)
+            if not same:
+                ay = be.spatial_rfft_blocks(ya[lo:lo + step], my_img, fy, dt)
+                be.block_scatter_accumulate(ay, ay, pyy)
+                be.block_scatter_accumulate(ax, ay, pxy)
+                del ay
+            del ax
+        sxx = be.real_view_to_complex(pxx)
+        syy = sxx if same else be.real_view_to_complex(pyy)
+        sxy = sxx if same else be.real_view_to_complex(pxy)
+        mx = be.rfft_mean(mx_img, fx)
+        my = mx if same else be.rfft_mean(my_img, fy)
         # the whole batch is valid: only now does the state change
         if not self.n:
             self.grid, self.shape_x, self.shape_y = grid, sx, sy
-        self._merge_parts(acc.n, acc.mean_x, acc.mean_y, acc.sxx, acc.syy, acc.sxy, copy=False)
+        self._merge_parts(b, mx, my, sxx, syy, sxy, copy=same)
         return self
 
     def merge(self, other: "ConvMoments") -> "ConvMoments":
@@ -241,7 +261,7 @@ class ConvMoments:
         try:
             sx = tuple(int(v) for v in d["shape_x"])
             sy = tuple(int(v) for v in d["shape_y"])
-            m = cls(layout=str(d["layout"]))
+            m = cls(layout=str(d["layout"]))  # precision only affects later updates
         except (TypeError, ValueError) as exc:
             raise _io.FastccaFileError(f"{os.fspath(path)}: bad header ({exc})") from None
         if len(sx) != 3 or len(sy) != 3:
