@@ -11,7 +11,10 @@ Reports medians of a few repeats and ratios against baselines measured in the sa
    baseline runs with the default BLAS threads and with BLAS pinned to 1 thread, and the ratio
    is taken against the FASTER of the two.  The per-location coefficients of both are compared
    (the script fails if they differ by more than 1e-4).
-2. conv_cca against plain ``fastcca.cca`` on the flattened h*w*c neurons, where that fits.
+2. conv_cca against plain ``fastcca.cca`` on the flattened h*w*c neurons, where that fits
+   (1024 neurons per side, n > 2 * 1024 so the flattened CCA is not degenerate; at the main
+   sizes the flattened scatter blocks alone would need 3 * (h w c)^2 * 8 bytes = 26 GB and
+   6.4 GB).
 3. the kernel choices: real-view block GEMM vs NumPy complex matmul; batched decomposition vs a
    loop of scalar CCAs; NumPy batched eigh vs a Numba prange over blocks.
 
@@ -192,7 +195,7 @@ def main(argv=None):
         status = bench_main([(1000, 32, 32, 32), (500, 16, 16, 64)], reps, brep,
                             not (a.no_default_threads or a.quick), out)
     if a.only in (None, "flat"):
-        bench_flat([(2000, 8, 8, 32), (3000, 16, 16, 8)], reps, out)
+        bench_flat([(5000, 8, 8, 16), (4000, 16, 16, 4)], reps, out)
     if a.only in (None, "kernels"):
         bench_kernels(reps, out)
     out["env"]["load_average_end"] = os.getloadavg()

@@ -400,3 +400,28 @@ def test_conv_moments_modes():
     m = conv_moments(x, y, mode="fold", batch_size=7)
     assert m.n == 40 * 9 and m.p == 2
     np.testing.assert_allclose(conv_cca(m, mode="fold").coefficients, conv_cca(x, y, mode="fold").coefficients, atol=1e-12)
+
+
+def test_float32_precision_close_to_float64():
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((200, 4, 8, 8)).astype(np.float32)
+    y = (0.5 * x[:, :3] + rng.standard_normal((200, 3, 8, 8))).astype(np.float32)
+    r64 = conv_cca(x, y)
+    r32 = conv_cca(x, y, precision="float32")
+    np.testing.assert_allclose(r32.per_frequency, r64.per_frequency, atol=1e-5, equal_nan=True)
+    m = ConvMoments(precision="float32").update(x, y)
+    assert m.sxx.dtype == np.complex128                       # the state stays double precision
+    with pytest.raises(ValueError, match="precision"):
+        ConvMoments(precision="float16")
+
+
+def test_result_to_dict_and_str():
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((60, 2, 4, 4))
+    r = conv_cca(x, x + 0.5 * rng.standard_normal(x.shape))
+    d = r.to_dict()
+    assert d["mode"] == "fft" and len(d["per_frequency"]) == r.grid.n_classes and d["grid"] is None
+    assert "frequency classes" in str(r)
+    f = conv_cca(x, x, mode="mean")
+    assert f.to_dict()["inner"]["measure"] == "cca" and "mode='mean'" in str(f)
+    assert r.per_frequency_similarity.shape == (r.grid.n_classes,)
