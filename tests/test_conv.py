@@ -4,7 +4,6 @@ whitening against the scalar one, streaming == one-shot, merge order, bad input,
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 import pytest
