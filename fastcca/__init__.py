@@ -1,8 +1,9 @@
 """fastcca: CCA, SVCCA, PWCCA and linear CKA between neural-network representations, from one
 streaming pass over the activations into mergeable moments, on the CPU or a GPU.
 
-Conventions: activations are samples first, x (n, p) and y (n, q); functions return
-similarities (``result.distance`` is ``1 - similarity``).  See the README for every definition.
+Conventions: activations are samples first, x (n, p) and y (n, q); conv activations (n, c, h, w)
+by default; functions return similarities (``result.distance`` is ``1 - similarity``).  See the
+README for every definition.
 """
 from .backend import BackendUnavailableError, get_backend
 from ._io import FastccaFileError
@@ -10,13 +11,15 @@ from ._validation import DegenerateCCAWarning
 from .measures import cca, linear_cka, mean_cca, pwcca, svcca
 from .moments import Moments
 from .grid import JointMoments, SimilarityMatrix, similarity_grid
-from .results import CCAResult, CKAResult, PWCCAResult, Result, SVCCAResult
+from .conv import ConvMoments, conv_cca, conv_moments, conv_pwcca, conv_svcca
+from .results import CCAResult, CKAResult, ConvResult, PWCCAResult, Result, SVCCAResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Moments", "cca", "mean_cca", "svcca", "pwcca", "linear_cka",
-    "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult",
+    "JointMoments", "SimilarityMatrix", "similarity_grid",
+    "ConvMoments", "conv_cca", "conv_svcca", "conv_pwcca", "conv_moments",
+    "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult", "ConvResult",
     "get_backend", "BackendUnavailableError", "FastccaFileError", "DegenerateCCAWarning",
 ]
-__all__ += ["JointMoments", "SimilarityMatrix", "similarity_grid"]

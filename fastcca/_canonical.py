@@ -50,10 +50,10 @@ class Whitening:
     factor: object = None
 
     def apply_t(self, be, b):
-        """``G^T b`` for b (k_kept, m)."""
+        """``G^H b`` for b (k_kept, m) (``G^T`` for real blocks)."""
         if self.route == "cholesky":
             return be.solve_lower(self.chol, b)
-        return self.factor.T @ b
+        return self.factor.T.conj() @ b
 
     def apply(self, be, u):
         """``G u`` for u (rank, m): the canonical weights of the rescaled problem."""
@@ -139,10 +139,137 @@ def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None
         z = be.xp.zeros((0, 0))
         return CanonicalSolution(np.zeros(0), wx, wy, z if vectors else None, z if vectors else None)
     b = cross_block(be, sxy, wx, wy)
-    mm = wy.apply_t(be, wx.apply_t(be, b).T).T          # G_x^T B G_y, (r_x, r_y)
+    mm = wy.apply_t(be, wx.apply_t(be, b).T.conj()).T.conj()   # G_x^H B G_y, (r_x, r_y)
     if vectors:
         u, s, vh = be.svd(mm)
         rho = np.clip(be.to_numpy(s[:m]), 0.0, 1.0)
         return CanonicalSolution(rho, wx, wy, u[:, :m], vh[:m].T.conj())
     s = be.svdvals(mm)
     return CanonicalSolution(np.clip(be.to_numpy(s[:m]), 0.0, 1.0), wx, wy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched variant: many small blocks at once (one per DFT frequency of a conv layer).
+# ---------------------------------------------------------------------------------------------
+from contextlib import nullcontext  # noqa: E402
+
+@dataclass
+class BatchedWhitening:
+    """The whitenings of a stack of B blocks (p, p), each exactly as :func:`whiten` would
+    compute it (same ``eps``/``rcond`` semantics, block by block), stored padded so that every
+    block has the same shape:
+
+    ``kept`` (B, p) bool, ``scale`` (B,) ``max|S_b|``, ``rank`` (B,) whitened ranks,
+    ``route`` (B,) ``"cholesky" | "eigh" | "empty"``, and ``factor`` (B, p, p): ``G_b`` with
+    ``G_b^H S_hat_b G_b = diag(1 (rank_b times), 0, ...)`` on the kept neurons, zero rows for
+    dropped neurons and zero columns for floored directions (so products with it need no
+    ragged indexing, and the zero columns only add exact zeros)."""
+    kept: np.ndarray
+    scale: np.ndarray
+    rank: np.ndarray
+    route: np.ndarray
+    factor: object
+
+
+def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None) -> BatchedWhitening:
+    """Regularised whitening of every block of a stack ``s`` (B, p, p) of Hermitian PSD scatter
+    blocks (real or complex), with :func:`whiten`'s semantics applied per block: rescale by
+    ``max|S_b|``, drop neurons with ``Re(S_b,jj) / max|S_b| < eps``, add ``eps I``, then a
+    Cholesky factor when ``eps >= rcond * ||S_hat_b||_inf`` and the block is PD, else ``eigh``
+    with eigenvalues ``<= rcond * lambda_max`` floored; ``rcond`` defaults to
+    ``k_b * machine eps`` with ``k_b`` the block's kept count.
+
+    ``valid`` (B, p) bool, optional, marks padding: invalid neurons are never kept nor counted
+    (for stacks of blocks of different true sizes padded to one shape).
+
+    All blocks with the same kept mask are decomposed together by one batched LAPACK call.
+    """
+    xp = be.xp
+    nb, p = s.shape[0], s.shape[-1]
+    absmax = be.to_numpy(xp.max(xp.abs(s), axis=(1, 2))) if p else np.zeros(nb)
+    ok = (absmax > 0) & np.isfinite(absmax)
+    scale = np.where(ok, absmax, 1.0)
+    diag = be.to_numpy(xp.real(xp.diagonal(s, axis1=1, axis2=2))) / scale[:, None]
+    kept = (diag >= eps) & ok[:, None]
+    if valid is not None:
+        kept &= np.asarray(valid, dtype=bool)
+    factor = xp.zeros(s.shape, dtype=s.dtype)
+    rank = np.zeros(nb, dtype=np.int64)
+    route = np.full(nb, "empty", dtype=object)
+    if nb == 0 or not kept.any():
+        return BatchedWhitening(kept, scale, rank, route, factor)
+    masks, group = np.unique(kept, axis=0, return_inverse=True)
+    group = np.asarray(group).reshape(-1)
+    for gi, mask in enumerate(masks):
+        k = int(mask.sum())
+        if k == 0:
+            continue
+        members = np.flatnonzero(group == gi)
+        idx = np.flatnonzero(mask)
+        mi, ii = xp.asarray(members), xp.asarray(idx)
+        sk = s[mi][:, ii][:, :, ii] / xp.asarray(scale[members])[:, None, None]
+        sk[:, xp.arange(k), xp.arange(k)] += eps
+        rc = k * _EPS64 if rcond is None else float(rcond)
+        g = xp.zeros(sk.shape, dtype=sk.dtype)
+        done = np.zeros(len(members), dtype=bool)
+        if eps > 0:
+            # ||S_hat||_inf bounds lambda_max: if eps clears the floor for it, none is floored.
+            rowsum = be.to_numpy(xp.max(xp.sum(xp.abs(sk), axis=2), axis=1))
+            cand = np.flatnonzero(eps >= rc * rowsum)
+            if cand.size:
+                l, okc = be.cholesky_batched(sk[xp.asarray(cand)])
+                good = cand[okc]
+                if good.size:
+                    linv = be.inv_lower_batched(l[xp.asarray(np.flatnonzero(okc))])
+                    g[xp.asarray(good)] = linv.conj().transpose(0, 2, 1)       # G = L^-H
+                    done[good] = True
+                    rank[members[good]] = k
+                    route[members[good]] = "cholesky"
+        rest = np.flatnonzero(~done)
+        if rest.size:
+            w, v = be.eigh(sk[xp.asarray(rest)])
+            w_h = be.to_numpy(w)
+            floor = rc * np.maximum(w_h[:, -1], 0.0)
+            good = w_h > floor[:, None]
+            inv = np.where(good, 1.0 / np.sqrt(np.where(good, w_h, 1.0)), 0.0)
+            g[xp.asarray(rest)] = v * xp.asarray(inv)[:, None, :]
+            rank[members[rest]] = good.sum(axis=1)
+            route[members[rest]] = "eigh"
+        factor[mi[:, None, None], ii[None, :, None], ii[None, None, :]] = g
+    return BatchedWhitening(kept, scale, rank, route, factor)
+
+
+@dataclass
+class BatchedCanonicalSolution:
+    """Canonical correlations of B block problems: ``rho`` (B, m) with m = min(p, q), each row
+    descending in [0, 1], valid in its first ``count[b] = min(rank_x, rank_y)`` entries and NaN
+    after them; the two :class:`BatchedWhitening`."""
+    rho: np.ndarray
+    count: np.ndarray
+    wx: BatchedWhitening
+    wy: BatchedWhitening
+
+
+def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: float | None = None,
+                                   valid_x=None, valid_y=None) -> BatchedCanonicalSolution:
+    """Canonical correlations of a stack of scatter blocks ``sxx`` (B, p, p), ``syy`` (B, q, q),
+    ``sxy`` (B, p, q) (real or complex Hermitian, ``sxy = X^H Y``), each block exactly as
+    :func:`canonical_correlations` would treat it: singular values of
+    ``M_b = G_x,b^H S_xy,b G_y,b / sqrt(scale_x,b scale_y,b)``, clipped to [0, 1]."""
+    xp = be.xp
+    region = getattr(be, "batched_region", None)
+    with (region() if region is not None else nullcontext()):
+        wx = whiten_batched(be, sxx, eps, rcond, valid_x)
+        wy = whiten_batched(be, syy, eps, rcond, valid_y)
+        nb = sxx.shape[0]
+        m = min(sxx.shape[-1], syy.shape[-1])
+        count = np.minimum(wx.rank, wy.rank)
+        rho = np.full((nb, m), np.nan)
+        if nb == 0 or m == 0:
+            return BatchedCanonicalSolution(rho, count, wx, wy)
+        b = sxy / xp.asarray(np.sqrt(wx.scale * wy.scale))[:, None, None]
+        mm = xp.matmul(wx.factor.conj().transpose(0, 2, 1), xp.matmul(b, wy.factor))
+        s = np.clip(be.to_numpy(be.svdvals(mm)), 0.0, 1.0)
+    valid = np.arange(m)[None, :] < count[:, None]
+    rho[valid] = s[:, :m][valid]
+    return BatchedCanonicalSolution(rho, count, wx, wy)

@@ -130,3 +130,69 @@ class CKAResult(Result):
     ``sigma_i(Sxy)^2 / (||Sxx||_F ||Syy||_F)`` (descending; they sum to ``similarity``);
     otherwise it is empty.
     """
+
+
+@dataclass(frozen=True)
+class ConvResult(Result):
+    """CCA-family similarity of two conv layers (``fastcca.conv_cca``/``conv_svcca``/``conv_pwcca``).
+
+    ``mode`` says how the layers were compared:
+
+    * ``"fft"``: one complex CCA per DFT frequency (SVCCA paper, section 3).  ``frequencies``
+      (F, 2) are the representative integer frequencies ``(a, b)`` of the F computed classes,
+      ``multiplicity`` (F,) how many of the h*w locations each stands for (1 or 2),
+      ``per_frequency`` (F, m) the canonical correlations of each block (descending; NaN after
+      the first ``per_frequency_count[f]`` entries), ``rank_x``/``rank_y`` (F,) the whitened ranks
+      (for SVCCA, ``k_x``/``k_y`` (F,) the directions kept per frequency).  The pooled
+      ``coefficients`` are the union of the blocks' coefficients, each class counted
+      ``multiplicity`` times, padded with zeros to ``min(sum mult*rank_x, sum mult*rank_y)``
+      entries: on a translation-invariant dataset exactly the canonical correlations of the
+      flattened h*w*c neurons.  ``similarity`` is their mean; ``p``/``q`` are the channel counts.
+    * ``"fold"``, ``"flatten"``, ``"mean"``: the activations were reshaped and handed to the
+      plain measure, whose result is ``inner`` (``coefficients``/``similarity`` are its own).
+    """
+    mode: str = "fft"
+    layout: str = "nchw"
+    eps: float = 0.0
+    frequencies: np.ndarray | None = None
+    multiplicity: np.ndarray | None = None
+    per_frequency: np.ndarray | None = None
+    per_frequency_count: np.ndarray | None = None
+    rank_x: np.ndarray | None = None
+    rank_y: np.ndarray | None = None
+    k_x: np.ndarray | None = None
+    k_y: np.ndarray | None = None
+    grid: object = None
+    inner: Result | None = None
+
+    @property
+    def per_frequency_similarity(self) -> np.ndarray | None:
+        """(F,) mean canonical correlation of each frequency block (0.0 for an empty block)."""
+        if self.per_frequency is None:
+            return None
+        pf = np.nan_to_num(self.per_frequency, nan=0.0)
+        cnt = np.maximum(self.per_frequency_count, 1)
+        return pf.sum(axis=1) / cnt
+
+    def per_location(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(locations (h*w, 2), coefficients (h*w, m))``: the per-frequency coefficients
+        expanded to every compared location, in ``numpy.fft.fft2`` order (row-major over the
+        index of ``fftfreq``), the layout of google/svcca ``fourier_ccas``."""
+        if self.grid is None:
+            raise ValueError(f"per_location: only mode='fft' has per-frequency results (mode={self.mode!r})")
+        return self.grid.locations, self.per_frequency[self.grid.location_class]
+
+    def to_dict(self) -> dict:
+        out = Result.to_dict(self)
+        out["grid"] = None
+        if self.inner is not None:
+            out["inner"] = self.inner.to_dict()
+        return out
+
+    def _summary_lines(self):
+        if self.mode != "fft":
+            return [f"mode={self.mode!r} (layout {self.layout!r}): {self.inner.measure} on the reshaped "
+                    f"activations, p={self.inner.p}, q={self.inner.q}"]
+        h, w = self.grid.size
+        return [f"mode='fft': {len(self.frequencies)} frequency classes for {h}x{w} locations, "
+                f"eps={self.eps:g}"]

@@ -1,0 +1,43 @@
+"""Validation and layout handling of conv activations (one place, so every error reads alike)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import _torch_to_numpy
+
+LAYOUTS = ("nchw", "nhwc")
+
+
+def check_layout(layout) -> str:
+    lay = str(layout).lower() if isinstance(layout, str) else layout
+    if lay not in LAYOUTS:
+        raise ValueError(f"layout: expected 'nchw' (PyTorch, default) or 'nhwc', got {layout!r}")
+    return lay
+
+
+def as_conv_batch(a, name: str, layout: str) -> np.ndarray:
+    """``a`` as a real 4-D NumPy array viewed in (n, c, h, w) order (no copy: an NHWC array
+    comes back as a transposed view).  Errors name ``name``, the expected and received shape."""
+    if type(a).__module__.startswith("torch"):
+        a = _torch_to_numpy(a)
+    arr = np.asarray(a)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: expected real activations, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "fiub" and arr.dtype.name != "bfloat16":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+    want = "(n, c, h, w)" if layout == "nchw" else "(n, h, w, c)"
+    if arr.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D conv activation of shape {want} (layout={layout!r}), "
+                         f"got shape {arr.shape}" + (" (a fully connected layer is 2-D: use fastcca.cca, "
+                                                     "or reshape to (n, c, 1, 1))" if arr.ndim == 2 else ""))
+    if 0 in arr.shape:
+        raise ValueError(f"{name}: empty input, shape {arr.shape} {want}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or arr.dtype.kind != "f" else np.float32)
+    return arr if layout == "nchw" else arr.transpose(0, 3, 1, 2)
+
+
+def check_pair(x: np.ndarray, y: np.ndarray) -> None:
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same datapoints (samples first): x has {x.shape[0]} "
+                         f"images, y has {y.shape[0]}")

@@ -1,0 +1,264 @@
+"""CCA, SVCCA and PWCCA between conv layers.
+
+Modes (``mode=``), one idea each:
+
+``"fft"`` (default)
+    The method of Raghu et al. 2017 (SVCCA), section 3 and appendix C: the real 2-D DFT of every
+    channel over the spatial axes, one c1 x c2 complex CCA per frequency (all blocks whitened
+    and decomposed together, batched), conjugate-symmetric frequencies computed once and counted
+    twice when pooled.  On a dataset closed under circular shifts this is *exactly* CCA over the
+    flattened h*w*c neurons, at a fraction of the cost (see README, "Conv layers").
+``"fold"``
+    Spatial positions become datapoints: (n, c, h, w) -> (n*h*w, c), neurons = channels (the
+    SVCCA tutorials' reshape; for the same layer across training time or seeds).  Needs equal
+    spatial sizes.
+``"flatten"``
+    Every (channel, position) is a neuron: (n, c*h*w).  Different spatial sizes are fine; only
+    meaningful when n is well above c*h*w (otherwise all coefficients are 1).
+``"mean"``
+    Average over spatial positions: (n, c) (the PWCCA paper's CIFAR experiments).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._canonical import canonical_correlations_batched
+from .._validation import (check_choice, check_fraction_or_count, check_nonnegative,
+                           warn_if_degenerate)
+from ..measures import cca as _cca, pwcca as _pwcca, svcca as _svcca
+from ..measures.svcca import KEEP_RULES
+from ..moments import Moments
+from ..results import ConvResult
+from ._inputs import as_conv_batch, check_layout, check_pair
+from .moments import ConvMoments, _cpu_backend
+
+MODES = ("fft", "fold", "flatten", "mean")
+#: bound on the reshaped temporaries of one batch in the non-FFT modes
+_FLAT_CHUNK_BYTES = 128 << 20
+
+
+# ---------------------------------------------------------------------------------- inputs
+def _reshape(xb: np.ndarray, mode: str) -> np.ndarray:
+    """(b, c, h, w) view -> the 2-D samples-first matrix of ``mode``."""
+    b, c = xb.shape[:2]
+    if mode == "fold":
+        return xb.transpose(0, 2, 3, 1).reshape(-1, c)
+    if mode == "flatten":
+        return xb.reshape(b, -1)
+    return xb.mean(axis=(2, 3), dtype=np.float64)
+
+
+def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: int | None = None,
+                 progress: bool = False, backend: str = "auto", precision: str = "float64"):
+    """The moments a conv comparison needs: a :class:`ConvMoments` for ``mode="fft"``, a plain
+    :class:`fastcca.Moments` of the reshaped activations for ``"fold"``, ``"flatten"``,
+    ``"mean"``.  Either can be merged with others and passed to ``conv_cca`` & co.
+    ``precision`` (fft mode only): see :class:`ConvMoments`."""
+    mode = check_choice(mode, "mode", MODES)
+    layout = check_layout(layout)
+    if mode == "fft":
+        return ConvMoments.from_arrays(x, y, layout=layout, batch_size=batch_size, progress=progress,
+                                       backend=backend, precision=precision)
+    _cpu_backend(backend, x, y)
+    xa = as_conv_batch(x, "x", layout)
+    same = y is x
+    ya = xa if same else as_conv_batch(y, "y", layout)
+    check_pair(xa, ya)
+    if mode == "fold" and xa.shape[2:] != ya.shape[2:]:
+        raise ValueError(f"mode='fold' pairs spatial positions, so x and y need the same (h, w); got "
+                         f"x {xa.shape[2:]}, y {ya.shape[2:]}. Use mode='fft' (overlapping low "
+                         "frequencies) or mode='mean'")
+    n = xa.shape[0]
+    if batch_size is None:
+        per_image = 8 * (xa[0].size + ya[0].size) * 2
+        batch_size = max(1, _FLAT_CHUNK_BYTES // per_image)
+    m = Moments(backend="cpu")
+    for lo in range(0, n, int(batch_size)):
+        xb = _reshape(xa[lo:lo + batch_size], mode)
+        m.update(xb, xb if same else _reshape(ya[lo:lo + batch_size], mode))
+    return m
+
+
+def _as_input(x, y, mode, layout, batch_size, backend, precision="float64"):
+    if isinstance(x, (ConvMoments, Moments)):
+        if y is not None:
+            raise TypeError("y: pass either two activation arrays (x, y) or one moments object as x")
+        if isinstance(x, ConvMoments) != (mode == "fft"):
+            want = "ConvMoments" if mode == "fft" else "Moments (from fastcca.conv_moments)"
+            raise TypeError(f"x: mode={mode!r} needs a {want}, got a {type(x).__name__}")
+        if x.n == 0:
+            raise ValueError("x: the moments object is empty; call update(x, y) with data first")
+        return x
+    if y is None:
+        raise TypeError("y: missing; pass two conv activations x, y, or a ConvMoments as x")
+    return conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend,
+                        precision=precision)
+
+
+def _wrap(inner, m, mode, layout, eps) -> ConvResult:
+    return ConvResult(measure="conv_" + inner.measure, similarity=inner.similarity,
+                      coefficients=inner.coefficients, n=inner.n, p=inner.p, q=inner.q,
+                      notes=inner.notes + (f"mode={mode!r}: {inner.measure} of the reshaped activations",),
+                      mode=mode, layout=layout, eps=eps, inner=inner)
+
+
+# ---------------------------------------------------------------------------------- fft mode
+def _pool(rho, count, mult, total):
+    """Union of the per-block coefficients, class f repeated mult[f] times, zero-padded to
+    ``total`` entries (the cross-frequency directions of the flattened problem), descending."""
+    valid = np.arange(rho.shape[1])[None, :] < count[:, None]
+    vals = np.repeat(np.where(valid, rho, 0.0), mult, axis=0)[np.repeat(valid, mult, axis=0)]
+    out = np.zeros(max(int(total), vals.size))
+    out[:vals.size] = vals
+    return np.sort(out)[::-1]
+
+
+def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=None) -> ConvResult:
+    g = m.grid
+    mult = g.multiplicity
+    rx, ry = sol.wx.rank, sol.wy.rank
+    total = min(int((mult * rx).sum()), int((mult * ry).sum()))
+    coefs = _pool(sol.rho, sol.count, mult, total)
+    dropped_x = int((~sol.wx.kept).sum()) if k_x is None else 0
+    if dropped_x:
+        notes.append(f"x: {dropped_x} (frequency, channel) entries dropped, variance < eps={eps:g} x the "
+                     "block's largest")
+    dropped_y = int((~sol.wy.kept).sum()) if k_y is None else 0
+    if dropped_y:
+        notes.append(f"y: {dropped_y} (frequency, channel) entries dropped, variance < eps={eps:g} x the "
+                     "block's largest")
+    msg = warn_if_degenerate(m.n, int(rx.max(initial=0)), int(ry.max(initial=0)), what)
+    if msg:
+        notes.append(msg)
+    return ConvResult(measure=measure, similarity=float(coefs.mean()) if coefs.size else 0.0,
+                      coefficients=coefs, n=m.n, p=m.c_x, q=m.c_y, notes=tuple(notes), mode="fft",
+                      layout=m.layout, eps=eps, frequencies=g.freqs, multiplicity=mult,
+                      per_frequency=sol.rho, per_frequency_count=sol.count, rank_x=rx, rank_y=ry,
+                      k_x=k_x, k_y=k_y, grid=g)
+
+
+def _global_keep(lam, mult, keep, rule):
+    """Per-block counts of the globally top directions (all blocks pooled, class f counted
+    ``mult[f]`` times), by SVCCA's rule applied to the pooled spectrum.  ``lam`` (F, c)
+    eigenvalues, descending per row.  A class is kept or dropped whole (both members of a
+    conjugate pair share their eigenvalues), so the kept count may exceed a cut by one copy."""
+    f, c = lam.shape
+    vals = np.sqrt(lam) if rule == "sum" else lam
+    flat = vals.reshape(-1)
+    w = np.repeat(mult, c).astype(np.float64)
+    order = np.argsort(-flat, kind="stable")
+    if isinstance(keep, int):
+        cum = np.cumsum(w[order])
+        cut = int(np.searchsorted(cum, keep, side="left")) + 1
+    else:
+        total = float((flat * w).sum())
+        if total <= 0:
+            return np.zeros(f, dtype=np.int64)
+        cum = np.cumsum(flat[order] * w[order]) / total
+        cut = int(np.searchsorted(cum, keep, side="left")) + 1
+    cut = min(cut, flat.size)
+    chosen = np.zeros(flat.size, dtype=bool)
+    chosen[order[:cut]] = True
+    return chosen.reshape(f, c).sum(axis=1)
+
+
+def _top_eig(be, s):
+    """Eigenvalues (F, c) descending (clipped at 0) and eigenvectors (F, c, c) of a stack."""
+    w, v = be.eigh(s)
+    return np.maximum(be.to_numpy(w)[:, ::-1], 0.0), v[:, :, ::-1]
+
+
+def _reduced(lam, vecs, k):
+    """SVCCA's reduced blocks, padded: diag(lam_top) (F, K, K), projector (F, c, K), valid (F, K)."""
+    f = lam.shape[0]
+    kmax = int(k.max(initial=0))
+    valid = np.arange(kmax)[None, :] < k[:, None]
+    lam_k = np.where(valid, lam[:, :kmax], 0.0)
+    d = np.zeros((f, kmax, kmax), dtype=np.complex128)
+    d[:, np.arange(kmax), np.arange(kmax)] = lam_k
+    proj = vecs[:, :, :kmax] * valid[:, None, :]
+    return d, proj, valid
+
+
+# ---------------------------------------------------------------------------------- public
+def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float = 1e-10,
+             rcond: float | None = None, batch_size: int | None = None,
+             backend: str = "auto", precision: str = "float64") -> ConvResult:
+    """CCA between two conv layers.
+
+    Parameters
+    ----------
+    x, y : array-like (n, c1, h1, w1), (n, c2, h2, w2) (PyTorch NCHW), or (n, h, w, c) with
+        ``layout="nhwc"``; or a :class:`ConvMoments` (``mode="fft"``) / :class:`fastcca.Moments`
+        (other modes, from :func:`conv_moments`) as ``x`` with ``y`` omitted.
+    mode : {"fft", "fold", "flatten", "mean"}
+        See :mod:`fastcca.conv.measures`.  ``"fft"`` (default) is the SVCCA paper's method.
+    eps, rcond : as in :func:`fastcca.cca`, applied per frequency block in ``"fft"`` mode (each
+        block rescaled by its own largest entry).  ``eps=0`` with the fft mode is exactly the
+        flattened CCA on a translation-invariant dataset.
+    batch_size : int, optional
+        Images per update when accumulating from arrays (memory bound); default: automatic.
+    precision : {"float64", "float32"}
+        FFT/GEMM precision of the fft mode (see :class:`ConvMoments`); default float64.
+
+    Returns
+    -------
+    ConvResult
+        ``similarity``: mean of the pooled coefficients; ``per_frequency`` etc. in fft mode.
+    """
+    mode = check_choice(mode, "mode", MODES)
+    layout = check_layout(layout)
+    eps = check_nonnegative(eps, "eps")
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
+    if mode != "fft":
+        return _wrap(_cca(m, eps=eps, rcond=rcond), m, mode, layout, eps)
+    sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond)
+    return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)")
+
+
+def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: float | int = 0.99,
+               keep_rule: str = "sum", eps: float = 1e-10, batch_size: int | None = None,
+               backend: str = "auto", precision: str = "float64") -> ConvResult:
+    """SVCCA between two conv layers.
+
+    In ``mode="fft"`` the SV step is applied to the pooled spectrum, as SVCCA on the flattened
+    h*w*c neurons would: the eigenvalues of every frequency block (class f counted
+    ``multiplicity[f]`` times) are ranked together, the top directions are kept by ``keep``/
+    ``keep_rule`` (see :func:`fastcca.svcca`), and each block's CCA runs on its kept directions.
+    On a translation-invariant dataset this equals ``svcca`` of the flattened activations.
+    ``k_x``/``k_y`` in the result say how many directions each frequency kept.  Other modes:
+    :func:`fastcca.svcca` of the reshaped activations.
+    """
+    mode = check_choice(mode, "mode", MODES)
+    layout = check_layout(layout)
+    keep = check_fraction_or_count(keep)
+    keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
+    eps = check_nonnegative(eps, "eps")
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
+    if mode != "fft":
+        return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps), m, mode, layout, eps)
+    be = m._be
+    lam_x, vec_x = _top_eig(be, m.sxx)
+    lam_y, vec_y = _top_eig(be, m.syy)
+    kx = _global_keep(lam_x, m.grid.multiplicity, keep, keep_rule)
+    ky = _global_keep(lam_y, m.grid.multiplicity, keep, keep_rule)
+    dx, px, vx = _reduced(lam_x, vec_x, kx)
+    dy, py, vy = _reduced(lam_y, vec_y, ky)
+    sxy_k = np.matmul(px.conj().transpose(0, 2, 1), np.matmul(m.sxy, py))
+    sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy)
+    notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
+             f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
+    return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky)
+
+
+def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: float = 1e-10,
+               variant: str = "paper", side: str | None = None, batch_size: int | None = None,
+               backend: str = "auto") -> ConvResult:
+    """PWCCA between two conv layers, on the reshaped activations (default ``mode="mean"``, the
+    PWCCA paper's CIFAR setting; also ``"fold"``, ``"flatten"``).  ``mode="fft"`` is not offered:
+    projection weights are defined on real neurons, not on complex frequency blocks."""
+    mode = check_choice(mode, "mode", ("fold", "flatten", "mean"))
+    layout = check_layout(layout)
+    eps = check_nonnegative(eps, "eps")
+    m = _as_input(x, y, mode, layout, batch_size, backend)
+    return _wrap(_pwcca(m, eps=eps, variant=variant, side=side), m, mode, layout, eps)

@@ -1,0 +1,283 @@
+"""Streaming, mergeable per-frequency moments of two conv layers (SVCCA, Raghu et al. 2017,
+section 3 and appendix C).
+
+For activations X (n, c1, h1, w1) and Y (n, c2, h2, w2) let ``X_f`` (n, c1) be the 2-D DFT
+over the spatial axes of every channel at frequency ``f`` (complex).  For each compared
+frequency class f of the :class:`~fastcca.conv._grid.FrequencyGrid` the state holds
+
+    mean_x[f] (c1,),  mean_y[f] (c2,)                       (complex, the DFT of the mean image)
+    sxx[f] = Xc_f^H Xc_f (c1, c1),  syy[f] (c2, c2),  sxy[f] = Xc_f^H Yc_f (c1, c2)
+
+(complex128, Hermitian diagonal blocks; scatter, not covariance), ``Xc_f`` centred on its mean.
+Under a translation-invariant dataset the (h w c)^2 covariance of the flattened activations is,
+in the DFT basis, block diagonal with exactly these blocks, which is what makes the conv CCA
+a union of small complex CCAs.  Batches merge with Chan, Golub & LeVeque's pairwise rule on
+complex blocks: ``d = m_b - m_a``, ``S = S_a + S_b + conj(d_x) d_y^T n_a n_b / n``.
+
+Memory: O(F (c1 + c2)^2) with F ~ h w / 2, independent of n.  Each ``update`` is split into
+chunks of images so that its temporaries stay near ``chunk_bytes``; every chunk is centred
+on the batch's mean image (computed first, in one read that also rejects NaN/Inf), so the
+chunks' products add up without merges, and the batch enters the state with one Chan merge.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .. import _io
+from ..backend import BackendUnavailableError, get_backend
+from .._validation import check_choice
+from ._grid import FrequencyGrid, frequency_grid
+from ._inputs import as_conv_batch, check_layout, check_pair
+
+_FORMAT = "fastcca.ConvMoments/1"
+PRECISIONS = ("float64", "float32")
+#: default bound on one chunk's temporaries (float64 centred copy, rfft2 output, gathered blocks)
+CHUNK_BYTES = 192 << 20
+
+
+def _cpu_backend(backend: str, *arrays):
+    be = get_backend(backend, *arrays)
+    if be.NAME != "cpu":
+        raise BackendUnavailableError(
+            f"backend={backend!r}: conv-layer CCA runs on the CPU only in this version "
+            "(no CUDA FFT block kernels yet); use backend='cpu' with host arrays")
+    return be
+
+
+class ConvMoments:
+    """Per-frequency complex moments of two conv layers, accumulated batch by batch.
+
+    Parameters
+    ----------
+    layout : {"nchw", "nhwc"}
+        ``"nchw"`` (PyTorch, default): batches are (b, c, h, w); ``"nhwc"``: (b, h, w, c).
+    backend : {"auto", "cpu"}
+        CPU only in this version (``"cuda"`` raises ``BackendUnavailableError``).
+    chunk_bytes : int
+        Bound on the temporaries of one chunk of images inside ``update``.
+    precision : {"float64", "float32"}
+        Arithmetic of the FFT and of each chunk's block products.  ``"float64"`` (default):
+        everything in double precision.  ``"float32"``: single-precision FFT and GEMM per chunk,
+        accumulated in float64 (the state is float64/complex128 either way); about half the
+        memory traffic, for float32 activations; coefficients then differ from the float64 path
+        by up to ~1e-6 (9.4e-7 measured in ``asv_bench/bench_conv.py``).
+
+    Examples
+    --------
+    >>> m = ConvMoments()
+    >>> for xb, yb in batches:          # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
+    ...     m.update(xb, yb)
+    >>> fastcca.conv_cca(m).similarity
+
+    The spatial sizes may differ between the layers: the overlapping low frequencies are
+    compared (see :mod:`fastcca.conv._grid`).  ``update`` validates the whole batch first, so
+    a failing call leaves the accumulator unchanged.
+    """
+
+    def __init__(self, layout: str = "nchw", backend: str = "auto", chunk_bytes: int = CHUNK_BYTES,
+                 precision: str = "float64"):
+        self.layout = check_layout(layout)
+        self.precision = check_choice(precision, "precision", PRECISIONS)
+        if backend not in ("auto", "cpu", "cuda"):
+            get_backend(backend)  # the standard error for an unknown name
+        if backend == "cuda":
+            _cpu_backend("cuda")
+        self._be = get_backend("cpu")
+        self.chunk_bytes = int(chunk_bytes)
+        self.n = 0
+        self.grid: FrequencyGrid | None = None
+        self.shape_x = self.shape_y = None   # (c, h, w) of each layer
+        self.mean_x = self.mean_y = None
+        self.sxx = self.syy = self.sxy = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(cls, x, y, *, layout: str = "nchw", batch_size: int | None = None,
+                    progress: bool = False, backend: str = "auto",
+                    precision: str = "float64") -> "ConvMoments":
+        """Moments of whole arrays, optionally fed ``batch_size`` images at a time (arrays may
+        be memory-mapped: only one batch is read at a time)."""
+        m = cls(layout=layout, backend=backend, precision=precision)
+        n = len(x)
+        if batch_size is None or batch_size >= n:
+            return m.update(x, y)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        bs = int(batch_size)
+        same = y is x
+        for lo in tqdm(range(0, n, bs), disable=not progress, desc="conv moments", unit="batch"):
+            xb = x[lo:lo + bs]
+            m.update(xb, xb if same else y[lo:lo + bs])
+        return m
+
+    def copy(self) -> "ConvMoments":
+        new = ConvMoments.__new__(ConvMoments)
+        new.__dict__.update(self.__dict__)
+        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
+            v = getattr(self, k)
+            setattr(new, k, None if v is None else v.copy())
+        return new
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def backend(self) -> str:
+        return "cpu"
+
+    @property
+    def c_x(self) -> int | None:
+        return None if self.shape_x is None else self.shape_x[0]
+
+    @property
+    def c_y(self) -> int | None:
+        return None if self.shape_y is None else self.shape_y[0]
+
+    def __repr__(self) -> str:
+        if self.n == 0:
+            return f"ConvMoments(empty, layout={self.layout!r})"
+        return (f"ConvMoments(n={self.n}, x (c,h,w)={self.shape_x}, y (c,h,w)={self.shape_y}, "
+                f"{self.grid.n_classes} frequency classes, layout={self.layout!r})")
+
+    # ------------------------------------------------------------------ streaming
+    def update(self, x, y) -> "ConvMoments":
+        """Add a batch: x (b, c1, h1, w1), y (b, c2, h2, w2) (or NHWC with ``layout="nhwc"``).
+        Returns ``self``.
+
+        Raises ``ValueError``/``TypeError`` for a wrong rank, empty input, complex dtype,
+        mismatched image counts, channels or spatial sizes that differ from earlier batches, and
+        NaN/Inf; the state is then unchanged.
+        """
+        be = _cpu_backend("auto", x, y)
+        same = y is x
+        xa = as_conv_batch(x, "x", self.layout)
+        ya = xa if same else as_conv_batch(y, "y", self.layout)
+        check_pair(xa, ya)
+        sx, sy = tuple(xa.shape[1:]), tuple(ya.shape[1:])
+        if self.n:
+            self._check_shapes(sx, sy, "update")
+            grid = self.grid
+        else:
+            grid = frequency_grid(sx[1:], sy[1:])
+        fx, fy = grid.flat_index("x"), grid.flat_index("y")
+        # one read of each batch: its mean image, which is also the NaN/Inf check
+        mx_img = be.spatial_mean_checked(xa)
+        if mx_img is None:
+            raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(np.shape(x))}); "
+                             "the accumulator is unchanged")
+        my_img = mx_img if same else be.spatial_mean_checked(ya)
+        if my_img is None:
+            raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(np.shape(y))}); "
+                             "the accumulator is unchanged")
+        # every chunk is centred on the batch mean, so the chunks' real-view products simply add
+        f, cx, cy = grid.n_classes, sx[0], sy[0]
+        pxx = np.zeros((f, 2 * cx, 2 * cx))
+        pyy = pxx if same else np.zeros((f, 2 * cy, 2 * cy))
+        pxy = pxx if same else np.zeros((f, 2 * cx, 2 * cy))
+        b = xa.shape[0]
+        dt = np.float32 if self.precision == "float32" else np.float64
+        per_image = (41 if dt is np.float64 else 21) * (xa[0].size + (0 if same else ya[0].size))
+        step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
+        for lo in range(0, b, step):
+            ax = be.spatial_rfft_blocks(xa[lo:lo + step], mx_img, fx, dt)
+            be.block_scatter_accumulate(ax, ax, pxx)
+            if not same:
+                ay = be.spatial_rfft_blocks(ya[lo:lo + step], my_img, fy, dt)
+                be.block_scatter_accumulate(ay, ay, pyy)
+                be.block_scatter_accumulate(ax, ay, pxy)
+                del ay
+            del ax
+        sxx = be.real_view_to_complex(pxx)
+        syy = sxx if same else be.real_view_to_complex(pyy)
+        sxy = sxx if same else be.real_view_to_complex(pxy)
+        mx = be.rfft_mean(mx_img, fx)
+        my = mx if same else be.rfft_mean(my_img, fy)
+        # the whole batch is valid: only now does the state change
+        if not self.n:
+            self.grid, self.shape_x, self.shape_y = grid, sx, sy
+        self._merge_parts(b, mx, my, sxx, syy, sxy, copy=same)
+        return self
+
+    def merge(self, other: "ConvMoments") -> "ConvMoments":
+        """Merge the moments of other images (same layers) into ``self``; returns ``self``.
+        Exact (Chan's rule per block), so shards combine in any order."""
+        if not isinstance(other, ConvMoments):
+            raise TypeError(f"other: expected a fastcca.ConvMoments, got {type(other).__name__}")
+        if other.n == 0:
+            return self
+        if self.n:
+            self._check_shapes(other.shape_x, other.shape_y, "merge")
+        else:
+            self.grid, self.shape_x, self.shape_y = other.grid, other.shape_x, other.shape_y
+        self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy, copy=True)
+        return self
+
+    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, *, copy: bool) -> None:
+        if self.n == 0:
+            self.n = int(nb)
+            self.mean_x, self.mean_y = mx.copy(), my.copy()
+            self.sxx = sxx.copy() if copy else sxx
+            self.syy = syy.copy() if copy or syy is sxx else syy
+            self.sxy = sxy.copy() if copy or sxy is sxx else sxy
+            return
+        na = self.n
+        n = na + nb
+        c = na * nb / n
+        dx, dy = mx - self.mean_x, my - self.mean_y
+        be = self._be
+        be.add_block_scatter_rank1(self.sxx, sxx, dx, dx, c)
+        be.add_block_scatter_rank1(self.syy, syy, dy, dy, c)
+        be.add_block_scatter_rank1(self.sxy, sxy, dx, dy, c)
+        self.mean_x = self.mean_x + dx * (nb / n)
+        self.mean_y = self.mean_y + dy * (nb / n)
+        self.n = n
+
+    def _check_shapes(self, sx, sy, where: str) -> None:
+        if tuple(sx) != self.shape_x or tuple(sy) != self.shape_y:
+            raise ValueError(
+                f"{where}: (channels, height, width) x={tuple(sx)}, y={tuple(sy)} differ from the "
+                f"accumulator's x={self.shape_x}, y={self.shape_y}; the accumulator is unchanged")
+
+    def _require_data(self) -> None:
+        if self.n == 0:
+            raise ValueError("moments: the ConvMoments is empty; call update(x, y) with data first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the state to ``path`` (.npz, no pickle), atomically."""
+        self._require_data()
+        _io.save_npz_atomic(path, dict(
+            format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), layout=np.array(self.layout),
+            shape_x=np.array(self.shape_x, dtype=np.int64), shape_y=np.array(self.shape_y, dtype=np.int64),
+            mean_x=self.mean_x, mean_y=self.mean_y, sxx=self.sxx, syy=self.syy, sxy=self.sxy))
+
+    @classmethod
+    def load(cls, path) -> "ConvMoments":
+        """Read moments written by :meth:`save` (``allow_pickle=False``); ``FastccaFileError``
+        for a truncated, foreign or inconsistent file."""
+        keys = ("n", "layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
+        d = _io.load_npz(path, _FORMAT, keys)
+        try:
+            sx = tuple(int(v) for v in d["shape_x"])
+            sy = tuple(int(v) for v in d["shape_y"])
+            m = cls(layout=str(d["layout"]))  # precision only affects later updates
+        except (TypeError, ValueError) as exc:
+            raise _io.FastccaFileError(f"{os.fspath(path)}: bad header ({exc})") from None
+        if len(sx) != 3 or len(sy) != 3:
+            raise _io.FastccaFileError(f"{os.fspath(path)}: shape_x/shape_y must be (c, h, w)")
+        grid = frequency_grid(sx[1:], sy[1:])
+        f = grid.n_classes
+        want = {"mean_x": (f, sx[0]), "mean_y": (f, sy[0]), "sxx": (f, sx[0], sx[0]),
+                "syy": (f, sy[0], sy[0]), "sxy": (f, sx[0], sy[0])}
+        for k, shp in want.items():
+            if d[k].shape != shp or d[k].dtype != np.complex128:
+                raise _io.FastccaFileError(f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype "
+                                           f"{d[k].dtype}, expected {shp} complex128")
+        n = int(d["n"])
+        if n < 1:
+            raise _io.FastccaFileError(f"{os.fspath(path)}: n={n}, expected >= 1")
+        m.n, m.grid, m.shape_x, m.shape_y = n, grid, sx, sy
+        for k in want:
+            setattr(m, k, d[k])
+        return m
