@@ -245,3 +245,18 @@ def test_pwcca_on_rank_deficient_side_gives_ridge_only_directions_zero_weight():
     assert np.isfinite(r.similarity)
     assert r.similarity == pytest.approx(exact.similarity, abs=1e-6)
     assert np.sum(r.weights > 0) == 5 and "ridge-only" in " ".join(r.notes)
+
+
+@pytest.mark.parametrize("eps", [0.0, 1e-10])
+def test_scalar_whitening_handles_complex_hermitian_blocks(eps):
+    """Complex CCA (one DFT frequency of a conv layer): singular values of Qx^H Qy."""
+    from fastcca._canonical import canonical_correlations
+    from fastcca.kernels import cpu
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((300, 5)) + 1j * rng.standard_normal((300, 5))
+    y = x @ (rng.standard_normal((5, 4)) + 1j * rng.standard_normal((5, 4))) + (
+        rng.standard_normal((300, 4)) + 1j * rng.standard_normal((300, 4)))
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    exact = np.linalg.svd(np.linalg.qr(xc)[0].conj().T @ np.linalg.qr(yc)[0], compute_uv=False)
+    sol = canonical_correlations(cpu, xc.conj().T @ xc, yc.conj().T @ yc, xc.conj().T @ yc, eps=eps)
+    np.testing.assert_allclose(sol.rho, exact, atol=1e-8)
