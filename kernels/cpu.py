@@ -124,3 +124,10 @@ def svdvals(a):
 
 def svd(a):
     return np.linalg.svd(a, full_matrices=False)
+
+
+def default_batch_rows(x, y):
+    """Rows per batch for ``Moments.from_arrays`` without ``batch_size``: ``None`` (one batch;
+    host memory already holds the input).  The CUDA backend streams host arrays in chunks
+    sized to free device memory instead."""
+    return None
