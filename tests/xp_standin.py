@@ -81,6 +81,18 @@ class DeviceArray:
         return self._a.copy()
 
     @property
+    def __cuda_array_interface__(self):
+        """Present, as on CuPy arrays, so ``backend="auto"`` routes a stand-in array to ``cuda``
+        (with the fake CuPy of ``tests/fake_cupy``).  NumPy never reads this attribute."""
+        ai = self._a.__array_interface__
+        return dict(shape=ai["shape"], typestr=ai["typestr"], data=ai["data"], strides=ai["strides"], version=3)
+
+    @property
+    def data(self):
+        """Like CuPy's ``MemoryPointer``: ``.ptr`` is the buffer's address (zero-copy checks)."""
+        return types.SimpleNamespace(ptr=self._a.__array_interface__["data"][0])
+
+    @property
     def shape(self):
         return self._a.shape
 
@@ -179,9 +191,9 @@ DeviceArray.__hash__ = None
 def _wrap_function(f, name: str, host_ok: bool = False):
     def g(*args, **kwargs):
         where = f"xp.{name}"
-        if host_ok:
-            args = tuple(a._a.copy() if isinstance(a, DeviceArray) else np.array(a) if isinstance(a, np.ndarray) else a
-                         for a in args)
+        if host_ok:   # host -> device copies; a device array passes as it is (asarray) or is copied (array)
+            args = tuple((a._a.copy() if name == "array" else a._a) if isinstance(a, DeviceArray)
+                         else np.array(a) if isinstance(a, np.ndarray) else a for a in args)
         else:
             args = _unwrap(args, where)
         kwargs = {k: _unwrap(v, where) for k, v in kwargs.items()}
