@@ -136,7 +136,7 @@ class XpBackend:
         if kind == "c":
             raise TypeError(f"{name}: complex input is not supported here (got dtype {arr.dtype}); "
                             "conv layers go through fastcca.conv_cca")
-        if kind not in "fiub":
+        if kind not in "fiub" and arr.dtype.name != "bfloat16":
             raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
         if arr.ndim != 2:
             raise ValueError(
@@ -145,7 +145,8 @@ class XpBackend:
         if arr.shape[0] == 0 or arr.shape[1] == 0:
             raise ValueError(f"{name}: empty input, shape {tuple(arr.shape)}; need at least one datapoint and one neuron")
         if arr.dtype not in (np.float32, np.float64):
-            arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or kind != "f" else np.float32)
+            small_float = kind == "f" or arr.dtype.name == "bfloat16"
+            arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or not small_float else np.float32)
         return arr
 
     def to_numpy(self, a):

@@ -408,3 +408,69 @@ def test_whole_suite_runs_on_the_strict_standin():
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in r.stdout and "failed" not in r.stdout
+
+
+# --------------------------------------------------------------------------- kernels/cuda.py itself
+_ROOT = __import__("os").path.dirname(__import__("os").path.dirname(__import__("os").path.abspath(__file__)))
+
+
+def _run_with_fake_cupy(args, timeout, **env_extra):
+    """Run ``python args`` with tests/fake_cupy on the path (CuPy's API on the strict stand-in)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_ROOT, os.path.join(_ROOT, "tests", "fake_cupy")]),
+               **env_extra)
+    return subprocess.run([sys.executable] + args, cwd=_ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cuda_module_binds_the_generic_backend_to_cupy():
+    """kernels/cuda.py imported through the real dispatcher, with the fake CuPy: backend="cuda"
+    and CuPy-array input (auto) agree with the CPU; NumPy input goes through the host path."""
+    code = """
+import numpy as np, cupy, fastcca
+from fastcca.kernels import cuda
+assert cupy.FAKE and fastcca.get_backend("cuda") is cuda and cuda.NAME == "cuda"
+rng = np.random.default_rng(0)
+x = rng.standard_normal((400, 9)); y = x[:, :6] @ rng.standard_normal((6, 7)) + rng.standard_normal((400, 7))
+for f in (fastcca.cca, fastcca.svcca, fastcca.pwcca, fastcca.linear_cka):
+    ref = f(x, y, backend="cpu")
+    for r in (f(x, y, backend="cuda"), f(cupy.asarray(x), cupy.asarray(y))):
+        assert isinstance(r.coefficients, np.ndarray)
+        assert abs(r.similarity - ref.similarity) < 1e-10, (f.__name__, r.similarity, ref.similarity)
+        assert np.abs(r.coefficients - ref.coefficients).max() < 1e-10
+m = fastcca.Moments.from_arrays(cupy.asarray(x), y)
+assert m.backend == "cuda" and isinstance(m.sxx, cupy.ndarray)
+assert cuda.as_matrix(m.sxx, "s") is m.sxx
+assert cuda._impl.svdvals_route == "gram" and cuda._impl.gemm_dtype == "float64"
+assert cuda.default_batch_rows(x, y) is None
+print("OK", cuda.device_name())
+"""
+    r = _run_with_fake_cupy(["-c", code], timeout=300)
+    assert r.returncode == 0 and "OK fake-cupy" in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
+    r = _run_with_fake_cupy(["-c", "from fastcca.kernels import cuda; print(cuda._impl.gemm_dtype)"], timeout=120,
+                            FASTCCA_CUDA_GEMM="float32")
+    assert r.stdout.strip() == "float32", r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_gpu_tests_pass_on_the_fake_cupy():
+    r = _run_with_fake_cupy(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gpu"], timeout=900)
+    assert r.returncode == 0 and " passed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_plumbing(tmp_path):
+    """asv_bench/gpu_check.py --dry-run: every step runs and the JSON records them; a forced
+    correctness failure makes it exit non-zero."""
+    import json
+    out = tmp_path / "gpu.json"
+    r = _run_with_fake_cupy(["asv_bench/gpu_check.py", "--dry-run", "--skip-suite", "--out", str(out)], timeout=900)
+    rec = json.loads(out.read_text())
+    assert r.returncode == 0 and rec["passed"] and rec["dry_run"], r.stdout[-3000:] + r.stderr[-2000:]
+    assert rec["card"].startswith("fake-cupy") and rec["steps"]["tests/gpu"]["counts"]["passed"] >= 10
+    names = {c["name"] for c in rec["checks"]}
+    assert {"cca speedup vs straightforward CuPy", "svcca time / cca time", "pwcca time / cca time",
+            "host input streamed in small chunks agrees"} <= names
+    assert all(not c["enforced"] for c in rec["checks"] if "time" in c["name"] or "speedup" in c["name"])
