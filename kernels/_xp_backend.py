@@ -162,7 +162,7 @@ class XpBackend:
         when a column mean is not finite (NaN/Inf anywhere makes its column's sum non-finite;
         a finite column whose sum overflows is scanned and accepted)."""
         xp = self.xp
-        xc = x.astype(xp.float64, copy=True)
+        xc = x.astype(xp.float64, order="C", copy=True)
         mean = xc.mean(axis=0)
         if not bool(xp.isfinite(mean).all()) and not bool(xp.isfinite(xc).all()):
             return None
@@ -210,8 +210,7 @@ class XpBackend:
         per_row = 8 * cols + (4 * cols if self.gemm_dtype == "float32" else 0)
         for a, k in ((x, p),) if same else ((x, p), (y, q)):
             if not self.is_device_array(a):
-                dt = np.dtype(getattr(a, "dtype", np.float64))
-                per_row += k * (4 if dt == np.float32 or (dt.kind == "f" and dt.itemsize < 4) else 8)
+                per_row += k * _host_transfer_itemsize(a)
         reserve = 3 * 8 * (p * p + q * q + p * q)
         free = int(self._mem_info()[0])
         budget = int(self.mem_fraction * free) - reserve
@@ -297,6 +296,18 @@ class XpBackend:
                         return vec, s, (vec.T.conj() @ a) / s[:, None]
                     return (a @ vec) / s, s, vec.T.conj()
         return self.xp.linalg.svd(a, full_matrices=False)
+
+
+def _host_transfer_itemsize(a) -> int:
+    """Bytes per element a host array occupies once ``as_host_matrix`` has normalised it
+    (float32 for float32/float16/bfloat16, float64 otherwise); NumPy or torch dtypes."""
+    dt = getattr(a, "dtype", np.float64)
+    try:
+        dt = np.dtype(dt)
+    except TypeError:   # a torch dtype
+        return 4 if getattr(dt, "is_floating_point", False) and getattr(dt, "itemsize", 8) <= 4 else 8
+    small_float = dt.kind == "f" and dt.itemsize <= 4 or dt.name == "bfloat16"
+    return 4 if small_float else 8
 
 
 def make_backend(xp, solve_triangular, name: str, **kwargs) -> XpBackend:

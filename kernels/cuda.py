@@ -70,8 +70,15 @@ def _device_view(a):
 
 
 def _syrk_upper(a):
-    # cupy.cublas.syrk('T', a) = a.T @ a with the upper triangle written (F-ordered, lower zero)
-    return cupy.cublas.syrk("T", a)
+    """``a.T @ a`` for a C-ordered (n, p) batch, upper triangle written (the rest untouched).
+
+    The output is passed C-ordered on purpose: with CuPy's default F-ordered output,
+    ``cupy.cublas.syrk`` first copies a C-ordered ``a`` to F order (a whole extra batch);
+    with a C-ordered output it calls cuBLAS on ``a`` in place (``beta=0``: ``out`` is not read).
+    """
+    p = a.shape[1]
+    out = cupy.empty((p, p), dtype=a.dtype, order="C")
+    return cupy.cublas.syrk("T", a, out=out)
 
 
 def _mem_info():

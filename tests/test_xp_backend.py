@@ -475,3 +475,16 @@ def test_gpu_check_dry_run_plumbing(tmp_path):
     assert {"cca speedup vs straightforward CuPy", "svcca time / cca time", "pwcca time / cca time",
             "host input streamed in small chunks agrees"} <= names
     assert all(not c["enforced"] for c in rec["checks"] if "time" in c["name"] or "speedup" in c["name"])
+
+
+def test_batch_rows_for_torch_and_low_precision_host_input():
+    torch = pytest.importorskip("torch")
+    p, q = 16, 12
+    state = 3 * 8 * (p * p + q * q + p * q)
+    be = xp_standin.strict_backend(mem_info=fake_free_memory(2 * (state + 100 * (8 * (p + q) + 4 * (p + q)))))
+    x32 = np.zeros((5000, p), np.float32)
+    y32 = np.zeros((5000, q), np.float32)
+    assert be.default_batch_rows(x32, y32) == 100
+    assert be.default_batch_rows(torch.from_numpy(x32), torch.from_numpy(y32)) == 100
+    assert be.default_batch_rows(torch.from_numpy(x32).to(torch.bfloat16), y32.astype(np.float16)) == 100
+    assert be.default_batch_rows(x32.astype(np.float64), y32) < 100

@@ -96,8 +96,15 @@ random = _Random()
 
 
 def _syrk(trans, a, out=None, alpha=1.0, beta=0.0, lower=False):
-    assert trans == "T" and out is None and not lower
-    return _s.DeviceArray(_s._syrk_upper(a._a) * alpha)
+    """Only what fastcca uses: trans="T", upper triangle, beta=0."""
+    assert trans == "T" and not lower and beta == 0.0
+    u = _s._syrk_upper(a._a) * alpha
+    if out is None:
+        return _s.DeviceArray(u)
+    assert out.shape == u.shape and out.dtype == u.dtype
+    iu = _np.triu_indices(u.shape[0])
+    out._a[iu] = u[iu]          # like cuBLAS: only the upper triangle is written
+    return out
 
 
 cublas = types.SimpleNamespace(syrk=_syrk)
