@@ -249,7 +249,7 @@ class XpBackend:
                 l = xp.linalg.cholesky(a)
         except np.linalg.LinAlgError:
             return None
-        d = xp.diagonal(l, axis1=-2, axis2=-1)
+        d = xp.diagonal(l, axis1=l.ndim - 2, axis2=l.ndim - 1)
         if not bool(xp.isfinite(l).all()) or not bool((d > 0).all()):
             return None
         return l
