@@ -11,9 +11,7 @@ says which and why; a check that could not run counts as failed):
 1. the card's name (``cupy.cuda.runtime.getDeviceProperties(0)['name']``), versions, commit;
 2. ``pytest tests/gpu`` -- must pass with at least 10 tests run (a run where everything skipped
    is a failure);
-3. the main suite with ``FASTCCA_TEST_BACKEND=cuda`` (``backend="auto"`` resolves NumPy input
-   to the CUDA backend; tests/conftest.py);
-4. benchmarks at p = q = 4096, n = 100k, float64, against a straightforward CuPy implementation
+3. benchmarks at p = q = 4096, n = 100k, float64, against a straightforward CuPy implementation
    timed in the same run (covariance by matmul, eigh inverse square roots, full SVD), medians of
    ``--repeats`` after one warm-up:
    - CCA >= 4x faster than that baseline, agreeing to 1e-8;
@@ -23,7 +21,11 @@ says which and why; a check that could not run counts as failed):
      vectors, float32 vs float64 GEMM (error), host NumPy input streamed in chunks;
    - conv (``fastcca.conv_cca``, when this build has it) at (n, h, w, c) = (5000, 16, 16, 256)
      float32 against cupy.fft.fft2 + batched cupy.linalg per frequency: >= 30x.
-   Speed targets are checks too: a miss fails the run (the figures are still written).
+   Speed targets are checks too: a miss fails the run (the figures are still written);
+4. the main suite with ``FASTCCA_TEST_BACKEND=cuda`` (``backend="auto"`` resolves NumPy input
+   to the CUDA backend; tests/conftest.py), in what is left of ``--total-s`` (default 300 s: the
+   whole run is meant to take 5 minutes; a suite cut short by it fails its check -- rerun with
+   ``--total-s 540`` to give it more, still inside a 10-minute call).
 
 ``--dry-run`` runs all of it on the CPU with the fake CuPy of ``tests/fake_cupy`` (NumPy behind
 CuPy's API, strict about host/device mixing) at small sizes, to check the plumbing: speed
@@ -329,8 +331,10 @@ def main(argv=None):
     ap.add_argument("--skip-tests", action="store_true", help="benchmarks only")
     ap.add_argument("--skip-suite", action="store_true", help="skip the main suite under FASTCCA_TEST_BACKEND=cuda")
     ap.add_argument("--skip-conv", action="store_true")
-    ap.add_argument("--budget-s", type=float, default=280.0,
-                    help="optional figures are skipped once this much time has gone (default 280)")
+    ap.add_argument("--budget-s", type=float, default=200.0,
+                    help="optional benchmark figures are skipped once this much time has gone (default 200)")
+    ap.add_argument("--total-s", type=float, default=300.0,
+                    help="the main suite gets what is left of this many seconds, at least 60 (default 300)")
     args = ap.parse_args(argv)
     small = args.dry_run
     args.n = args.n or (3000 if small else 100_000)
@@ -372,15 +376,18 @@ def main(argv=None):
         ck.fail("setup (CuPy, device, fastcca cuda backend)", exc)
         return 2
 
+    # order: the GPU tests, the benchmarks, then the main suite in whatever time is left of
+    # --total-s (a suite cut short by its timeout is a failed check, with its partial output)
     if not args.skip_tests:
-        run_pytest(ck, "tests/gpu", ["tests/gpu"], _env(args.dry_run), timeout=240, min_passed=10)
-        if not args.skip_suite:
-            run_pytest(ck, "main suite, FASTCCA_TEST_BACKEND=cuda", ["tests", "--ignore=tests/gpu"],
-                       _env(args.dry_run, FASTCCA_TEST_BACKEND="cuda"), timeout=300, min_passed=100)
+        run_pytest(ck, "tests/gpu", ["tests/gpu"], _env(args.dry_run), timeout=180, min_passed=10)
     try:
         benchmarks(ck, args)
     except Exception as exc:
         ck.fail("benchmarks", exc)
+    if not (args.skip_tests or args.skip_suite):
+        left = max(60, int(args.total_s - (time.time() - ck.t0)))
+        run_pytest(ck, "main suite, FASTCCA_TEST_BACKEND=cuda", ["tests", "--ignore=tests/gpu"],
+                   _env(args.dry_run, FASTCCA_TEST_BACKEND="cuda"), timeout=left, min_passed=100)
     ck.write()
     print(f"\n{'PASSED' if ck.rec['passed'] else 'FAILED'} in {ck.rec['elapsed_s']} s; card {ck.rec['card']}; "
           f"JSON: {args.out}", flush=True)
