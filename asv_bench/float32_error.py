@@ -32,9 +32,11 @@ def main():
     ap.add_argument("--q", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=20_000)
     ap.add_argument("--offset", type=float, default=0.0, help="added to x (a large mean)")
+    ap.add_argument("--scale-min", type=float, default=None,
+                    help="column scales log-spaced from 1 down to this (ill-conditioned x) instead of the decay")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
-    decay = np.exp(-np.arange(a.p) / (a.p / 4)) + 0.05
+    decay = np.exp(-np.arange(a.p) / (a.p / 4)) + 0.05 if a.scale_min is None else np.logspace(0, np.log10(a.scale_min), a.p)
     be64 = xp_standin.numpy_backend("f64")
     be32 = xp_standin.numpy_backend("f32", gemm_dtype="float32")
     m64, m32 = Moments._with_backend_module(be64), Moments._with_backend_module(be32)
@@ -50,7 +52,7 @@ def main():
             t[key] += time.perf_counter() - t0
     rel = {k: float(np.linalg.norm(getattr(m32, k) - getattr(m64, k)) / np.linalg.norm(getattr(m64, k)))
            for k in ("sxx", "syy", "sxy")}
-    out = {"n": a.n, "p": a.p, "q": a.q, "batch": a.batch, "offset": a.offset,
+    out = {"n": a.n, "p": a.p, "q": a.q, "batch": a.batch, "offset": a.offset, "scale_min": a.scale_min,
            "relative_frobenius_error": rel,
            "moments_seconds_cpu": t}
     for name, f in (("cca", fastcca.cca), ("svcca", fastcca.svcca), ("pwcca", fastcca.pwcca)):
