@@ -488,3 +488,36 @@ def test_batch_rows_for_torch_and_low_precision_host_input():
     assert be.default_batch_rows(torch.from_numpy(x32), torch.from_numpy(y32)) == 100
     assert be.default_batch_rows(torch.from_numpy(x32).to(torch.bfloat16), y32.astype(np.float16)) == 100
     assert be.default_batch_rows(x32.astype(np.float64), y32) < 100
+
+
+def test_gpu_check_without_cupy_fails_loudly(tmp_path):
+    """No CuPy (this CPU): the check exits 2 and its JSON says why -- it can never pass silently."""
+    import json
+    import os
+    import subprocess
+    import sys
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    out = tmp_path / "gpu.json"
+    r = subprocess.run([sys.executable, "asv_bench/gpu_check.py", "--out", str(out)], cwd=_ROOT,
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=_ROOT))
+    rec = json.loads(out.read_text())
+    assert r.returncode == 2 and rec["passed"] is False
+    assert "cupy" in rec["failures"][0].lower()
+
+
+@pytest.mark.slow
+def test_gpu_check_fails_on_a_wrong_primitive(tmp_path):
+    """A fake CuPy whose SYRK is off by 1e-6 relative: the GPU tests and the SYRK check fail,
+    the script exits 1 and the JSON lists both failures."""
+    import json
+    out = tmp_path / "gpu.json"
+    r = _run_with_fake_cupy(["asv_bench/gpu_check.py", "--dry-run", "--skip-suite", "--out", str(out)],
+                            timeout=900, FAKE_CUPY_BREAK="syrk")
+    rec = json.loads(out.read_text())
+    assert r.returncode == 1 and rec["passed"] is False, r.stdout[-3000:]
+    text = " ".join(rec["failures"])
+    assert "tests/gpu" in text and "syrk" in text

@@ -99,6 +99,8 @@ def _syrk(trans, a, out=None, alpha=1.0, beta=0.0, lower=False):
     """Only what fastcca uses: trans="T", upper triangle, beta=0."""
     assert trans == "T" and not lower and beta == 0.0
     u = _s._syrk_upper(a._a) * alpha
+    if os.environ.get("FAKE_CUPY_BREAK") == "syrk":   # for the test that gpu_check fails loudly
+        u = u * (1 + 1e-6)
     if out is None:
         return _s.DeviceArray(u)
     assert out.shape == u.shape and out.dtype == u.dtype
