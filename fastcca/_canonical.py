@@ -136,8 +136,9 @@ def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None
     wy = whiten(be, syy, eps, rcond, symmetric)
     m = min(wx.rank, wy.rank)
     if m == 0:
-        z = be.xp.zeros((0, 0))
-        return CanonicalSolution(np.zeros(0), wx, wy, z if vectors else None, z if vectors else None)
+        # empty vectors shaped (rank, 0), so canonical weights of the other side are (p, 0)
+        zx, zy = be.xp.zeros((wx.rank, 0)), be.xp.zeros((wy.rank, 0))
+        return CanonicalSolution(np.zeros(0), wx, wy, zx if vectors else None, zy if vectors else None)
     b = cross_block(be, sxy, wx, wy)
     mm = wy.apply_t(be, wx.apply_t(be, b).T.conj()).T.conj()   # G_x^H B G_y, (r_x, r_y)
     if vectors:

@@ -11,6 +11,11 @@ from types import ModuleType
 
 BACKENDS = ("cpu", "cuda", "auto")
 
+#: Internal, for tests only: when set to a kernels module (or ``XpBackend``), ``"auto"`` resolves
+#: host data to it instead of ``cpu``.  ``tests/conftest.py`` sets it from ``FASTCCA_TEST_BACKEND``
+#: so the whole suite runs through the CUDA backend (or its NumPy stand-ins on the CPU).
+_auto_host_override = None
+
 
 class BackendUnavailableError(RuntimeError):
     """The requested backend cannot run here (e.g. ``cuda`` without CuPy or without a GPU)."""
@@ -58,6 +63,8 @@ def get_backend(backend: str = "auto", *arrays) -> ModuleType:
         raise ValueError(f"backend: expected one of 'cpu', 'cuda', 'auto', got {backend!r}")
     if backend == "auto":
         backend = "cuda" if any(_is_cuda_array(a) for a in arrays if a is not None) else "cpu"
+        if backend == "cpu" and _auto_host_override is not None:
+            return _auto_host_override
     if backend == "cpu":
         return importlib.import_module("fastcca.kernels.cpu")
     return _load_cuda()

@@ -63,9 +63,29 @@ class Moments:
     def from_arrays(cls, x, y, *, batch_size: int | None = None, backend: str = "auto",
                     progress: bool = False) -> "Moments":
         """Moments of whole arrays x (n, p) and y (n, q), optionally fed in row batches of
-        ``batch_size`` (bounds the temporary centred copies to batch_size * (p + q) floats)."""
-        m = cls(backend)
+        ``batch_size`` (bounds the temporary centred copies to batch_size * (p + q) floats).
+
+        Without ``batch_size`` the backend decides (its ``default_batch_rows(x, y)``): the CPU
+        takes one batch; CUDA streams host arrays in row chunks sized to free device memory, so
+        an array larger than the GPU still works."""
+        return cls(backend)._fill_from_arrays(x, y, batch_size, progress)
+
+    @classmethod
+    def _with_backend_module(cls, be) -> "Moments":
+        """Internal: an empty Moments bound to the kernels module (or ``XpBackend``) ``be``, not
+        looked up by name.  Tests use it to run the CUDA backend's array logic on NumPy
+        stand-ins (``tests/xp_standin.py``); fill it with ``update`` or ``_fill_from_arrays``."""
+        m = cls("cpu")
+        m._backend_name, m._be = be.NAME, be
+        return m
+
+    def _fill_from_arrays(self, x, y, batch_size, progress: bool = False) -> "Moments":
+        m = self
         n = len(x)
+        if batch_size is None:
+            be = m._be or get_backend(m._backend_name, x, y)
+            hook = getattr(be, "default_batch_rows", None)
+            batch_size = hook(x, y) if hook is not None else None
         if batch_size is None or batch_size >= n:
             return m.update(x, y)
         if int(batch_size) < 1:

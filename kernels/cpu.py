@@ -339,3 +339,9 @@ def inv_lower_batched(l):
     ``solve_triangular`` loops in Python and was measured ~1000x slower here (24 s against
     0.03 s for 1028 blocks of 32 x 32 on the shared 2-core machine)."""
     return np.linalg.inv(l)
+
+def default_batch_rows(x, y):
+    """Rows per batch for ``Moments.from_arrays`` without ``batch_size``: ``None`` (one batch;
+    host memory already holds the input).  The CUDA backend streams host arrays in chunks
+    sized to free device memory instead."""
+    return None

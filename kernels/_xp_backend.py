@@ -1,0 +1,315 @@
+"""The backend primitives written once against an array module ``xp`` (CuPy on a GPU; NumPy, or
+the strict stand-in of ``tests/xp_standin.py``, on the CPU so that CI runs this code).
+
+``make_backend(xp, solve_triangular, name, ...)`` returns an :class:`XpBackend`: an object with
+the same names as the ``kernels/cpu.py`` module (see its docstring: ``NAME``, ``xp``,
+``as_matrix``, ``to_numpy``, ``center_checked``, ``scatter``, ``add_scatter_rank1``, ``eigh``,
+``eigvalsh``, ``eigh_top``, ``cholesky``, ``solve_lower``, ``svdvals``, ``svd``) plus
+``default_batch_rows(x, y)``, the row count ``Moments.from_arrays`` streams host input in.
+``kernels/cuda.py`` binds it to CuPy; every measure then runs on it unchanged.
+
+What is device-specific is passed in, so the logic here is the same on every array module:
+
+``solve_triangular(a, b, lower=, trans=)``  SciPy's signature (``cupyx.scipy.linalg`` on CUDA)
+``device_view(a)``        ``a`` as an ``xp`` array without a host copy, or ``None`` if ``a`` lives
+                          on the host (CuPy: CuPy arrays, CUDA torch tensors via DLPack, objects
+                          with ``__cuda_array_interface__``)
+``to_host(a)``            device -> NumPy copy (``cupy.asnumpy``)
+``syrk_upper(a)``         ``a.T @ a`` with only the upper triangle written (cuBLAS SYRK); the
+                          lower triangle is mirrored here.  ``None``: a GEMM is used
+``errstate()``            context manager under which a failed factorisation raises
+                          ``LinAlgError`` (CuPy: ``cupyx.errstate(linalg="raise")``; by default
+                          CuPy does not check cuSOLVER's ``info`` and returns garbage)
+``mem_info()``            ``(free, total)`` bytes of device memory, for streaming host arrays
+
+Options (``XpBackend.configure``; ``kernels/cuda.py`` sets its defaults and documents them):
+
+``gemm_dtype``  "float64" (default) or "float32": the per-batch scatter product in float32 on
+                float64-centred data, accumulated into float64 state (error: README/BENCHMARKS).
+``use_syrk``    use ``syrk_upper`` for the symmetric blocks when available.
+``svdvals_route`` "svd" (the SVD's values) or "gram": ``sqrt(eigvalsh(A A^T))`` of the smaller
+                Gram matrix, much cheaper than an SVD on cuSOLVER.  It squares the condition
+                number: a singular value ``s`` gets an absolute error ~ ``eps * s_max^2 / (2 s)``,
+                so when the smallest eigenvalue is below ``gram_floor * lambda_max`` (default
+                1e-10: error ~1e-10 at worst) it falls back to the SVD.
+``svd_route``   "svd" (cuSOLVER gesvd) or "gram" (eigh of the smaller Gram matrix; the other side's
+                vectors by one product; same floor and fallback).  Singular vectors are unique up
+                to sign (and within clusters); results that depend on signs (PWCCA
+                ``variant="reference"``) may differ between routes.
+
+Next steps on the GPU (not done, see README "CUDA backend"): ``eigh_top`` is a full ``eigh``
+here (cuSOLVER ``syevdx`` computes a subset); many small Hermitian blocks (conv path) go through
+CuPy's batched ``eigh``/``svd``, which the issue measured at 2.0 s for 144 blocks of 256: the
+Cholesky + ``eigvalsh(M M^H)`` route through batched cuSOLVER (``potrfBatched``, ``syevjBatched``)
+measured 0.26 s, and a custom batched small-Hermitian kernel is the way to the 30x target.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .._validation import as_host_matrix
+
+_ROUTES = ("svd", "gram")
+
+
+def _nullcontext():
+    return contextlib.nullcontext()
+
+
+class XpBackend:
+    """Backend primitives on the array module ``xp``; see the module docstring."""
+
+    def __init__(self, xp, solve_triangular, name: str, *, device_view=None, to_host=None,
+                 syrk_upper=None, errstate=None, mem_info=None, **options):
+        self.NAME = name
+        self.xp = xp
+        self._solve_triangular = solve_triangular
+        self._device_view = device_view or self._default_device_view
+        self._to_host = to_host or np.asarray
+        self._syrk_upper = syrk_upper
+        self._errstate = errstate or _nullcontext
+        self._mem_info = mem_info
+        self.gemm_dtype = "float64"
+        self.use_syrk = True
+        self.svdvals_route = "svd"
+        self.svd_route = "svd"
+        self.gram_floor = 1e-10
+        #: fraction of free device memory a streamed batch may use (the rest: allocator slack,
+        #: cuBLAS/cuSOLVER workspaces)
+        self.mem_fraction = 0.5
+        self.configure(**options)
+
+    def __repr__(self) -> str:
+        return f"<fastcca backend {self.NAME!r} on {getattr(self.xp, '__name__', self.xp)!r}>"
+
+    # ------------------------------------------------------------------ options
+    def configure(self, **options) -> dict:
+        """Set options (see module docstring); returns the previous values of those set."""
+        old = {}
+        for k, v in options.items():
+            if k not in ("gemm_dtype", "use_syrk", "svdvals_route", "svd_route", "gram_floor", "mem_fraction"):
+                raise TypeError(f"configure: unknown option {k!r}")
+            if k == "gemm_dtype" and v not in ("float64", "float32"):
+                raise ValueError(f"gemm_dtype: expected 'float64' or 'float32', got {v!r}")
+            if k in ("svdvals_route", "svd_route") and v not in _ROUTES:
+                raise ValueError(f"{k}: expected one of {_ROUTES}, got {v!r}")
+            if k in ("gram_floor", "mem_fraction") and not 0 <= float(v) <= 1:
+                raise ValueError(f"{k}: expected a number in [0, 1], got {v!r}")
+            old[k] = getattr(self, k)
+            setattr(self, k, v)
+        return old
+
+    @contextlib.contextmanager
+    def options(self, **options):
+        """Temporarily set options: ``with be.options(svd_route="gram"): ...``."""
+        old = self.configure(**options)
+        try:
+            yield self
+        finally:
+            self.configure(**old)
+
+    # ------------------------------------------------------------------ data in and out
+    def _default_device_view(self, a):
+        return a if isinstance(a, self.xp.ndarray) else None
+
+    def is_device_array(self, a) -> bool:
+        """Whether ``a`` is already on this backend's device (no host copy needed)."""
+        return self._device_view(a) is not None
+
+    def as_matrix(self, a, name: str):
+        """``a`` as a validated 2-D real float32/float64 ``xp`` array.
+
+        Device arrays (CuPy, CUDA torch tensors) are used in place (a dtype cast, if any, happens
+        on the device); host arrays (NumPy, lists, CPU tensors) are validated and normalised by
+        ``as_host_matrix`` and copied to the device.  Errors read as on the CPU backend.
+        """
+        arr = self._device_view(a)
+        if arr is None:
+            return self.xp.asarray(as_host_matrix(a, name))
+        return self._check_device_matrix(arr, name)
+
+    def _check_device_matrix(self, arr, name: str):
+        # the checks of fastcca._validation.as_host_matrix, on the array's metadata only
+        kind = arr.dtype.kind
+        if kind == "c":
+            raise TypeError(f"{name}: complex input is not supported here (got dtype {arr.dtype}); "
+                            "conv layers go through fastcca.conv_cca")
+        if kind not in "fiub" and arr.dtype.name != "bfloat16":
+            raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(
+                f"{name}: expected a 2-D array of shape (n_datapoints, n_neurons) (samples first), "
+                f"got shape {tuple(arr.shape)}" + (" (use a.reshape(-1, 1) for a single neuron)" if arr.ndim == 1 else ""))
+        if arr.shape[0] == 0 or arr.shape[1] == 0:
+            raise ValueError(f"{name}: empty input, shape {tuple(arr.shape)}; need at least one datapoint and one neuron")
+        if arr.dtype not in (np.float32, np.float64):
+            small_float = kind == "f" or arr.dtype.name == "bfloat16"
+            arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or not small_float else np.float32)
+        return arr
+
+    def to_numpy(self, a):
+        """Host NumPy copy of a device array (NumPy input passes through)."""
+        if isinstance(a, np.ndarray):
+            return a
+        return self._to_host(a)
+
+    # ------------------------------------------------------------------ moments
+    def center_checked(self, x):
+        """``(centred float64 copy, column means)`` of an (n, p) device batch, or ``None`` if it
+        holds NaN/Inf.  One float64 copy, centred in place; the full finiteness scan runs only
+        when a column mean is not finite (NaN/Inf anywhere makes its column's sum non-finite;
+        a finite column whose sum overflows is scanned and accepted)."""
+        xp = self.xp
+        xc = x.astype(xp.float64, order="C", copy=True)
+        mean = xc.mean(axis=0)
+        if not bool(xp.isfinite(mean).all()) and not bool(xp.isfinite(xc).all()):
+            return None
+        xc -= mean
+        return xc, mean
+
+    def scatter(self, a, b):
+        """``a.T @ b`` in float64 (SYRK when ``a is b``); float32 products when configured."""
+        xp = self.xp
+        same = a is b
+        if self.gemm_dtype == "float32":
+            a = a.astype(xp.float32)
+            b = a if same else b.astype(xp.float32)
+        if same and self.use_syrk and self._syrk_upper is not None:
+            out = self._symmetric_from_upper(self._syrk_upper(a))
+        else:
+            out = a.T @ b
+        return out if out.dtype == xp.float64 else out.astype(xp.float64)
+
+    def _symmetric_from_upper(self, u):
+        xp = self.xp
+        return xp.ascontiguousarray(xp.triu(u) + xp.triu(u, 1).T)
+
+    def add_scatter_rank1(self, s, b, u, v, c: float) -> None:
+        """In place ``s += b + c * outer(u, v)`` (Chan's merge); O(p q), never the bottleneck."""
+        s += b
+        s += c * self.xp.outer(u, v)
+
+    def default_batch_rows(self, x, y):
+        """Rows per batch for ``Moments.from_arrays(x, y)`` when no ``batch_size`` is given:
+        ``None`` (one batch) when everything fits in ``mem_fraction`` of the free device memory,
+        else the largest row count that does, so a host array larger than the device streams
+        through it.  Per row: the host->device copy of a host batch, the float64 centred copies
+        (and float32 copies in float32 GEMM mode); reserved: three times the float64 state
+        (state, the batch's blocks, SYRK temporaries)."""
+        if self._mem_info is None:
+            return None
+        sx, sy = getattr(x, "shape", None), getattr(y, "shape", None)
+        if sx is None or sy is None or len(sx) != 2 or len(sy) != 2:
+            return None  # lists etc.: as_matrix reports the problem
+        n, p = int(sx[0]), int(sx[1])
+        q = int(sy[1])
+        same = y is x
+        cols = p if same else p + q
+        per_row = 8 * cols + (4 * cols if self.gemm_dtype == "float32" else 0)
+        for a, k in ((x, p),) if same else ((x, p), (y, q)):
+            if not self.is_device_array(a):
+                per_row += k * _host_transfer_itemsize(a)
+        reserve = 3 * 8 * (p * p + q * q + p * q)
+        free = int(self._mem_info()[0])
+        budget = int(self.mem_fraction * free) - reserve
+        if budget < per_row:
+            raise MemoryError(
+                f"backend {self.NAME!r}: the float64 moments of p={p}, q={q} neurons need about "
+                f"{reserve / 2**30:.2f} GiB of device memory with temporaries, and only "
+                f"{free / 2**30:.2f} GiB are free; use backend='cpu' or fewer neurons")
+        rows = budget // per_row
+        return None if rows >= n else int(rows)
+
+    # ------------------------------------------------------------------ decompositions
+    def eigh(self, a):
+        return self.xp.linalg.eigh(a)
+
+    def eigvalsh(self, a):
+        return self.xp.linalg.eigvalsh(a)
+
+    def eigh_top(self, a, k: int):
+        """Top-``k`` eigenpairs, descending.  A full ``eigh`` here (no subset solver in CuPy;
+        cuSOLVER ``syevdx`` is the next step)."""
+        xp = self.xp
+        p = a.shape[-1]
+        k = int(min(max(k, 0), p))
+        if k == 0:
+            return xp.zeros(0), xp.zeros((p, 0))
+        w, v = xp.linalg.eigh(a)
+        return xp.ascontiguousarray(w[::-1][:k]), xp.ascontiguousarray(v[:, ::-1][:, :k])
+
+    def cholesky(self, a):
+        """Lower Cholesky factor, or ``None`` when ``a`` is not positive definite -- whether
+        the library raises (NumPy; CuPy under ``errstate``) or returns NaN."""
+        xp = self.xp
+        try:
+            with self._errstate():
+                l = xp.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            return None
+        d = xp.diagonal(l, axis1=l.ndim - 2, axis2=l.ndim - 1)
+        if not bool(xp.isfinite(l).all()) or not bool((d > 0).all()):
+            return None
+        return l
+
+    def solve_lower(self, l, b, trans: bool = False):
+        return self._solve_triangular(l, b, lower=True, trans="C" if trans else "N")
+
+    def _gram_eigh(self, a, vectors: bool):
+        """eigh of the smaller Gram matrix of ``a`` (m1, m2), eigenvalues descending; ``None``
+        when the smallest is below ``gram_floor * largest`` (the SVD is then needed)."""
+        xp = self.xp
+        m1, m2 = a.shape[-2], a.shape[-1]
+        left = m1 <= m2
+        ah = a.T.conj()
+        g = a @ ah if left else ah @ a
+        if vectors:
+            lam, vec = xp.linalg.eigh(g)
+            vec = vec[:, ::-1]
+        else:
+            lam, vec = xp.linalg.eigvalsh(g), None
+        lam = lam[::-1]
+        if lam.size:
+            top = float(lam[0])
+            if top > 0 and float(lam[-1]) < self.gram_floor * top:
+                return None
+        return left, xp.sqrt(xp.maximum(lam, 0.0)), vec
+
+    def svdvals(self, a):
+        """Singular values, descending (``svdvals_route``: the SVD's, or the Gram route)."""
+        if self.svdvals_route == "gram" and a.ndim == 2:
+            out = self._gram_eigh(a, vectors=False)
+            if out is not None:
+                return out[1]
+        return self.xp.linalg.svd(a, compute_uv=False)
+
+    def svd(self, a):
+        """Thin SVD ``(u, s, vh)``, ``s`` descending (``svd_route``: gesvd, or the Gram route)."""
+        if self.svd_route == "gram" and a.ndim == 2:
+            out = self._gram_eigh(a, vectors=True)
+            if out is not None:
+                left, s, vec = out
+                if s.size == 0 or float(s[-1]) > 0:
+                    if left:      # a = u s vh, u from eigh(a a^H): vh = s^-1 u^H a
+                        return vec, s, (vec.T.conj() @ a) / s[:, None]
+                    return (a @ vec) / s, s, vec.T.conj()
+        return self.xp.linalg.svd(a, full_matrices=False)
+
+
+def _host_transfer_itemsize(a) -> int:
+    """Bytes per element a host array occupies once ``as_host_matrix`` has normalised it
+    (float32 for float32/float16/bfloat16, float64 otherwise); NumPy or torch dtypes."""
+    dt = getattr(a, "dtype", np.float64)
+    try:
+        dt = np.dtype(dt)
+    except TypeError:   # a torch dtype
+        return 4 if getattr(dt, "is_floating_point", False) and getattr(dt, "itemsize", 8) <= 4 else 8
+    small_float = dt.kind == "f" and dt.itemsize <= 4 or dt.name == "bfloat16"
+    return 4 if small_float else 8
+
+
+def make_backend(xp, solve_triangular, name: str, **kwargs) -> XpBackend:
+    """The backend primitives on array module ``xp``; see :class:`XpBackend`."""
+    return XpBackend(xp, solve_triangular, name, **kwargs)
