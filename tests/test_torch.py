@@ -379,3 +379,17 @@ def test_fft_clear_errors(fft_setup):
     vol = torch.nn.Sequential(torch.nn.Conv3d(1, 2, 1))
     with pytest.raises(ValueError, match=r"conv='fft' takes \(b, c, h, w\) or \(b, c, L\)"):
         record(vol, ["0"], [torch.randn(4, 1, 3, 3, 3)], conv="fft", progress=False)
+
+
+def test_float32_precision_close_to_float64(two_models, fft_setup):
+    a, b, data, _, _ = two_models
+    for measure in ("svcca", "pwcca"):
+        g64 = compare_layers(a, data, LAYERS, model_b=b, measure=measure, progress=False)
+        g32 = compare_layers(a, data, LAYERS, model_b=b, measure=measure, precision="float32", progress=False)
+        assert 0 < np.abs(g32.values - g64.values).max() < 1e-5
+    fa, _, fdata, _, _ = fft_setup
+    g64 = compare_layers(fa, fdata, FFT_LAYERS, conv="fft", measure="cca", progress=False)
+    g32 = compare_layers(fa, fdata, FFT_LAYERS, conv="fft", measure="cca", precision="float32", progress=False)
+    assert np.abs(g32.values - g64.values).max() < 1e-5
+    with pytest.raises(ValueError, match="precision"):
+        record(a, LAYERS, data, precision="half", progress=False)

@@ -40,7 +40,8 @@ import numpy as np
 from ..backend import get_backend
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import as_conv_batch, check_layout
-from .moments import ConvMoments
+from .._validation import check_choice
+from .moments import PRECISIONS, ConvMoments
 
 #: default bound on one chunk's temporaries (all layers' centred copies, rfft2 outputs, blocks)
 CHUNK_BYTES = 64 << 20
@@ -58,6 +59,9 @@ class JointConvMoments:
         Layout of the batches (``"nchw"``: (b, c, h, w), PyTorch's).
     chunk_bytes : int
         Bound on the temporaries of one chunk of images inside ``update``.
+    precision : {"float64", "float32"}
+        Arithmetic of the FFT and of each chunk's block products, as in :class:`ConvMoments`
+        (the state is complex128 either way).
 
     ``update({key: (b, c, h, w) array, ...})`` takes one batch holding every layer of ``pairs``
     (the same b images); ``moments(a, b)`` returns the pair's :class:`ConvMoments` (copies),
@@ -65,8 +69,10 @@ class JointConvMoments:
     (wrong keys, rank or shape, NaN/Inf) raises before the state changes.
     """
 
-    def __init__(self, pairs, *, layout: str = "nchw", chunk_bytes: int = CHUNK_BYTES):
+    def __init__(self, pairs, *, layout: str = "nchw", chunk_bytes: int = CHUNK_BYTES,
+                 precision: str = "float64"):
         self.layout = check_layout(layout)
+        self.precision = check_choice(precision, "precision", PRECISIONS)
         self.chunk_bytes = int(chunk_bytes)
         self._be = get_backend("cpu")
         self._pairs: dict = {}                       # canonical (a, b) -> None until shapes known
@@ -131,7 +137,7 @@ class JointConvMoments:
         if not self.n:
             self._setup({k: tuple(x.shape[1:]) for k, x in xs.items()})
         b = next(iter(rows.values()))
-        per_image = 41 * sum(x[0].size for x in xs.values())
+        per_image = (41 if self.precision == "float64" else 21) * sum(x[0].size for x in xs.values())
         step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
         for lo in range(0, b, step):
             chunk = {k: x[lo:lo + step] for k, x in xs.items()}
@@ -169,10 +175,11 @@ class JointConvMoments:
         nb = next(iter(chunk.values())).shape[0]
         n = self.n + nb
         coef = self.n * nb / n
+        dt = np.float32 if self.precision == "float32" else np.float64
         blocks, deltas = {}, {}
         for key, x in chunk.items():
             flat, parts = self._gather[key]
-            z = be.spatial_rfft_blocks(x, means[key], flat, np.float64)          # (F_all, nb, c)
+            z = be.spatial_rfft_blocks(x, means[key], flat, dt)                  # (F_all, nb, c)
             d_img = means[key] - self._mean_img[key]
             dz = be.rfft_mean(d_img, flat)                                       # (F_all, c)
             for dk, sl in parts.items():
@@ -207,7 +214,7 @@ class JointConvMoments:
         dka, dkb = self._fkey[(pair, "x")], self._fkey[(pair, "y")]
         if swap:
             dka, dkb = dkb, dka
-        m = ConvMoments(layout=self.layout)
+        m = ConvMoments(layout=self.layout, precision=self.precision)
         m.n = self.n
         m.grid = self.grid(a, b)
         m.shape_x, m.shape_y = self.shapes[ka], self.shapes[kb]
