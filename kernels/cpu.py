@@ -147,7 +147,7 @@ def scatter_update_upper(s: np.ndarray, xc: np.ndarray, d=None, c: float = 0.0) 
 
 
 def scatter_update_upper_f32(s: np.ndarray, xc: np.ndarray, d=None, c: float = 0.0,
-                             panel: int = 256) -> None:
+                             panel: int = 128) -> None:
     """:func:`scatter_update_upper` with the batch product in SINGLE precision: in place on the
     upper triangle of the C-ordered float64 ``s`` (p, p), ``s += xc^T xc + c * outer(d, d)`` for
     a centred float32 batch ``xc`` (b, p).
