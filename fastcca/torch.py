@@ -363,12 +363,27 @@ class Recording:
 def _fft_values(bank, pairs, measure, progress, kwargs):
     """conv_cca / conv_svcca similarity of each fft pair from the joint per-frequency moments;
     symmetric measures, so each unordered pair is computed once."""
-    from .conv import conv_cca, conv_svcca
+    from .conv import conv_cca
+    from .conv.measures import _svcca_fft, _top_eig
+    from .measures.svcca import KEEP_RULES
+    from ._validation import check_fraction_or_count, check_nonnegative
     keep, keep_rule = kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum")
     eps, rcond = kwargs.get("eps", 1e-10), kwargs.get("rcond")
     unknown = set(kwargs) - {"keep", "keep_rule", "eps", "rcond", "side"}
     if unknown:
         raise TypeError(f"unexpected measure argument(s) {sorted(unknown)}; expected keep, keep_rule, eps, rcond, side")
+    if measure == "svcca":
+        keep = check_fraction_or_count(keep)
+        keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
+        eps = check_nonnegative(eps, "eps")
+    eigs: dict = {}
+
+    def eig(s):
+        # each layer's eigendecomposition once for all its pairs (keyed by its shared block stack)
+        if id(s) not in eigs:
+            eigs[id(s)] = (s, _top_eig(bank._be, s))
+        return eigs[id(s)][1]
+
     out = np.empty(len(pairs))
     done, notes = {}, []
     for i, (a, b) in enumerate(tqdm(pairs, disable=not progress, desc=f"{measure} fft pairs", unit="pair")):
@@ -377,7 +392,7 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
             continue
         m = bank.moments(a, b, copy=False)
         if measure == "svcca":
-            r = conv_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps)
+            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy))
         else:
             r = conv_cca(m, eps=eps, rcond=rcond)
         done[(a, b)] = out[i] = r.similarity

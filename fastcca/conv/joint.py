@@ -137,8 +137,7 @@ class JointConvMoments:
         if not self.n:
             self._setup({k: tuple(x.shape[1:]) for k, x in xs.items()})
         b = next(iter(rows.values()))
-        per_image = (41 if self.precision == "float64" else 21) * sum(x[0].size for x in xs.values())
-        step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
+        step = max(1, min(b, self.chunk_bytes // max(self._bytes_per_image(), 1)))
         for lo in range(0, b, step):
             chunk = {k: x[lo:lo + step] for k, x in xs.items()}
             cm = means if step >= b else {k: be.spatial_mean_checked(x) for k, x in chunk.items()}
@@ -167,6 +166,16 @@ class JointConvMoments:
             self._gather[key] = (np.concatenate(flats),
                                  {dk: slice(int(lo), int(hi)) for dk, lo, hi in zip(dks, cuts[:-1], cuts[1:])})
             self._mean_img[key] = np.zeros(shapes[key])
+
+    def _bytes_per_image(self) -> int:
+        """Temporaries of one image in a chunk: every layer's gathered blocks (complex, kept
+        until the chunk's products are done) plus the largest layer's centred real copy and
+        full ``rfft2`` output (freed after its gather)."""
+        item = 8 if self.precision == "float64" else 4
+        kept = sum(2 * item * self.shapes[k][0] * len(self._gather[k][0]) for k in self.layers)
+        peak = max(item * int(np.prod(self.shapes[k])) + 2 * item * self.shapes[k][0] * self.shapes[k][1]
+                   * (self.shapes[k][2] // 2 + 1) for k in self.layers)
+        return kept + peak
 
     def _add_chunk(self, chunk: dict, means: dict) -> None:
         """Fold a chunk of images in: one rfft2 per layer, shared diagonal products, one cross
