@@ -331,6 +331,10 @@ def test_fft_checkpoints_equal_per_state_collection(fft_setup):
         assert g.values[i, 0] == pytest.approx(fastcca.conv_cca(xb[nm], xa[nm]).similarity, abs=1e-10)
         assert g.values[i, 1] == pytest.approx(fastcca.conv_cca(xa[nm], xa[nm]).similarity, abs=1e-10)
         assert g.values[i, 1] == pytest.approx(1.0, abs=1e-8)      # 1 up to the eps ridge
+    mats = compare_checkpoints(a, [b.state_dict(), a.state_dict()], data, ["1", "5"], conv="fft",
+                               measure="svcca", pairs="all", progress=False)
+    ref = [[fastcca.conv_svcca(xb[r], xa[c]).similarity for c in ["1", "5"]] for r in ["1", "5"]]
+    np.testing.assert_allclose(mats[0].values, ref, rtol=0, atol=1e-10)
 
 
 def test_fft_mixed_modes_rule(fft_setup):
