@@ -397,3 +397,14 @@ def test_float32_precision_close_to_float64(two_models, fft_setup):
     assert np.abs(g32.values - g64.values).max() < 1e-5
     with pytest.raises(ValueError, match="precision"):
         record(a, LAYERS, data, precision="half", progress=False)
+
+
+def test_fft_conv1d_outputs_are_h_by_1_maps():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 3, padding=1), torch.nn.Tanh(),
+                              torch.nn.Conv1d(4, 5, 3, stride=2), torch.nn.Tanh())
+    data = loader(n=200, shape=(3, 12), batch=64)
+    full = collect(net, ["1", "3"], data)                       # (n, 4, 12), (n, 5, 5)
+    g = compare_layers(net, data, ["1", "3"], conv="fft", measure="cca", progress=False)
+    ref = fastcca.conv_cca(full["1"][..., None], full["3"][..., None]).similarity
+    assert g.values[0, 1] == pytest.approx(ref, abs=1e-10)
