@@ -227,7 +227,9 @@ class Recording:
 
     ``layers`` maps a key ``(model label, module name)`` to its :class:`LayerInfo`; ``groups``
     maps a datapoint group to its :class:`fastcca.grid.JointMoments` (one group unless
-    ``conv="fold"`` layers of different spatial sizes were recorded).  Layers may be named by
+    ``conv="fold"`` layers of different spatial sizes were recorded); ``fft`` is the
+    :class:`fastcca.conv.joint.JointConvMoments` of the pairs involving ``conv="fft"`` conv
+    layers (None without such pairs; those layers are in no group).  Layers may be named by
     module name alone where that is unambiguous.
     """
 
