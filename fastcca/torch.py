@@ -26,8 +26,19 @@ used as is.  Outputs with more axes are taken as channels-first (``(b, c, h, w)`
   (the SVCCA paper's treatment of conv layers before the DFT); layers are only comparable with
   layers of the same spatial size (their datapoints are the same (image, position) pairs);
 * ``"mean"``: the spatial mean, ``(b, c)``;
-* ``"fft"``: SVCCA's per-frequency DFT CCA; it belongs to the conv module (``fastcca.conv``),
-  which this integration does not call yet -- asking for it raises ``NotImplementedError``.
+* ``"fft"``: SVCCA's per-frequency DFT CCA (Raghu et al. 2017, section 3), computed by the
+  conv module (:class:`fastcca.conv.joint.JointConvMoments`, :func:`fastcca.conv_cca`,
+  :func:`fastcca.conv_svcca`): ``(b, c, h, w)`` outputs (``(b, c, L)`` as ``(b, c, L, 1)``)
+  are NOT put into the joint scatter; instead, for every requested pair involving such a layer,
+  the per-frequency block moments are accumulated in the same pass (each layer's ``rfft2``
+  once per batch, each pair one batched block product).  A pair's value is ``conv_cca`` /
+  ``conv_svcca`` of those moments (mean of the pooled per-frequency coefficients); layers of
+  different spatial sizes compare their overlapping low frequencies.  Measures: "svcca",
+  "cca"/"mean_cca" only (pwcca and linear_cka are not defined per frequency block).
+  Mixed pairs: an fft conv layer against a dense layer (b, p) takes the dense layer as a
+  (p, 1, 1) map, so only the DC frequency is compared -- which is CCA of the conv layer's
+  spatial MEAN against the dense layer; against a conv layer recorded in another mode it is an
+  error.  Pairs of 2-D layers always use the joint scatter (every mode is the identity there).
 
 ``conv`` is one mode for every layer or a dict ``{layer name: mode}`` (others: "flatten").
 
@@ -41,6 +52,13 @@ of the hooked outputs (``b * P`` values in the model's dtype) and the model's ow
 activations -- independent of the number of datapoints.  Computing the grid adds, per layer,
 an operator of at most (p_l, p_l) and one (r_a, P) block at a time (at most another
 ``8 P^2``-ish bytes in all).  Example: 10 layers of 128 features, P = 1280: 13 MiB of state.
+
+With ``conv="fft"``, add the per-frequency state of :class:`fastcca.conv.joint.JointConvMoments`
+(complex128): ``16 F (c_a^2 + c_b^2 + c_a c_b)`` bytes for a pair of conv layers with ``F``
+frequency classes (``F ~ h w / 2`` of the overlapping size), the diagonal stacks shared by all
+pairs of a layer (per layer and partner size ``16 F c_l^2``, per requested pair ``16 F c_a c_b``),
+plus per batch chunk its rfft temporaries (bounded by 64 MiB) and one pair's product at a time.
+Example: 10 conv layers of 64 channels at 16 x 16 (F = 130), all 45 pairs: 55 x 8.5 MB = 0.47 GB.
 
 Backends: the moments are accumulated on the CPU (``backend="cpu"``) or, for CUDA models with
 ``backend="auto"``/``"cuda"``, by the CUDA kernels when ``fastcca.kernels.cuda`` is available
@@ -57,8 +75,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._validation import check_choice
 from .backend import BackendUnavailableError, get_backend
-from .grid import JointMoments, SimilarityMatrix, similarity_grid, similarity_pairs
+from .grid import MEASURES, JointMoments, SimilarityMatrix, similarity_grid, similarity_pairs
 
 try:  # optional dependency: importing this module never fails, using it without torch does
     import torch
@@ -70,6 +89,9 @@ __all__ = ["record", "compare_layers", "compare_checkpoints", "Recording", "Laye
            "JointMoments", "SimilarityMatrix", "similarity_grid"]
 
 CONV_MODES = ("flatten", "fold", "mean", "fft")
+#: measures defined for conv="fft" pairs (mean CCA / SVCCA pooled over frequencies)
+FFT_MEASURES = ("svcca", "cca", "mean_cca")
+_FFT_GROUP = ("fft",)
 
 
 def _require_torch() -> None:
@@ -127,13 +149,31 @@ def _conv_mode(conv, name: str) -> str:
     if mode not in CONV_MODES:
         raise ValueError(f"conv: expected one of {', '.join(map(repr, CONV_MODES))} "
                          f"(or a dict layer -> mode), got {mode!r} for layer {name!r}")
-    if mode == "fft":
-        raise NotImplementedError(
-            f"conv='fft' (layer {name!r}): the per-frequency DFT CCA of the SVCCA paper lives in the "
-            "conv module (fastcca.conv), which this PyTorch integration does not use yet. Use "
-            "conv='fold' (positions as datapoints), 'mean' or 'flatten', or record the conv "
-            "activations and call the conv functions directly.")
     return mode
+
+
+def _check_fft_measure(measure, what) -> None:
+    """pwcca / linear_cka are not defined for fft-mode pairs: a clear error naming the options."""
+    if measure in MEASURES and measure not in FFT_MEASURES:
+        raise ValueError(
+            f"measure={measure!r} is not defined for conv='fft' ({what}): the fft mode compares "
+            "complex per-frequency blocks, and pwcca's projection weights and linear CKA are defined on "
+            "real neurons. Use measure='svcca' or 'cca' (or 'mean_cca') with conv='fft', or "
+            f"measure={measure!r} with conv='mean', 'fold' or 'flatten' for these layers.")
+
+
+def _uses_fft(conv) -> bool:
+    return conv == "fft" or (isinstance(conv, Mapping) and "fft" in conv.values())
+
+
+def _fft_map(out):
+    """An output as a 4-D (b, c, h, w) CPU tensor for the conv module: (b, p) -> (b, p, 1, 1),
+    (b, c, L) -> (b, c, L, 1)."""
+    if out.ndim == 2:
+        out = out[:, :, None, None]
+    elif out.ndim == 3:
+        out = out[..., None]
+    return out.cpu()
 
 
 def _as_rows(out, mode: str):
@@ -187,19 +227,32 @@ class Recording:
 
     ``layers`` maps a key ``(model label, module name)`` to its :class:`LayerInfo`; ``groups``
     maps a datapoint group to its :class:`fastcca.grid.JointMoments` (one group unless
-    ``conv="fold"`` layers of different spatial sizes were recorded).  Layers may be named by
+    ``conv="fold"`` layers of different spatial sizes were recorded); ``fft`` is the
+    :class:`fastcca.conv.joint.JointConvMoments` of the pairs involving ``conv="fft"`` conv
+    layers (None without such pairs; those layers are in no group).  Layers may be named by
     module name alone where that is unambiguous.
     """
 
-    def __init__(self, layers: dict, groups: dict, n_batches: int, models: tuple):
+    def __init__(self, layers: dict, groups: dict, n_batches: int, models: tuple, fft=None):
         self.layers = layers
         self.groups = groups
         self.n_batches = n_batches
         self.models = models
+        self.fft = fft
 
     def __repr__(self) -> str:
         return (f"Recording(models={list(self.models)}, layers={len(self.layers)}, "
-                f"batches={self.n_batches}, groups={ {g: jm.n for g, jm in self.groups.items()} })")
+                f"batches={self.n_batches}, groups={self.n})")
+
+    def _is_fft(self, key) -> bool:
+        return self.layers[key].group == _FFT_GROUP
+
+    def _fft_pair(self, a, b) -> bool:
+        """Whether the pair is computed in fft mode (it involves a conv map recorded with conv='fft')."""
+        return self._is_fft(a) or self._is_fft(b)
+
+    def _n_of(self, key) -> int:
+        return self.fft.n if self._is_fft(key) else self.joint(key).n
 
     def key(self, layer) -> tuple:
         """``(model label, name)`` for a layer given as that tuple or by its name alone."""
@@ -216,18 +269,44 @@ class Recording:
 
     def joint(self, layer) -> JointMoments:
         """The joint moments holding ``layer``."""
-        return self.groups[self.layers[self.key(layer)].group]
+        key = self.key(layer)
+        if self._is_fft(key):
+            raise ValueError(f"layer {key} was recorded with conv='fft': it is not in the joint scatter; "
+                             "its pairs' per-frequency moments are in .fft (rec.moments(a, b) gives a "
+                             "fastcca.ConvMoments)")
+        return self.groups[self.layers[key].group]
 
     @property
     def n(self) -> dict:
-        """Datapoints per group."""
-        return {g: jm.n for g, jm in self.groups.items()}
+        """Datapoints per group (``("fft",)``: images of the conv='fft' pairs)."""
+        out = {g: jm.n for g, jm in self.groups.items()}
+        if self.fft is not None:
+            out[_FFT_GROUP] = self.fft.n
+        return out
 
     def moments(self, a, b):
-        """:class:`fastcca.Moments` of the pair (x = layer ``a``, y = layer ``b``), for any measure."""
+        """The pair's moments (x = layer ``a``, y = layer ``b``): a :class:`fastcca.Moments` (any
+        measure), or for a conv='fft' pair a :class:`fastcca.ConvMoments` (``conv_cca``,
+        ``conv_svcca``)."""
         ka, kb = self.key(a), self.key(b)
+        if self._fft_pair(ka, kb):
+            self._check_fft_pairs([(ka, kb)])
+            return self.fft.moments(ka, kb)
         self._same_group([(ka, kb)])
         return self.joint(ka).moments(ka, kb)
+
+    def _check_fft_pairs(self, pairs) -> None:
+        for a, b in pairs:
+            for k, other in ((a, b), (b, a)):
+                info = self.layers[k]
+                if not self._is_fft(k) and len(info.shape) > 1:
+                    raise ValueError(
+                        f"layers {other} (conv='fft') and {k} (conv={info.mode!r}, output {info.shape}) cannot "
+                        "be compared: an fft pair needs both conv maps in fft mode (or a dense (b, p) layer, "
+                        "taken as a (p, 1, 1) map); record both with conv='fft', or neither")
+            if self.fft is None or not self.fft.has_pair(a, b):
+                raise KeyError(f"pair ({a}, {b}) involves a conv='fft' layer but its per-frequency moments were "
+                               "not accumulated; pass it (or fft_pairs='all') to record(..., fft_pairs=...)")
 
     def _same_group(self, pairs) -> None:
         for a, b in pairs:
@@ -241,15 +320,24 @@ class Recording:
     def pairs(self, pairs, measure: str = "svcca", *, progress: bool = False, **kwargs):
         """Values of ``measure`` for each (a, b) pair; see :func:`fastcca.grid.similarity_pairs`."""
         keyed = [(self.key(a), self.key(b)) for a, b in pairs]
-        self._same_group(keyed)
+        fft = [i for i, (a, b) in enumerate(keyed) if self._fft_pair(a, b)]
+        if fft:
+            _check_fft_measure(measure, f"pair {keyed[fft[0]]}")
+            self._check_fft_pairs([keyed[i] for i in fft])
+        fft_set = set(fft)
+        self._same_group([p for i, p in enumerate(keyed) if i not in fft_set])
         out = np.empty(len(keyed))
         notes = []
         for g, jm in self.groups.items():
-            idx = [i for i, (a, _) in enumerate(keyed) if self.layers[a].group == g]
+            idx = [i for i, (a, _) in enumerate(keyed) if self.layers[a].group == g and i not in fft_set]
             if idx:
                 v, nt = similarity_pairs(jm, [keyed[i] for i in idx], measure, progress=progress, **kwargs)
                 out[idx] = v
                 notes += list(nt)
+        if fft:
+            v, nt = _fft_values(self.fft, [keyed[i] for i in fft], measure, progress, kwargs)
+            out[fft] = v
+            notes += nt
         return out, tuple(notes)
 
     def grid(self, rows=None, columns=None, measure: str = "svcca", *, row_title: str | None = None,
@@ -270,8 +358,48 @@ class Recording:
         return SimilarityMatrix(
             measure=measure, rows=tuple(_label(k) for k in rows), columns=tuple(_label(k) for k in columns),
             values=vals.reshape(len(rows), len(columns)), row_title=row_title or title(rows),
-            column_title=column_title or title(columns), n=self.joint(rows[0]).n if rows else 0,
-            params=_grid_params(measure, kwargs), notes=notes)
+            column_title=column_title or title(columns), n=self._n_of(rows[0]) if rows else 0,
+            params=_grid_params(measure, kwargs, any(self._is_fft(k) for k in rows + columns)), notes=notes)
+
+
+def _fft_values(bank, pairs, measure, progress, kwargs):
+    """conv_cca / conv_svcca similarity of each fft pair from the joint per-frequency moments;
+    symmetric measures, so each unordered pair is computed once."""
+    from .conv import conv_cca
+    from .conv.measures import _svcca_fft, _top_eig
+    from .measures.svcca import KEEP_RULES
+    from ._validation import check_fraction_or_count, check_nonnegative
+    keep, keep_rule = kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum")
+    eps, rcond = kwargs.get("eps", 1e-10), kwargs.get("rcond")
+    unknown = set(kwargs) - {"keep", "keep_rule", "eps", "rcond", "side"}
+    if unknown:
+        raise TypeError(f"unexpected measure argument(s) {sorted(unknown)}; expected keep, keep_rule, eps, rcond, side")
+    if measure == "svcca":
+        keep = check_fraction_or_count(keep)
+        keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
+        eps = check_nonnegative(eps, "eps")
+    eigs: dict = {}
+
+    def eig(s):
+        # each layer's eigendecomposition once for all its pairs (keyed by its shared block stack)
+        if id(s) not in eigs:
+            eigs[id(s)] = (s, _top_eig(bank._be, s))
+        return eigs[id(s)][1]
+
+    out = np.empty(len(pairs))
+    done, notes = {}, []
+    for i, (a, b) in enumerate(tqdm(pairs, disable=not progress, desc=f"{measure} fft pairs", unit="pair")):
+        if (b, a) in done or (a, b) in done:
+            out[i] = done.get((a, b), done.get((b, a)))
+            continue
+        m = bank.moments(a, b, copy=False)
+        if measure == "svcca":
+            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy))
+        else:
+            r = conv_cca(m, eps=eps, rcond=rcond)
+        done[(a, b)] = out[i] = r.similarity
+        notes += [f"{a} x {b} (fft): {t}" for t in r.notes if not t.startswith("SV step")]
+    return out, notes
 
 
 def _label(key) -> str:
@@ -282,10 +410,13 @@ def _group_str(g) -> str:
     return "one per input" if g == ("points",) else "one per input and position of a " + "x".join(map(str, g[1:])) + " map"
 
 
-def _grid_params(measure, kwargs):
+def _grid_params(measure, kwargs, fft: bool = False):
     from .grid import _params
-    return _params(measure, kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum"),
-                   kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"))
+    p = _params(measure, kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum"),
+                kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"))
+    if fft:
+        p["conv"] = "fft"
+    return p
 
 
 def _pick_backend(backend: str, out):
@@ -300,9 +431,45 @@ def _pick_backend(backend: str, out):
         return get_backend("cpu")
 
 
+def _fft_bank(infos: dict, models: tuple, fft_pairs, precision: str = "float64"):
+    """The :class:`JointConvMoments` for the pairs that involve a conv='fft' map (or None).
+    ``fft_pairs``: None (the default grid's pairs; pairs with a conv map in another mode are left
+    out, and raise when asked for), "all" (every pair of recorded layers), or explicit pairs
+    (a pair that cannot be computed in fft mode raises here, after the first batch)."""
+    from .conv.joint import JointConvMoments
+    probe = Recording(infos, {}, 0, models)
+    keys = list(infos)
+    if fft_pairs is None:
+        rows = [k for k in keys if k[0] == models[0]]
+        pairs = [(a, b) for a in rows for b in keys if b[0] == models[-1]]
+    elif isinstance(fft_pairs, str):
+        if fft_pairs != "all":
+            raise ValueError(f"fft_pairs: expected None, 'all' or a list of (a, b) layer pairs, got {fft_pairs!r}")
+        pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i:]]
+    else:
+        pairs = []
+        for p in fft_pairs:
+            try:
+                a, b = p
+            except (TypeError, ValueError):
+                raise ValueError(f"fft_pairs: expected (a, b) layer pairs, got {p!r}") from None
+            pairs.append((probe.key(a), probe.key(b)))
+    keep = []
+    for a, b in pairs:
+        if not probe._fft_pair(a, b):
+            continue
+        if len(infos[a].shape) > 1 and len(infos[b].shape) > 1 and not (probe._is_fft(a) and probe._is_fft(b)):
+            if fft_pairs is None or fft_pairs == "all":
+                continue
+            probe.fft = None
+            probe._check_fft_pairs([(a, b)])
+        keep.append((a, b))
+    return JointConvMoments(keep, precision=precision) if keep else None
+
+
 def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"), conv="flatten",
            input_index=0, eval_mode: bool = True, backend: str = "auto", progress: bool = True,
-           max_batches: int | None = None) -> Recording:
+           max_batches: int | None = None, fft_pairs=None, precision: str = "float64") -> Recording:
     """Run ``data`` once through ``model`` (and ``model_b``) and stream the outputs of the named
     modules into joint moments.
 
@@ -316,11 +483,23 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
         module classes (every module of that class).  ``layers_b`` defaults to ``layers``.
     data : DataLoader or iterable of batches; see the module docstring (``input_index``).
     labels : the two models' labels in the layer keys ``(label, name)``.
-    conv : "flatten" | "fold" | "mean" (| "fft", not available yet), or a dict name -> mode.
+    conv : "flatten" | "fold" | "mean" | "fft", or a dict name -> mode (module docstring).
     eval_mode : run the models in eval mode (their train/eval flags are restored afterwards).
     backend : "auto" | "cpu" | "cuda", where the moments are accumulated.
     progress : a tqdm bar over batches.
     max_batches : stop after this many batches.
+    fft_pairs : None, "all" or a list of (a, b) layer pairs
+        Which pairs involving ``conv="fft"`` conv layers get per-frequency moments (each pair
+        costs one batched block product per batch and ``16 F c_a c_b`` bytes).  None (default):
+        those of the default grid (``model``'s layers x ``model_b``'s, or x ``model``'s own);
+        "all": every pair of recorded layers; a list: exactly those (layer names or
+        ``(label, name)`` keys).  Asking a :class:`Recording` for an fft pair that was not
+        accumulated is a ``KeyError``.
+    precision : "float64" (default) | "float32"
+        Arithmetic of each batch's products (accumulation is float64 either way):
+        ``JointMoments(precision=...)`` and, for fft pairs, ``JointConvMoments(precision=...)``.
+        float32 roughly doubles the product throughput for float32 models; measured errors:
+        README, "PyTorch integration".
 
     Returns
     -------
@@ -329,6 +508,7 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
     """
     _require_torch()
     get_backend(backend)  # a bad name, or "cuda" without CuPy/GPU, fails before any work
+    precision = check_choice(precision, "precision", JointMoments.PRECISIONS)
     specs = [(labels[0], model, _resolve_layers(model, layers, "layers"))]
     if model_b is not None:
         if model_b is model:
@@ -362,6 +542,7 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
     infos: dict = {}
     groups: dict = {}
     be = None
+    bank = None
     n_batches = 0
     try:
         for label, mod, names in specs:
@@ -387,25 +568,38 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
                         raise RuntimeError(f"layer {key[1]!r} of model {key[0]!r} produced no output in "
                                            f"batch {n_batches} (it is not used in the forward pass)")
                     out = captured[key]
-                    rows, group = _as_rows(out, modes[key])
+                    if modes[key] == "fft" and out.ndim > 2:
+                        if out.ndim > 4:
+                            raise ValueError(
+                                f"layer {key[1]!r} of model {key[0]!r}: conv='fft' takes (b, c, h, w) or (b, c, L) "
+                                f"outputs, got {tuple(out.shape)}; use conv='mean', 'fold' or 'flatten' here")
+                        rows, group, width = None, _FFT_GROUP, int(out.shape[1])
+                    else:
+                        rows, group = _as_rows(out, modes[key])
+                        width = int(rows.shape[1])
                     info = infos.get(key)
                     if info is None:
-                        infos[key] = LayerInfo(key[0], key[1], tuple(out.shape[1:]), modes[key],
-                                               int(rows.shape[1]), group)
+                        infos[key] = LayerInfo(key[0], key[1], tuple(out.shape[1:]), modes[key], width, group)
                     elif tuple(out.shape[1:]) != info.shape:
                         raise ValueError(
                             f"layer {key[1]!r} of model {key[0]!r}: output shape per datapoint changed from "
                             f"{info.shape} (first batch) to {tuple(out.shape[1:])} in batch {n_batches}; "
                             "the features must be the same in every batch (e.g. fixed image size)")
+                    if rows is None:
+                        continue
                     if be is None:
                         be = _pick_backend(backend, rows)
                     if be.NAME == "cpu":
                         rows = rows.cpu()
                     per_group.setdefault(group, {})[key] = rows
+                if n_batches == 0:
+                    bank = _fft_bank(infos, tuple(lab for lab, _, _ in specs), fft_pairs, precision)
+                if bank is not None:
+                    bank.update({k: _fft_map(captured[k]) for k in bank.layers})
                 captured.clear()
                 for group, mats in per_group.items():
                     if group not in groups:
-                        groups[group] = JointMoments(be.NAME)
+                        groups[group] = JointMoments(be.NAME, precision=precision)
                     groups[group].update(mats)
                 n_batches += 1
     finally:
@@ -416,12 +610,13 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
         captured.clear()
     if n_batches == 0:
         raise ValueError("data: the loader yielded no batches; nothing to compare")
-    return Recording(infos, groups, n_batches, tuple(lab for lab, _, _ in specs))
+    return Recording(infos, groups, n_batches, tuple(lab for lab, _, _ in specs), fft=bank)
 
 
 def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure: str = "svcca",
                    conv="flatten", input_index=0, eval_mode: bool = True, backend: str = "auto",
-                   progress: bool = True, max_batches: int | None = None, **measure_kwargs) -> SimilarityMatrix:
+                   progress: bool = True, max_batches: int | None = None, precision: str = "float64",
+                   **measure_kwargs) -> SimilarityMatrix:
     """Similarity of every layer of ``model`` with every layer of ``model_b`` (default: of
     ``model`` itself), from one pass over ``data``.
 
@@ -429,10 +624,14 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
     row layer's neurons unless ``side="y"``), "linear_cka"; ``measure_kwargs``: ``keep``,
     ``keep_rule``, ``eps``, ``rcond``, ``side``.  Other arguments as in :func:`record`.
     Returns a :class:`fastcca.grid.SimilarityMatrix` (rows: ``layers``, columns: ``layers_b``).
+    With ``conv="fft"`` (for some or all layers) only "svcca" and "cca"/"mean_cca" are allowed
+    (checked before the pass); see the module docstring for mixed pairs.
     """
+    if _uses_fft(conv):
+        _check_fft_measure(measure, "requested for some layers")
     rec = record(model, layers, data, model_b=model_b, layers_b=layers_b, conv=conv,
                  input_index=input_index, eval_mode=eval_mode, backend=backend, progress=progress,
-                 max_batches=max_batches)
+                 max_batches=max_batches, fft_pairs=None, precision=precision)
     return rec.grid(measure=measure, progress=progress, **measure_kwargs)
 
 
@@ -462,7 +661,7 @@ def _load_state(state, model, what: str):
 def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=None, pairs: str = "same",
                         measure: str = "svcca", conv="flatten", input_index=0, eval_mode: bool = True,
                         backend: str = "auto", progress: bool = True, max_batches: int | None = None,
-                        **measure_kwargs):
+                        precision: str = "float64", **measure_kwargs):
     """Compare each layer of a network at every checkpoint with the network at a reference state
     (default: the last checkpoint, i.e. the trained network), one pass over ``data`` per state.
 
@@ -490,6 +689,8 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
     _require_torch()
     if pairs not in ("same", "all"):
         raise ValueError(f"pairs: expected 'same' or 'all', got {pairs!r}")
+    if _uses_fft(conv):
+        _check_fft_measure(measure, "requested for some layers")
     states = list(states)
     if not states:
         raise ValueError("states: empty; give at least one checkpoint")
@@ -509,17 +710,19 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
         ref_label = "reference"
     work = copy.deepcopy(model)
     rec_kw = dict(conv=conv, input_index=input_index, eval_mode=eval_mode, backend=backend,
-                  progress=progress, max_batches=max_batches)
+                  progress=progress, max_batches=max_batches, precision=precision)
     values = np.empty((len(names), len(states)))
     mats, notes, n = [], [], 0
     for t, state in enumerate(tqdm(states, disable=not progress, desc="checkpoints", unit="state")):
         if t == ref_index:
-            rec = record(ref_model, names, data, labels=(ref_label, "reference"), **rec_kw)
             kt = kr = [(ref_label, nm) for nm in names]
+            rec = record(ref_model, names, data, labels=(ref_label, "reference"),
+                         fft_pairs=_wanted(kt, kr, pairs), **rec_kw)
         else:
             m_t = _load_state(state, work, f"states[{t}]")
-            rec = record(m_t, names, data, model_b=ref_model, labels=(labels[t], "reference"), **rec_kw)
             kt, kr = [(labels[t], nm) for nm in names], [("reference", nm) for nm in names]
+            rec = record(m_t, names, data, model_b=ref_model, labels=(labels[t], "reference"),
+                         fft_pairs=_wanted(kt, kr, pairs), **rec_kw)
         if pairs == "same":
             v, nt = rec.pairs(list(zip(kt, kr)), measure, **measure_kwargs)
             values[:, t] = v
@@ -527,11 +730,17 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
         else:
             mats.append(rec.grid(kt, kr, measure, row_title=f"layer at {labels[t]}",
                                  column_title=f"layer at {ref_label}", **measure_kwargs))
-        n = rec.joint(kt[0]).n
+        n = rec._n_of(kt[0])
         del rec
     if pairs == "all":
         return mats
     return SimilarityMatrix(measure=measure, rows=tuple(nm or "output" for nm in names), columns=tuple(labels),
                             values=values, row_title="layer", column_title=f"checkpoint (vs {ref_label})",
-                            n=n, params=_grid_params(measure, measure_kwargs), notes=tuple(notes))
+                            n=n, params=_grid_params(measure, measure_kwargs, fft=_uses_fft(conv)),
+                            notes=tuple(notes))
+
+
+def _wanted(kt, kr, pairs):
+    """The fft pairs a checkpoint pass needs: layer l at t with l at the reference, or all."""
+    return list(zip(kt, kr)) if pairs == "same" else [(a, b) for a in kt for b in kr]
 

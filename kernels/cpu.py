@@ -146,6 +146,29 @@ def scatter_update_upper(s: np.ndarray, xc: np.ndarray, d=None, c: float = 0.0) 
         _blas.dsyr(float(c), np.ascontiguousarray(d, dtype=np.float64), lower=1, a=s.T, overwrite_a=1)
 
 
+def scatter_update_upper_f32(s: np.ndarray, xc: np.ndarray, d=None, c: float = 0.0,
+                             panel: int = 128) -> None:
+    """:func:`scatter_update_upper` with the batch product in SINGLE precision: in place on the
+    upper triangle of the C-ordered float64 ``s`` (p, p), ``s += xc^T xc + c * outer(d, d)`` for
+    a centred float32 batch ``xc`` (b, p).
+
+    The product is formed by column panels of ``panel`` columns: ``sgemm`` of ``xc[:, :hi]^T``
+    and ``xc[:, lo:hi]`` (the panel's upper part, float32 (hi, panel) temporary, at most
+    ``4 p panel`` bytes) added into the float64 ``s`` -- float32 arithmetic per batch, float64
+    accumulation across batches, no (p, p) float32 temporary.  The rank-1 term is float64 ``dsyr``.
+    """
+    if s.dtype != np.float64 or not s.flags.c_contiguous:
+        raise ValueError("s: expected a C-contiguous float64 array")
+    xc = np.ascontiguousarray(xc, dtype=np.float32)
+    p = s.shape[0]
+    for lo in range(0, p, panel):
+        hi = min(p, lo + panel)
+        s[:hi, lo:hi] += xc[:, :hi].T @ xc[:, lo:hi]
+    if d is not None and c != 0.0:
+        from scipy.linalg import blas as _blas
+        _blas.dsyr(float(c), np.ascontiguousarray(d, dtype=np.float64), lower=1, a=s.T, overwrite_a=1)
+
+
 def symmetrize_upper(s: np.ndarray, block: int = 512) -> None:
     """Copy the upper triangle of the square ``s`` onto its lower triangle, in place, by row
     blocks (no (p, p) temporary)."""

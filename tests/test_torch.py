@@ -111,8 +111,7 @@ def test_conv_fold_different_sizes_and_fft():
     # per-layer modes: fold one, mean the other
     rec = record(net, ["1", "3"], data, conv={"1": "mean"}, progress=False)
     assert rec.layers[("A", "1")].features == 4 and rec.layers[("A", "3")].features == 6 * 16
-    with pytest.raises(NotImplementedError, match="conv module"):
-        record(net, ["1"], data, conv="fft", progress=False)
+    assert record(net, ["1"], data, conv="fft", progress=False).fft.n == 200   # wired since: see the fft tests
     with pytest.raises(ValueError, match="conv"):
         record(net, ["1"], data, conv="dft", progress=False)
 
@@ -272,3 +271,140 @@ def test_recording_keys_two_models(two_models):
            [fastcca.linear_cka(xb["3"][:n], xa["3"][:n]).similarity]]
     np.testing.assert_allclose(g.values, ref, atol=1e-12)
     assert g.row_title == "layer" and g.column_title == "layer (A)"
+
+
+# ---------------------------------------------------------------------------- conv="fft"
+FFT_LAYERS = ["1", "3", "5"]          # tanh(conv 8x8, 4 ch), tanh(conv 4x4, 6 ch), tanh(conv 4x4, 5 ch)
+FFT_ONE_PAIR = {"cca": fastcca.conv_cca, "svcca": fastcca.conv_svcca}
+
+
+def fftnet(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Tanh(),
+                               torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.Tanh(),
+                               torch.nn.Conv2d(6, 5, 3, padding=1), torch.nn.Tanh(),
+                               torch.nn.Flatten(), torch.nn.Linear(5 * 16, 7))
+
+
+@pytest.fixture(scope="module")
+def fft_setup():
+    data = loader(n=300, shape=(3, 8, 8), batch=64)          # 5 batches, the last one short
+    a, b = fftnet(0), fftnet(1)
+    return a, b, data, collect(a, FFT_LAYERS + ["7"], data), collect(b, FFT_LAYERS, data)
+
+
+@pytest.mark.parametrize("measure", ["cca", "svcca"])
+def test_fft_grid_equals_conv_measures_on_collected_activations(fft_setup, measure):
+    a, _, data, xa, _ = fft_setup
+    g = compare_layers(a, data, FFT_LAYERS, conv="fft", measure=measure, progress=False)
+    # 8x8 against 4x4 layers: the conv module's overlap of the low frequencies
+    ref = [[FFT_ONE_PAIR[measure](xa[r], xa[c], mode="fft").similarity for c in FFT_LAYERS] for r in FFT_LAYERS]
+    np.testing.assert_allclose(g.values, ref, rtol=0, atol=1e-10)
+    assert g.n == 300 and g.params["conv"] == "fft"
+    assert np.allclose(np.diag(g.values), 1.0) and 0.05 < g.values[0, 1] < 0.99
+
+
+def test_fft_two_models_and_record_moments(fft_setup):
+    a, b, data, xa, xb = fft_setup
+    g = compare_layers(a, data, ["1", "3"], model_b=b, layers_b=["3", "5"], conv="fft", measure="svcca",
+                       keep=6, progress=False)
+    ref = [[fastcca.conv_svcca(xa[r], xb[c], keep=6).similarity for c in ["3", "5"]] for r in ["1", "3"]]
+    np.testing.assert_allclose(g.values, ref, rtol=0, atol=1e-10)
+    # the recording hands out the pair's ConvMoments: same as accumulating the pair alone
+    rec = record(a, ["1", "3"], data, conv="fft", progress=False)
+    m, ref_m = rec.moments("3", "1"), fastcca.ConvMoments.from_arrays(xa["3"], xa["1"])
+    assert isinstance(m, fastcca.ConvMoments) and m.shape_x == (6, 4, 4) and m.shape_y == (4, 8, 8)
+    for f in ("sxx", "syy", "sxy", "mean_x", "mean_y"):
+        np.testing.assert_allclose(getattr(m, f), getattr(ref_m, f), rtol=0,
+                                   atol=1e-12 * np.abs(getattr(ref_m, f)).max())
+    # one model: the cross state of (1, 3) only ((3, 1) shares it; (l, l) needs none)
+    assert [p for p in rec.fft.pairs if p[0] != p[1]] == [(("A", "1"), ("A", "3"))]
+    assert rec.groups == {} and rec.n == {("fft",): 300}
+
+
+def test_fft_checkpoints_equal_per_state_collection(fft_setup):
+    a, b, data, xa, xb = fft_setup
+    g = compare_checkpoints(a, [b.state_dict(), a.state_dict()], data, ["1", "5"], conv="fft", measure="cca",
+                            progress=False)
+    assert g.values.shape == (2, 2)
+    for i, nm in enumerate(["1", "5"]):
+        assert g.values[i, 0] == pytest.approx(fastcca.conv_cca(xb[nm], xa[nm]).similarity, abs=1e-10)
+        assert g.values[i, 1] == pytest.approx(fastcca.conv_cca(xa[nm], xa[nm]).similarity, abs=1e-10)
+        assert g.values[i, 1] == pytest.approx(1.0, abs=1e-8)      # 1 up to the eps ridge
+    mats = compare_checkpoints(a, [b.state_dict(), a.state_dict()], data, ["1", "5"], conv="fft",
+                               measure="svcca", pairs="all", progress=False)
+    ref = [[fastcca.conv_svcca(xb[r], xa[c]).similarity for c in ["1", "5"]] for r in ["1", "5"]]
+    np.testing.assert_allclose(mats[0].values, ref, rtol=0, atol=1e-10)
+
+
+def test_fft_mixed_modes_rule(fft_setup):
+    a, _, data, xa, _ = fft_setup
+    # fft for the conv layers, default (flatten) for the dense one: conv x dense compares the dense
+    # layer with the conv layer's DC frequency (the dense layer as a (p, 1, 1) map), i.e. CCA of the
+    # conv layer's spatial mean; dense x dense is the ordinary joint-scatter CCA
+    layers = ["1", "3", "7"]
+    g = compare_layers(a, data, layers, conv={"1": "fft", "3": "fft"}, measure="cca", progress=False)
+    dense = xa["7"][:, :, None, None]
+    for i, nm in enumerate(["1", "3"]):
+        dc = fastcca.conv_cca(xa[nm], dense).similarity
+        assert g.values[i, 2] == pytest.approx(dc, abs=1e-10) and g.values[2, i] == pytest.approx(dc, abs=1e-10)
+        # the DC-only fft pair is the 'mean' mode (the same CCA, rounded differently)
+        assert dc == pytest.approx(fastcca.cca(xa[nm].mean(axis=(2, 3)), xa["7"]).similarity, abs=1e-6)
+    assert g.values[0, 1] == pytest.approx(fastcca.conv_cca(xa["1"], xa["3"]).similarity, abs=1e-10)
+    assert g.values[2, 2] == pytest.approx(fastcca.cca(xa["7"], xa["7"]).similarity, abs=1e-10)
+    # an fft conv map against a conv map in another mode: an error naming both, before any value
+    with pytest.raises(ValueError, match=r"\('A', '1'\) \(conv='fft'\) and \('A', '3'\) \(conv='mean'"):
+        compare_layers(a, data, ["1", "3"], conv={"1": "fft", "3": "mean"}, measure="cca", progress=False)
+    # record() leaves such pairs out by default and says so when one is asked for
+    rec = record(a, ["1", "3"], data, conv={"1": "fft", "3": "mean"}, progress=False)
+    with pytest.raises(ValueError, match="cannot be compared"):
+        rec.grid(measure="cca")
+
+
+def test_fft_clear_errors(fft_setup):
+    a, _, data, _, _ = fft_setup
+    for measure in ("pwcca", "linear_cka"):
+        with pytest.raises(ValueError, match=rf"measure='{measure}' is not defined for conv='fft'.*"
+                                             r"'svcca' or 'cca'.*conv='mean', 'fold' or 'flatten'"):
+            compare_layers(a, data, ["1", "3"], conv="fft", measure=measure, progress=False)
+        with pytest.raises(ValueError, match="not defined for conv='fft'"):
+            compare_checkpoints(a, [a.state_dict()], data, ["1"], conv={"1": "fft"}, measure=measure,
+                                progress=False)
+    rec = record(a, ["1", "3", "5"], data, conv="fft", fft_pairs=[("1", "3")], progress=False)
+    assert rec.pairs([("3", "1")], "cca")[0][0] == pytest.approx(rec.pairs([("1", "3")], "cca")[0][0], abs=1e-12)
+    with pytest.raises(KeyError, match="not accumulated.*fft_pairs"):
+        rec.pairs([("1", "5")], "cca")
+    with pytest.raises(ValueError, match="not defined for conv='fft'"):
+        rec.grid(["1"], ["3"], measure="pwcca")
+    with pytest.raises(ValueError, match="recorded with conv='fft'"):
+        rec.joint("1")
+    with pytest.raises(ValueError, match="fft_pairs"):
+        record(a, ["1"], data, conv="fft", fft_pairs="some", progress=False)
+    vol = torch.nn.Sequential(torch.nn.Conv3d(1, 2, 1))
+    with pytest.raises(ValueError, match=r"conv='fft' takes \(b, c, h, w\) or \(b, c, L\)"):
+        record(vol, ["0"], [torch.randn(4, 1, 3, 3, 3)], conv="fft", progress=False)
+
+
+def test_float32_precision_close_to_float64(two_models, fft_setup):
+    a, b, data, _, _ = two_models
+    for measure in ("svcca", "pwcca"):
+        g64 = compare_layers(a, data, LAYERS, model_b=b, measure=measure, progress=False)
+        g32 = compare_layers(a, data, LAYERS, model_b=b, measure=measure, precision="float32", progress=False)
+        assert 0 < np.abs(g32.values - g64.values).max() < 1e-5
+    fa, _, fdata, _, _ = fft_setup
+    g64 = compare_layers(fa, fdata, FFT_LAYERS, conv="fft", measure="cca", progress=False)
+    g32 = compare_layers(fa, fdata, FFT_LAYERS, conv="fft", measure="cca", precision="float32", progress=False)
+    assert np.abs(g32.values - g64.values).max() < 1e-5
+    with pytest.raises(ValueError, match="precision"):
+        record(a, LAYERS, data, precision="half", progress=False)
+
+
+def test_fft_conv1d_outputs_are_h_by_1_maps():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv1d(3, 4, 3, padding=1), torch.nn.Tanh(),
+                              torch.nn.Conv1d(4, 5, 3, stride=2), torch.nn.Tanh())
+    data = loader(n=200, shape=(3, 12), batch=64)
+    full = collect(net, ["1", "3"], data)                       # (n, 4, 12), (n, 5, 5)
+    g = compare_layers(net, data, ["1", "3"], conv="fft", measure="cca", progress=False)
+    ref = fastcca.conv_cca(full["1"][..., None], full["3"][..., None]).similarity
+    assert g.values[0, 1] == pytest.approx(ref, abs=1e-10)

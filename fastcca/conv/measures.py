@@ -237,9 +237,15 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     m = _as_input(x, y, mode, layout, batch_size, backend, precision)
     if mode != "fft":
         return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps), m, mode, layout, eps)
+    return _svcca_fft(m, keep, keep_rule, eps)
+
+
+def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> ConvResult:
+    """conv_svcca's fft mode on validated moments; ``eig_x``/``eig_y``: ``_top_eig`` of
+    ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
     be = m._be
-    lam_x, vec_x = _top_eig(be, m.sxx)
-    lam_y, vec_y = _top_eig(be, m.syy)
+    lam_x, vec_x = _top_eig(be, m.sxx) if eig_x is None else eig_x
+    lam_y, vec_y = _top_eig(be, m.syy) if eig_y is None else eig_y
     kx = _global_keep(lam_x, m.grid.multiplicity, keep, keep_rule)
     ky = _global_keep(lam_y, m.grid.multiplicity, keep, keep_rule)
     dx, px, vx = _reduced(lam_x, vec_x, kx)

@@ -1,0 +1,251 @@
+"""Per-frequency moments of MANY pairs of conv layers observed on the same images, from one
+pass: the conv-layer twin of :class:`fastcca.grid.JointMoments`.
+
+:class:`JointConvMoments` holds, for a fixed list of requested layer pairs, exactly the state a
+:class:`~fastcca.conv.ConvMoments` of each pair would hold, without repeating per-layer work:
+
+* each layer's centred ``rfft2`` is computed ONCE per batch (chunk of images) and gathered at
+  the union of the frequencies its pairs need, however many pairs it is in;
+* each layer's diagonal blocks ``S_ll[f] = X_f^H X_f`` (F, c, c) are accumulated once per
+  distinct frequency set (one set per spatial size of its partners: with equal spatial sizes,
+  once per layer) and shared by all its pairs;
+* each requested pair (a, b), a != b, adds one cross block stack ``S_ab[f] = A_f^H B_f``
+  (F, c_a, c_b), a batched product of the gathered blocks (real-view GEMMs of
+  :func:`fastcca.kernels.cpu.block_scatter_accumulate`, as :class:`ConvMoments` uses).
+
+Frequencies, multiplicities and the overlap-of-low-frequencies rule for layers of different
+spatial sizes are those of :func:`fastcca.conv.frequency_grid` for the pair (a, b); a pair is
+stored once whatever the order it is requested in (``moments(b, a)`` is ``moments(a, b)`` with
+x and y swapped and ``S_ab`` conjugate-transposed; the frequency classes of a pair do not depend
+on its order).
+
+Streaming: every chunk of images is centred on its own mean image and merged into the state
+with Chan, Golub & LeVeque's pairwise rule (per block, as :meth:`ConvMoments.merge`), so the
+result equals :class:`ConvMoments` of the same pair to rounding.
+
+Memory (state, complex128): ``16 F (c_a^2 + c_b^2 + c_a c_b)`` bytes for one pair of layers with
+``F`` frequency classes (``F ~ h w / 2`` for the overlap h x w), with the diagonal stacks shared
+between the pairs of a layer (so for a whole grid: ``16 F c_l^2`` per layer and frequency set,
+plus ``16 F c_a c_b`` per requested pair), plus a mean image (c, h, w) float64 per layer.
+Transient, per chunk of images: the layers' centred float64 copies, ``rfft2`` outputs and
+gathered blocks, bounded by ``chunk_bytes``, and one real-view product (F, 2 c_a, 2 c_b) float64
+plus its complex128 conversion at a time.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..backend import get_backend
+from ._grid import FrequencyGrid, frequency_grid
+from ._inputs import as_conv_batch, check_layout
+from .._validation import check_choice
+from .moments import PRECISIONS, ConvMoments
+
+#: default bound on one chunk's temporaries (all layers' centred copies, rfft2 outputs, blocks)
+CHUNK_BYTES = 64 << 20
+
+
+class JointConvMoments:
+    """Streaming per-frequency moments of the requested ``pairs`` of conv layers.
+
+    Parameters
+    ----------
+    pairs : sequence of (a, b)
+        Layer keys (any hashables) to compare.  ``(a, a)`` needs no cross state; ``(a, b)`` and
+        ``(b, a)`` share one.
+    layout : {"nchw", "nhwc"}
+        Layout of the batches (``"nchw"``: (b, c, h, w), PyTorch's).
+    chunk_bytes : int
+        Bound on the temporaries of one chunk of images inside ``update``.
+    precision : {"float64", "float32"}
+        Arithmetic of the FFT and of each chunk's block products, as in :class:`ConvMoments`
+        (the state is complex128 either way).
+
+    ``update({key: (b, c, h, w) array, ...})`` takes one batch holding every layer of ``pairs``
+    (the same b images); ``moments(a, b)`` returns the pair's :class:`ConvMoments` (copies),
+    usable with :func:`fastcca.conv_cca` / :func:`fastcca.conv_svcca`.  A failing ``update``
+    (wrong keys, rank or shape, NaN/Inf) raises before the state changes.
+    """
+
+    def __init__(self, pairs, *, layout: str = "nchw", chunk_bytes: int = CHUNK_BYTES,
+                 precision: str = "float64"):
+        self.layout = check_layout(layout)
+        self.precision = check_choice(precision, "precision", PRECISIONS)
+        self.chunk_bytes = int(chunk_bytes)
+        self._be = get_backend("cpu")
+        self._pairs: dict = {}                       # canonical (a, b) -> None until shapes known
+        for p in pairs:
+            a, b = tuple(p)
+            if (a, b) not in self._pairs and (b, a) not in self._pairs:
+                self._pairs[(a, b)] = None
+        if not self._pairs:
+            raise ValueError("pairs: empty; give at least one (a, b) pair of layer keys")
+        self.layers = list(dict.fromkeys(k for p in self._pairs for k in p))
+        self.n = 0
+        self.shapes: dict = {}                       # layer -> (c, h, w)
+        self._mean_img: dict = {}                    # layer -> (c, h, w) float64 running mean
+        self._grids: dict = {}                       # canonical pair -> FrequencyGrid
+        self._fkey: dict = {}                        # (canonical pair, side) -> diag key
+        self._flat: dict = {}                        # diag key -> flat rfft2 indices (F,)
+        self._diag: dict = {}                        # diag key -> (F, c, c) complex128
+        self._cross: dict = {}                       # canonical pair (a != b) -> (F, ca, cb)
+        self._gather: dict = {}                      # layer -> (concatenated flat, {diag key: slice})
+
+    def __repr__(self) -> str:
+        return (f"JointConvMoments(n={self.n}, layers={len(self.layers)}, pairs={len(self._pairs)}, "
+                f"state={self.state_bytes / 2**20:.1f} MiB)")
+
+    @property
+    def pairs(self) -> list:
+        """The stored pairs, each once, in the orientation first requested."""
+        return list(self._pairs)
+
+    @property
+    def state_bytes(self) -> int:
+        """Bytes held by the block stacks and mean images."""
+        return int(sum(a.nbytes for d in (self._diag, self._cross, self._mean_img) for a in d.values()))
+
+    def has_pair(self, a, b) -> bool:
+        return (a, b) in self._pairs or (b, a) in self._pairs
+
+    # ------------------------------------------------------------------ streaming
+    def update(self, batch: Mapping) -> "JointConvMoments":
+        """Add one batch: a mapping ``layer -> (b, c, h, w)`` (or NHWC) real array / CPU tensor."""
+        if not isinstance(batch, Mapping):
+            raise TypeError(f"batch: expected a mapping layer -> (b, c, h, w) array, got {type(batch).__name__}")
+        missing = [k for k in self.layers if k not in batch]
+        if missing:
+            raise ValueError(f"batch: missing layer(s) {missing}; the pairs need {self.layers}")
+        xs = {k: as_conv_batch(batch[k], f"batch[{k!r}]", self.layout) for k in self.layers}
+        rows = {k: x.shape[0] for k, x in xs.items()}
+        if len(set(rows.values())) != 1:
+            raise ValueError(f"batch: every layer must hold the same images (samples first); images per layer: {rows}")
+        if self.n:
+            for k, x in xs.items():
+                if tuple(x.shape[1:]) != self.shapes[k]:
+                    raise ValueError(f"batch[{k!r}]: (channels, height, width) {tuple(x.shape[1:])} differs from "
+                                     f"the first batch's {self.shapes[k]}; the accumulator is unchanged")
+        be = self._be
+        means = {}
+        for k, x in xs.items():
+            m = be.spatial_mean_checked(x)
+            if m is None:
+                raise ValueError(f"batch[{k!r}]: NaN or Inf in the layer's output; the accumulator is unchanged")
+            means[k] = m
+        if not self.n:
+            self._setup({k: tuple(x.shape[1:]) for k, x in xs.items()})
+        b = next(iter(rows.values()))
+        step = max(1, min(b, self.chunk_bytes // max(self._bytes_per_image(), 1)))
+        for lo in range(0, b, step):
+            chunk = {k: x[lo:lo + step] for k, x in xs.items()}
+            cm = means if step >= b else {k: be.spatial_mean_checked(x) for k, x in chunk.items()}
+            self._add_chunk(chunk, cm)
+        return self
+
+    def _setup(self, shapes: dict) -> None:
+        self.shapes = dict(shapes)
+        for a, b in self._pairs:
+            g = frequency_grid(shapes[a][1:], shapes[b][1:])
+            self._grids[(a, b)] = g
+            for side, key in (("x", a), ("y", b)):
+                flat = g.flat_index(side)
+                dk = (key, flat.tobytes())
+                self._fkey[((a, b), side)] = dk
+                if dk not in self._flat:
+                    self._flat[dk] = flat
+                    c = shapes[key][0]
+                    self._diag[dk] = np.zeros((len(flat), c, c), dtype=np.complex128)
+            if a != b:
+                self._cross[(a, b)] = np.zeros((g.n_classes, shapes[a][0], shapes[b][0]), dtype=np.complex128)
+        for key in self.layers:
+            dks = [dk for dk in self._flat if dk[0] == key]
+            flats = [self._flat[dk] for dk in dks]
+            cuts = np.cumsum([0] + [len(f) for f in flats])
+            self._gather[key] = (np.concatenate(flats),
+                                 {dk: slice(int(lo), int(hi)) for dk, lo, hi in zip(dks, cuts[:-1], cuts[1:])})
+            self._mean_img[key] = np.zeros(shapes[key])
+
+    def _bytes_per_image(self) -> int:
+        """Temporaries of one image in a chunk: every layer's gathered blocks (complex, kept
+        until the chunk's products are done) plus the largest layer's centred real copy and
+        full ``rfft2`` output (freed after its gather)."""
+        item = 8 if self.precision == "float64" else 4
+        kept = sum(2 * item * self.shapes[k][0] * len(self._gather[k][0]) for k in self.layers)
+        peak = max(item * int(np.prod(self.shapes[k])) + 2 * item * self.shapes[k][0] * self.shapes[k][1]
+                   * (self.shapes[k][2] // 2 + 1) for k in self.layers)
+        return kept + peak
+
+    def _add_chunk(self, chunk: dict, means: dict) -> None:
+        """Fold a chunk of images in: one rfft2 per layer, shared diagonal products, one cross
+        product per pair, all centred on the chunk's mean images, then Chan's merge."""
+        be = self._be
+        nb = next(iter(chunk.values())).shape[0]
+        n = self.n + nb
+        coef = self.n * nb / n
+        dt = np.float32 if self.precision == "float32" else np.float64
+        blocks, deltas = {}, {}
+        for key, x in chunk.items():
+            flat, parts = self._gather[key]
+            z = be.spatial_rfft_blocks(x, means[key], flat, dt)                  # (F_all, nb, c)
+            d_img = means[key] - self._mean_img[key]
+            dz = be.rfft_mean(d_img, flat)                                       # (F_all, c)
+            for dk, sl in parts.items():
+                blocks[dk], deltas[dk] = z[sl], dz[sl]
+            self._mean_img[key] += d_img * (nb / n)
+
+        def fold(state, dka, dkb):
+            a, b = blocks[dka], blocks[dkb]
+            p = np.zeros((a.shape[0], 2 * a.shape[2], 2 * b.shape[2]))
+            be.block_scatter_accumulate(a, a if dka == dkb else b, p)
+            be.add_block_scatter_rank1(state, be.real_view_to_complex(p), deltas[dka], deltas[dkb], coef)
+
+        for dk, s in self._diag.items():
+            fold(s, dk, dk)
+        for pair, s in self._cross.items():
+            fold(s, self._fkey[(pair, "x")], self._fkey[(pair, "y")])
+        self.n = n
+
+    # ------------------------------------------------------------------ results
+    def grid(self, a, b) -> FrequencyGrid:
+        """The :class:`FrequencyGrid` of the pair (x = ``a``, y = ``b``)."""
+        self._require_data()
+        pair, swap = self._canonical(a, b)
+        return frequency_grid(self.shapes[a][1:], self.shapes[b][1:]) if swap else self._grids[pair]
+
+    def moments(self, a, b, *, copy: bool = True) -> ConvMoments:
+        """The :class:`ConvMoments` of the pair (x = layer ``a``, y = layer ``b``).  ``copy=False``
+        returns views of the shared state (read-only use, e.g. straight into ``conv_cca``)."""
+        self._require_data()
+        pair, swap = self._canonical(a, b)
+        ka, kb = (pair[1], pair[0]) if swap else pair
+        dka, dkb = self._fkey[(pair, "x")], self._fkey[(pair, "y")]
+        if swap:
+            dka, dkb = dkb, dka
+        m = ConvMoments(layout=self.layout, precision=self.precision)
+        m.n = self.n
+        m.grid = self.grid(a, b)
+        m.shape_x, m.shape_y = self.shapes[ka], self.shapes[kb]
+        m.mean_x = self._be.rfft_mean(self._mean_img[ka], self._flat[dka])
+        m.mean_y = self._be.rfft_mean(self._mean_img[kb], self._flat[dkb])
+        m.sxx, m.syy = self._diag[dka], self._diag[dkb]
+        if pair[0] == pair[1]:
+            m.sxy = m.sxx
+        else:
+            s = self._cross[pair]
+            m.sxy = s.conj().transpose(0, 2, 1) if swap else s
+        if copy:
+            m.sxx, m.syy, m.sxy = m.sxx.copy(), m.syy.copy(), np.ascontiguousarray(m.sxy).copy()
+        return m
+
+    def _canonical(self, a, b):
+        if (a, b) in self._pairs:
+            return (a, b), False
+        if (b, a) in self._pairs:
+            return (b, a), True
+        raise KeyError(f"pair ({a!r}, {b!r}) was not accumulated; the stored pairs are {self.pairs}")
+
+    def _require_data(self) -> None:
+        if self.n == 0:
+            raise ValueError("JointConvMoments: empty; call update({...}) with data first")
