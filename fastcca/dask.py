@@ -48,8 +48,10 @@ Importing :mod:`fastcca` never imports Dask; this module needs ``pip install 'fa
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
 from typing import Any, Callable
 
 try:
@@ -94,11 +96,35 @@ class ChunkError(ValueError):
 
 
 # ---------------------------------------------------------------------------- tasks
+_NUMBA_LOCK = threading.Lock()
+
+
+def _numba_is_threadsafe() -> bool:
+    """True once Numba runs on a thread-safe threading layer (``omp`` or ``tbb``).
+
+    The CPU kernels are ``parallel=True`` Numba functions; Numba's fallback ``workqueue``
+    layer aborts the whole process when two Python threads launch parallel kernels at once
+    (Dask's threaded scheduler, or a worker with several threads).  Until the layer is known
+    (no parallel kernel has run yet) it counts as unsafe.
+    """
+    try:
+        import numba
+        return numba.threading_layer() in ("omp", "tbb")
+    except (ImportError, ValueError):  # ValueError: no parallel kernel has run yet
+        return False
+
+
+def _kernel_guard():
+    """Serialise the tasks' Numba kernels when the threading layer is not thread-safe."""
+    return contextlib.nullcontext() if _numba_is_threadsafe() else _NUMBA_LOCK
+
+
 def _chunk_moments(xb, yb, index: int, lo: int, hi: int, factory: Callable[[], Any]):
     """Task: the accumulator of one chunk pair (rows ``lo:hi``, row block ``index``)."""
     acc = factory()
     try:
-        acc.update(xb, xb if yb is None else yb)
+        with _kernel_guard():
+            acc.update(xb, xb if yb is None else yb)
     except (ValueError, TypeError) as exc:
         raise ChunkError(f"chunk {index} (rows {lo}:{hi}) along the datapoint axis: {exc}",
                          index, (lo, hi)) from exc
@@ -108,8 +134,9 @@ def _chunk_moments(xb, yb, index: int, lo: int, hi: int, factory: Callable[[], A
 def _merge_all(factory: Callable[[], Any], *parts):
     """Task: merge ``parts`` (Chan's rule) into a fresh accumulator; the inputs stay intact."""
     out = factory()
-    for part in parts:
-        out.merge(part)
+    with _kernel_guard():
+        for part in parts:
+            out.merge(part)
     return out
 
 

@@ -265,3 +265,23 @@ def test_hdf5_store_distributed(client, data, tmp_path):
     with h5py.File(path, "r") as f:
         m = moments(da.from_array(f["x"], chunks=(128, -1)), da.from_array(f["y"], chunks=(128, -1)))
     assert rel_err(m, data[2]) < RTOL
+
+
+def test_threaded_scheduler_survives_numba_workqueue_layer(tmp_path):
+    # Numba's workqueue layer aborts the process on concurrent parallel launches; fastcca.dask
+    # serialises its kernels then.  A subprocess, since the layer is fixed once per process.
+    script = tmp_path / "wq.py"
+    script.write_text(
+        "import numba, numpy as np, dask.array as da, fastcca\n"
+        "from fastcca.dask import moments\n"
+        "rng = np.random.default_rng(0)\n"
+        "x, y = rng.standard_normal((20000, 160)), rng.standard_normal((20000, 120))\n"
+        "m = moments(da.from_array(x, chunks=500), da.from_array(y, chunks=500), split_every=2,\n"
+        "            scheduler='threads', num_workers=4)\n"
+        "ref = fastcca.Moments().update(x, y)\n"
+        "assert numba.threading_layer() == 'workqueue', numba.threading_layer()\n"
+        "assert np.abs(m.sxy - ref.sxy).max() <= 1e-12 * np.abs(ref.sxy).max()\n"
+        "print('ok')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), NUMBA_THREADING_LAYER="workqueue")
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
