@@ -285,3 +285,23 @@ def test_threaded_scheduler_survives_numba_workqueue_layer(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), NUMBA_THREADING_LAYER="workqueue")
     r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------------------- GPU (CuPy chunks)
+@pytest.mark.gpu
+def test_cupy_chunks_reduce_on_cuda_backend(data):
+    cp = pytest.importorskip("cupy")
+    try:
+        fastcca.get_backend("cuda")
+    except fastcca.BackendUnavailableError as exc:
+        pytest.skip(str(exc))
+    x, y, ref = data
+    xd = da.from_array(cp.asarray(x), chunks=(128, -1), asarray=False)
+    yd = da.from_array(cp.asarray(y), chunks=(128, -1), asarray=False)
+    m = moments(xd, yd, split_every=3, scheduler="threads")
+    assert m.backend == "cuda"
+    host = fastcca.Moments("cpu")
+    host.n = m.n
+    for k in FIELDS:
+        setattr(host, k, cp.asnumpy(getattr(m, k)))
+    assert rel_err(host, ref) < 1e-10
