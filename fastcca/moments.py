@@ -105,6 +105,22 @@ class Moments:
             setattr(new, k, None if v is None else v.copy())
         return new
 
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        """Pickle the five state arrays and the backend's NAME, not the kernels module
+        (modules do not pickle); partial moments travel between processes this way (Dask,
+        multiprocessing).  NumPy arrays go out of band under pickle protocol 5."""
+        state = self.__dict__.copy()
+        be = state.pop("_be", None)
+        state["_be_name"] = None if be is None else be.NAME
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        name = state.pop("_be_name", None)
+        self.__dict__.update(state)
+        self._be = None if name is None else get_backend(name)
+
     # ------------------------------------------------------------------ properties
     @property
     def backend(self) -> str:

@@ -1,0 +1,261 @@
+"""Moments of Dask arrays: one partial accumulator per chunk, merged by a tree reduction.
+
+Activations too large for one machine (millions of datapoints, many checkpoints, arrays in
+HDF5/Zarr or spread over several GPUs) go through the same :class:`fastcca.Moments` as
+in-memory ones: the moments are mergeable, so the distributed case is a reduction.
+
+    >>> import dask.array as da, fastcca
+    >>> from fastcca.dask import moments
+    >>> x = da.from_array(big_x, chunks=(50_000, -1))   # (n, p), chunked along datapoints
+    >>> y = da.from_array(big_y, chunks=(50_000, -1))   # (n, q)
+    >>> m = moments(x, y)                               # a fastcca.Moments, in this process
+    >>> fastcca.svcca(m).similarity
+
+How the graph is built (``moments_delayed`` returns it without computing):
+
+1. **Neuron axes.**  Chunking along any axis other than the first (the neuron axis of a
+   (n, p) array) is merged first: each array is rechunked to ONE chunk per row block
+   (``x.rechunk({1: -1})``), since one chunk's moments need all of its neurons.  A row block
+   then holds ``rows * p`` values; choose the row chunk size with that in mind.
+2. **Datapoint axis.**  x and y must hold the same number of datapoints, split the same way.
+   When their row chunks differ, ``rechunk=True`` (the default) rechunks **y to x's row
+   chunks** (x is never moved; this costs rechunk tasks and, on a cluster, transfers of y);
+   ``rechunk=False`` refuses with a ``ValueError`` that shows both chunkings.
+3. **Partials.**  One task per row block ``i`` builds a fresh accumulator (``Moments(backend)``)
+   and calls its ``update`` on the chunk pair: the backend's own kernels, float64 state.  NaN
+   or Inf (or any other bad input) in a chunk raises :class:`ChunkError`, which names the
+   chunk index and its row range.
+4. **Tree reduction.**  Partials are merged ``split_every`` at a time, level after level, with
+   ``Moments.merge`` (Chan, Golub & LeVeque's pairwise rule), into a fresh accumulator at each
+   node (inputs are never mutated, so a retried task sees the same inputs).  The rule is exact,
+   so any tree shape gives the one-pass result up to rounding (tested to 1e-12 relative).
+
+Chunks may be NumPy or CuPy arrays.  With ``backend="auto"`` each partial follows its chunk
+(CuPy -> the ``cuda`` backend), so a CuPy-backed dask array is reduced on the GPU(s) and the
+partial moments travel as CuPy arrays; pass ``backend="cpu"`` / ``"cuda"`` to force one.
+(The CuPy route is not covered by this module's tests, which run without a GPU.)
+
+Schedulers: anything Dask computes with.  ``moments`` calls ``.compute(**compute_kwargs)`` on
+the graph, so an active ``distributed.Client`` is used when there is one; otherwise pass
+e.g. ``scheduler="threads"``.  Partials travel between workers pickled (``Moments`` pickles
+to its five arrays plus the backend's name, about ``8 (p^2 + q^2 + pq)`` bytes).
+
+Memory per worker: a partial task holds its two chunks, their float64 centred copies and the
+(p, q) blocks, i.e. about ``rows * (p + q) * (itemsize + 8) + 8 (p + q)^2`` bytes; a merge
+task holds ``split_every + 1`` accumulators.
+
+Importing :mod:`fastcca` never imports Dask; this module needs ``pip install 'fastcca[dask]'``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable
+
+try:
+    import dask
+    import dask.array as da
+    from dask import delayed
+    from dask.base import tokenize
+except ImportError as exc:  # pragma: no cover - exercised only without dask
+    raise ImportError(
+        "fastcca.dask needs Dask (with dask.array); install it with "
+        f"`pip install 'fastcca[dask]'` ({exc})") from exc
+
+from .backend import get_backend
+from .moments import Moments
+
+__all__ = ["moments", "moments_delayed", "ChunkError"]
+
+#: default fan-in of the tree reduction (Dask's own reductions default to 4-32)
+DEFAULT_SPLIT_EVERY = 8
+
+
+class ChunkError(ValueError):
+    """A chunk's data was rejected (NaN/Inf, bad shape...).
+
+    Attributes ``chunk`` (the row-block index along the datapoint axis) and ``rows``
+    (``(start, stop)``, the datapoints it covers) say which one.
+    """
+
+    def __init__(self, message: str, chunk: int, rows: tuple[int, int]):
+        super().__init__(message, chunk, rows)  # all in args: pickles across workers
+
+    @property
+    def chunk(self) -> int:
+        return self.args[1]
+
+    @property
+    def rows(self) -> tuple[int, int]:
+        return self.args[2]
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+# ---------------------------------------------------------------------------- tasks
+def _chunk_moments(xb, yb, index: int, lo: int, hi: int, factory: Callable[[], Any]):
+    """Task: the accumulator of one chunk pair (rows ``lo:hi``, row block ``index``)."""
+    acc = factory()
+    try:
+        # concurrent tasks are safe: the CPU kernels serialise their Numba launches
+        acc.update(xb, xb if yb is None else yb)
+    except (ValueError, TypeError) as exc:
+        raise ChunkError(f"chunk {index} (rows {lo}:{hi}) along the datapoint axis: {exc}",
+                         index, (lo, hi)) from exc
+    return acc
+
+
+def _merge_all(factory: Callable[[], Any], *parts):
+    """Task: merge ``parts`` (Chan's rule) into a fresh accumulator; the inputs stay intact."""
+    out = factory()
+    for part in parts:
+        out.merge(part)
+    return out
+
+
+# ---------------------------------------------------------------------------- checks
+def _check_array(a, name: str):
+    if not isinstance(a, da.Array):
+        raise TypeError(
+            f"{name}: expected a dask.array.Array chunked along the datapoint axis, got "
+            f"{type(a).__name__} (wrap in-memory data with dask.array.from_array(a, "
+            "chunks=(rows, -1)), or use fastcca.Moments.from_arrays)")
+    if a.ndim < 2:
+        raise ValueError(f"{name}: expected a 2-D array of shape (n_datapoints, n_neurons) "
+                         f"(samples first), got shape {a.shape}")
+    if any(math.isnan(c) for c in a.chunks[0]):
+        raise ValueError(f"{name}: its chunk sizes along the datapoint axis are unknown (NaN); "
+                         f"call {name}.compute_chunk_sizes() first")
+    if a.shape[0] == 0 or any(s == 0 for s in a.shape[1:]):
+        raise ValueError(f"{name}: empty input, shape {a.shape}; need at least one datapoint "
+                         "and one neuron")
+
+
+def _one_chunk_per_row_block(a):
+    """Merge chunking along every axis but the first (one chunk holds all neurons)."""
+    if all(len(c) == 1 for c in a.chunks[1:]):
+        return a
+    return a.rechunk({k: -1 for k in range(1, a.ndim)})
+
+
+def _align_rows(x, y, rechunk: bool):
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x and y must hold the same datapoints (samples first): x has {x.shape[0]} rows, "
+            f"shape {x.shape}; y has {y.shape[0]} rows, shape {y.shape}")
+    if x.chunks[0] == y.chunks[0]:
+        return y
+    if not rechunk:
+        raise ValueError(
+            "x and y are chunked differently along the datapoint axis: x row chunks "
+            f"{_short(x.chunks[0])}, y row chunks {_short(y.chunks[0])}. Chunk them alike, "
+            "or pass rechunk=True to rechunk y to x's row chunks")
+    return y.rechunk({0: x.chunks[0]})
+
+
+def _short(chunks, k: int = 6) -> str:
+    if len(chunks) <= k:
+        return str(tuple(chunks))
+    return f"({', '.join(map(str, chunks[:k]))}, ... {len(chunks)} chunks)"
+
+
+# ---------------------------------------------------------------------------- API
+def moments_delayed(x, y=None, *, split_every: int = DEFAULT_SPLIT_EVERY, rechunk: bool = True,
+                    backend: str = "auto", accumulator: Callable[[], Any] | None = None):
+    """The graph of :func:`moments`, not computed: a ``dask.delayed.Delayed`` whose result is
+    the accumulator (a :class:`fastcca.Moments` by default).
+
+    Parameters are those of :func:`moments`.  Useful to compute several reductions in one
+    ``dask.compute`` call (e.g. every layer pair of a network over the same chunks).
+    """
+    if isinstance(split_every, bool) or not isinstance(split_every, int) or split_every < 2:
+        raise ValueError(f"split_every: expected an int >= 2, got {split_every!r}")
+    get_backend(backend)  # validate the name early, on the client
+    if accumulator is None:
+        factory = functools.partial(Moments, backend)
+    elif callable(accumulator):
+        factory = accumulator
+    else:
+        raise TypeError(f"accumulator: expected a callable returning a fresh accumulator, "
+                        f"got {type(accumulator).__name__}")
+
+    same = y is None or y is x
+    _check_array(x, "x")
+    if not same:
+        _check_array(y, "y")
+    x = _one_chunk_per_row_block(x)
+    if not same:
+        y = _align_rows(x, _one_chunk_per_row_block(y), rechunk)
+        x, y = dask.optimize(x, y)  # jointly: a shared upstream graph stays shared
+        yd = y.to_delayed(optimize_graph=False).ravel()
+    else:
+        (x,) = dask.optimize(x)
+    xd = x.to_delayed(optimize_graph=False).ravel()
+
+    name = "fastcca-moments-" + tokenize(x, None if same else y, split_every, backend, factory)
+    bounds = [0]
+    for c in x.chunks[0]:
+        bounds.append(bounds[-1] + int(c))
+    parts = [
+        delayed(_chunk_moments, pure=True)(
+            xd[i], None if same else yd[i], i, bounds[i], bounds[i + 1], factory,
+            dask_key_name=(name + "-chunk", i))
+        for i in range(len(xd))
+    ]
+    level = 0
+    while len(parts) > 1:
+        parts = [
+            delayed(_merge_all, pure=True)(factory, *parts[j:j + split_every],
+                                           dask_key_name=(f"{name}-merge{level}", j // split_every))
+            for j in range(0, len(parts), split_every)
+        ]
+        level += 1
+    return parts[0]
+
+
+def moments(x, y=None, *, split_every: int = DEFAULT_SPLIT_EVERY, rechunk: bool = True,
+            backend: str = "auto", accumulator: Callable[[], Any] | None = None,
+            **compute_kwargs):
+    """:class:`fastcca.Moments` of dask arrays x (n, p) and y (n, q), samples first, computed.
+
+    Parameters
+    ----------
+    x, y : dask.array.Array
+        Chunked along the datapoint axis (axis 0); ``y=None`` (or ``y is x``) computes the
+        moments of x with itself.  Chunks may be NumPy or CuPy arrays of any real dtype
+        (float32 is accumulated in float64).  Chunking along other axes is merged to one chunk
+        per row block first.
+    split_every : int >= 2
+        Fan-in of the merge tree (8 by default).  Any value gives the same moments up to
+        rounding; larger values mean fewer, bigger merge tasks.
+    rechunk : bool
+        When x and y have different row chunks: True rechunks y to x's row chunks; False
+        raises ``ValueError``.
+    backend : {"auto", "cpu", "cuda"}
+        Backend of every partial; ``"auto"`` follows each chunk (CuPy -> ``cuda``).
+    accumulator : callable, optional
+        Factory of a fresh accumulator with ``update(x, y)`` and ``merge(other)`` methods
+        (default ``Moments(backend)``); must be picklable for a distributed cluster.
+        Arrays of higher rank are passed through with their non-row axes in one chunk.
+    **compute_kwargs
+        Passed to ``dask.compute`` (e.g. ``scheduler="threads"``); by default Dask's current
+        scheduler (an active ``distributed.Client`` if there is one).
+
+    Returns
+    -------
+    fastcca.Moments
+        In this process; every measure takes it: ``fastcca.svcca(m)``, ``fastcca.cca(m)``...
+
+    Raises
+    ------
+    ChunkError
+        A chunk holds NaN/Inf or is otherwise invalid; the message names the chunk and rows.
+    ValueError, TypeError
+        Not dask arrays, different datapoint counts, unknown chunk sizes, empty input, or
+        different row chunks with ``rechunk=False``.
+    """
+    graph = moments_delayed(x, y, split_every=split_every, rechunk=rechunk, backend=backend,
+                            accumulator=accumulator)
+    (result,) = dask.compute(graph, **compute_kwargs)
+    return result
