@@ -34,15 +34,19 @@ class ClaimCheck:
         return "\n".join(lines)
 
 
+def _fmt(v, depth=0) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        if depth >= 1 and len(v) > 6:
+            return f"{{{len(v)} entries}}"
+        return "{" + ", ".join(f"{k}: {_fmt(x, depth + 1)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        if len(v) > 10:
+            return f"[{len(v)} values]"
+        return "[" + ", ".join(_fmt(x, depth + 1) for x in v) + "]"
+    return str(v)
+
+
 def _short(measured: dict) -> str:
-    parts = []
-    for k, v in measured.items():
-        if isinstance(v, float):
-            parts.append(f"{k}={v:.4g}")
-        elif isinstance(v, (list, tuple)) and len(v) > 6:
-            parts.append(f"{k}=[{len(v)} values]")
-        elif isinstance(v, (list, tuple)):
-            parts.append(f"{k}=[" + ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in v) + "]")
-        else:
-            parts.append(f"{k}={v}")
-    return "; ".join(parts)
+    return "; ".join(f"{k}={_fmt(v)}" for k, v in measured.items())

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paper_repro_out", help="output folder (default ./paper_repro_out)")
     p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
     p.add_argument("--force", action="store_true", help="ignore cached models and moments; recompute")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for BLAS / Numba / torch (default: 1 at tiny/small scale, "
+                        "library defaults at paper scale)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -72,7 +75,8 @@ def main(argv=None) -> int:
             print(f"error: {i} ({registry.CATALOG[i]}) is not implemented yet in paper_repro; "
                   f"nothing was written for it", file=sys.stderr)
     ctx = RunContext(scale=args.scale, backend=args.backend, out=args.out, seed=args.seed,
-                     force=args.force, data_dir=args.data_dir, progress=not args.quiet)
+                     force=args.force, data_dir=args.data_dir, progress=not args.quiet,
+                     threads=args.threads)
     from .runner import run_figure
     failed = []
     for fig_id in todo:
@@ -90,7 +94,8 @@ def main(argv=None) -> int:
         from .claims import ClaimCheck
         print(str(ClaimCheck(**{k: c[k] for k in ("claim", "statistic", "measured", "holds", "note", "scale")})))
         t = rec["timing"]
-        print(f"  wrote {args.out}/{fig_id}.png/.pdf/.json in {t['total_s']:.1f} s "
+        print(f"  wrote {args.out}/{fig_id}.png/.pdf/.json in {t['total_s']:.1f} s wall, "
+              f"{t['cpu_s']:.1f} s CPU, {t['threads']} thread(s) "
               f"(cache: {t['cache_hits']} hit(s), {t['cache_misses']} miss(es))", flush=True)
     if not explicit and missing:
         print(f"not implemented yet (skipped): {', '.join(missing)}")

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from . import registry
+from .context import default_threads, thread_limits
 
 
 def to_jsonable(obj):
@@ -54,8 +55,10 @@ def run_figure(fig_id: str, ctx) -> dict:
 
     os.makedirs(ctx.out, exist_ok=True)
     hits0, misses0 = ctx.cache.hits, ctx.cache.misses
-    t0 = time.perf_counter()
-    data = mod.compute(ctx)
+    threads = ctx.threads if ctx.threads is not None else default_threads(ctx.scale)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with thread_limits(threads):
+        data = mod.compute(ctx)
     t_compute = time.perf_counter() - t0
     data = to_jsonable(data)
     chk = mod.check(data)
@@ -68,6 +71,7 @@ def run_figure(fig_id: str, ctx) -> dict:
     _write_atomic(base + ".pdf", lambda p: fig.savefig(p, format="pdf"))
     plt.close(fig)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     record = {
         "id": fig_id,
         "title": mod.INFO.title,
@@ -78,7 +82,7 @@ def run_figure(fig_id: str, ctx) -> dict:
         "config": ctx.config(mod.CONFIGS),
         "data": data,
         "claim_check": chk.to_dict(),
-        "timing": {"compute_s": t_compute, "total_s": elapsed,
+        "timing": {"compute_s": t_compute, "total_s": elapsed, "cpu_s": cpu, "threads": threads,
                    "cache_hits": ctx.cache.hits - hits0, "cache_misses": ctx.cache.misses - misses0},
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(),
