@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .data import toy_regression
-from .training import load_model, train_cached
 
 TOY_CONFIGS = {
     "tiny": {"n": 100, "width": 12, "depth": 4, "steps": 60, "lr": 3e-3},
@@ -25,6 +24,8 @@ def toy_nets(ctx, n_nets: int = 2) -> dict:
     Returns ``{"x": (n, 1), "y": (n, 4), "models": [ToyMLP], "losses": [(steps,)], "config"}``.
     Net i uses seed ``1000 * ctx.seed + i + 1``.
     """
+    from .training import load_model, train_cached   # torch is imported only when a figure runs
+
     tc = TOY_CONFIGS[ctx.scale]
     x, y = toy_regression(tc["n"])
     models, losses = [], []

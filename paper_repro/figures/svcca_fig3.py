@@ -22,7 +22,7 @@ from ..registry import FigureInfo
 from ..toy import TOY_CONFIGS, activations, output_from, toy_nets
 
 INFO = FigureInfo(id="svcca-fig3", title="toy net output: full vs projection onto top 2/6/15/30 SVCCA directions",
-                  time_small="~1.5 min (seconds with svcca-fig1's cached nets)",
+                  time_small="~1.5 min",
                   needs=("torch (CPU)", "toy nets (cached, shared with svcca-fig1)"))
 
 CONFIGS = {
@@ -97,6 +97,9 @@ def draw(data):
                 lw=2.0 if name == f"hidden{data['layer']}" else 1.0)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks(ks)
+    ax.set_xticks([], minor=True)
+    ax.set_xticklabels([str(k) for k in ks])
     ax.set_xlabel("k (SVCCA directions kept)")
     ax.set_ylabel("relative output error")
     ax.legend(fontsize=7)
