@@ -10,7 +10,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 
 from . import registry
 from .context import BACKENDS, RunContext, SCALES
@@ -85,9 +87,9 @@ def main(argv=None) -> int:
             rec = run_figure(fig_id, ctx)
         except Exception as exc:  # keep going with the other figures; report at the end
             print(f"error: {fig_id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            if os.environ.get("PAPER_REPRO_DEBUG"):
+                traceback.print_exc()
             failed.append(fig_id)
-            if len(todo) == 1:
-                raise
             continue
         c = rec["claim_check"]
         print(f"  claim check ({c['verdict']}):")

@@ -168,3 +168,32 @@ def test_signal_noise_pair_shares_exactly_k_dimensions():
     with thread_limits(1):
         rho = fastcca.cca(x, y).coefficients
     assert np.all(rho[:5] > 0.999) and np.all(rho[5:] < 0.3)
+
+
+def test_paper_scale_without_data_is_a_clear_error(tmp_path, capsys):
+    from paper_repro.data import cifar10
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+        cifar10(None)
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        cifar10(str(tmp_path))
+    assert main(["svcca-figA2", "--scale", "paper", "--data-dir", str(tmp_path),
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert "CIFAR-10" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "o" / "svcca-figA2.png")
+
+
+def test_dataset_pickles_cannot_run_code(tmp_path):
+    import pickle
+    from paper_repro.data import _load_cifar_batch
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0]}))
+    with pytest.raises(ValueError, match="refusing"):
+        _load_cifar_batch(str(path))
+    good = {b"data": np.zeros((2, 3072), dtype=np.uint8), b"labels": [1, 2]}
+    path.write_bytes(pickle.dumps(good))
+    x, y = _load_cifar_batch(str(path))
+    assert x.shape == (2, 3, 32, 32) and y.tolist() == [1, 2]

@@ -23,7 +23,7 @@ from ..data import random_orthogonal, toy_regression
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="svcca-figA1", title="CCA is invariant to permutation, rotation and scaling of neurons",
-                  time_small="~5 s", needs=("synthetic data", "fastcca core"))
+                  time_small="~25 s", needs=("synthetic data", "fastcca core"))
 
 CONFIGS = {
     "tiny": {"n": 100, "p": 5, "noise": 0.01},
@@ -78,13 +78,13 @@ def check(data) -> ClaimCheck:
     min_rho = {k: v["min_rho"] for k, v in tr.items()}
     r2 = {k: v["recon_r2"] for k, v in tr.items()}
     best_rot = tr["rotated"]["best_single_neuron_abs_corr"]
-    holds = min(min_rho.values()) > 0.999 and min(r2.values()) > 0.999 and best_rot < 0.99
+    holds = min(min_rho.values()) > 0.999 and min(r2.values()) > 0.999
     return ClaimCheck(
         claim="CCA is invariant to permutations, rotations (orthonormal maps) and scalings of the neurons",
-        statistic=("every canonical correlation of layer vs transformed layer > 0.999, neuron 0 reconstructed "
-                   "from the transformed layer's canonical variates with R^2 > 0.999, while no single rotated "
-                   "neuron matches it (|corr| < 0.99)"),
-        measured={"min_rho": min_rho, "recon_r2": r2, "rotated_best_single_neuron_abs_corr": best_rot},
+        statistic=("holds iff every canonical correlation of layer vs transformed layer > 0.999 and neuron 0 "
+                   "is reconstructed from the transformed layer's canonical variates with R^2 > 0.999 "
+                   "(reported, not tested: the best single rotated neuron's R^2 = corr^2 with neuron 0)"),
+        measured={"min_rho": min_rho, "recon_r2": r2, "rotated_best_single_neuron_r2": best_rot ** 2},
         holds=bool(holds))
 
 
