@@ -197,3 +197,12 @@ def test_dataset_pickles_cannot_run_code(tmp_path):
     path.write_bytes(pickle.dumps(good))
     x, y = _load_cifar_batch(str(path))
     assert x.shape == (2, 3, 32, 32) and y.tolist() == [1, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fig_id", sorted(registry.IMPLEMENTED))
+def test_claim_holds_at_default_scale(fig_id, tmp_path_factory):
+    """The paper's claim, checked at the default scale (15 s - 2.5 min each on 2 shared cores)."""
+    out = str(tmp_path_factory.getbasetemp() / "small_scale")
+    rec = run_figure(fig_id, RunContext(scale="small", out=out, progress=False))
+    assert rec["claim_check"]["holds"], rec["claim_check"]
