@@ -10,8 +10,10 @@ the covariance of its unitary 2-D DFT (numpy.fft.fft2, norm="ortho"; shown as |e
 
 Theory (SVCCA sec. 3): a translation-invariant dataset makes the covariance a circulant-like
 (block-circulant) matrix, which the DFT diagonalises exactly; natural images with translation
-augmentation are nearly so.  Drawn and measured: the coherence ``|C_ij| / sqrt(C_ii C_jj)`` (a
-correlation magnitude, 1 on the diagonal), and its mean square over off-diagonal pairs.
+augmentation are nearly so.  Drawn: the coherence ``|C_ij| / sqrt(C_ii C_jj)`` (a correlation
+magnitude, 1 on the diagonal).  Measured: the off-diagonal energy ``||C - diag C||_F^2 / ||C||_F^2``
+(the unitary DFT keeps ``||C||_F``, so pixel and DFT values compare directly; the mean squared
+off-diagonal coherence is in the JSON too).
 """
 from __future__ import annotations
 
@@ -57,6 +59,14 @@ def coherence(c: np.ndarray) -> np.ndarray:
     ok = d > 1e-12 * d.max()
     s = np.where(ok, np.sqrt(np.where(ok, d, 1.0)), np.inf)
     return np.abs(c) / np.outer(s, s)
+
+
+def offdiag_energy(c: np.ndarray) -> float:
+    """``||C - diag C||_F^2 / ||C||_F^2``: the fraction of the covariance's energy off the diagonal.
+    The unitary DFT preserves ``||C||_F``, so the pixel and DFT values compare directly."""
+    e = np.abs(c) ** 2
+    tot = float(np.sum(e))
+    return float(np.sum(e[~np.eye(len(c), dtype=bool)])) / tot if tot > 0 else 0.0
 
 
 def _offdiag(c: np.ndarray) -> float:
@@ -109,7 +119,8 @@ def compute(ctx) -> dict:
             cov_p = _cov(z.reshape(n, -1))
             cov_f = _cov(np.fft.fft2(z, norm="ortho").reshape(n, -1))
         out["sets"][name] = {"coherence_pixel": coherence(cov_p), "coherence_dft": coherence(cov_f),
-                             "offdiag_pixel": _offdiag(cov_p), "offdiag_dft": _offdiag(cov_f)}
+                             "offdiag_pixel": offdiag_energy(cov_p), "offdiag_dft": offdiag_energy(cov_f),
+                             "mean_sq_coherence_pixel": _offdiag(cov_p), "mean_sq_coherence_dft": _offdiag(cov_f)}
     return out
 
 
@@ -117,15 +128,16 @@ def check(data) -> ClaimCheck:
     st = data["sets"]
     od = {name: {"pixel": v["offdiag_pixel"], "dft": v["offdiag_dft"]} for name, v in st.items()}
     rt, al = od["random translations"], od["all circular shifts"]
-    holds = (rt["pixel"] > 0.05 and al["pixel"] > 0.05 and rt["dft"] < 0.1 * rt["pixel"]
-             and al["dft"] < 1e-20)
+    holds = (rt["pixel"] > 0.3 and al["pixel"] > 0.3 and rt["dft"] < 0.5 * rt["pixel"]
+             and al["dft"] < 1e-12)
     return ClaimCheck(
         claim=("a channel's covariance is dense in the pixel basis, near-diagonal in the DFT basis under "
                "translations, exactly diagonal when the dataset holds every circular shift"),
-        statistic=("mean squared off-diagonal coherence |C_ij|^2 / (C_ii C_jj); holds iff, with random "
-                   "translations, pixels > 0.05 and DFT < 0.1 x pixels, and with all circular shifts, "
-                   "pixels > 0.05 and DFT < 1e-20 (the untranslated values are reported, not tested)"),
-        measured={"mean_sq_offdiag_coherence": od}, holds=bool(holds))
+        statistic=("off-diagonal energy fraction ||C - diag C||_F^2 / ||C||_F^2 (basis-independent total); "
+                   "holds iff, with random translations, pixels > 0.3 and DFT < 0.5 x pixels, and with all "
+                   "circular shifts, pixels > 0.3 and DFT < 1e-12, i.e. zero to rounding (the untranslated values are reported, "
+                   "not tested)"),
+        measured={"offdiag_energy_fraction": od}, holds=bool(holds))
 
 
 def draw(data):
@@ -138,7 +150,7 @@ def draw(data):
                                              ("coherence_dft", st["offdiag_dft"], "DFT basis")]):
             ax = axes[r, j]
             im = ax.imshow(np.asarray(st[key]), vmin=0.0, vmax=1.0, cmap="magma")
-            ax.set_title(f"{name}\n{label}: mean off-diag coh.$^2$ {od:.2g}", fontsize=8)
+            ax.set_title(f"{name}\n{label}: off-diagonal energy {od:.2g}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
     fig.colorbar(im, ax=axes, shrink=0.6, label="|C_ij| / sqrt(C_ii C_jj)")
