@@ -111,8 +111,9 @@ class Cache:
 
 
 def state_dict_to_arrays(state_dict, prefix: str = "") -> dict:
-    """torch state dict -> ``{prefix + name: ndarray}`` (CPU, detached)."""
-    return {prefix + k: v.detach().cpu().numpy() for k, v in state_dict.items()}
+    """torch state dict -> ``{prefix + name: ndarray}`` (CPU, detached, COPIED: on the CPU
+    ``.numpy()`` shares memory with the parameter, which the optimiser then updates in place)."""
+    return {prefix + k: v.detach().cpu().numpy().copy() for k, v in state_dict.items()}
 
 
 def arrays_to_state_dict(arrays: dict, prefix: str = ""):

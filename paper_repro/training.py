@@ -14,7 +14,7 @@ import numpy as np
 from .cache import arrays_to_state_dict, state_dict_to_arrays
 from .models import build
 
-TRAIN_VERSION = 1    # bump when this loop changes in a way that changes results
+TRAIN_VERSION = 2    # bump when this loop changes in a way that changes results (2: checkpoints were views)
 
 
 def train_cached(ctx, config: dict, x: np.ndarray, y: np.ndarray, desc: str = "train") -> dict:

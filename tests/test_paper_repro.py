@@ -206,3 +206,31 @@ def test_claim_holds_at_default_scale(fig_id, tmp_path_factory):
     out = str(tmp_path_factory.getbasetemp() / "small_scale")
     rec = run_figure(fig_id, RunContext(scale="small", out=out, progress=False))
     assert rec["claim_check"]["holds"], rec["claim_check"]
+
+
+def test_training_loop_checkpoints_cache_and_determinism(tmp_path):
+    import torch
+    from paper_repro.models import build
+    from paper_repro.training import load_model, train_cached
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (64, 1)).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(np.int64)
+    cfg = {"model": {"name": "toy_mlp", "in_dim": 1, "width": 8, "depth": 2, "out_dim": 2},
+           "data": {"name": "test-threshold", "n": 64}, "steps": 30, "lr": 1e-2, "batch_size": 16,
+           "loss": "xent", "checkpoints": [0, 10, 30], "seed": 3}
+    ctx = RunContext(scale="tiny", out=str(tmp_path), progress=False)
+    run = train_cached(ctx, cfg, x, labels)
+    assert run["checkpoints"] == [0, 10, 30] and len(run["loss"]) == 30
+    torch.manual_seed(3)
+    init = build(cfg["model"]).state_dict()
+    for k, v in init.items():                       # checkpoint 0 is the initialisation
+        torch.testing.assert_close(run["states"][0][k], v)
+    assert run["loss"][-5:].mean() < run["loss"][:5].mean()
+    again = train_cached(RunContext(scale="tiny", out=str(tmp_path), progress=False), cfg, x, labels)
+    forced = train_cached(RunContext(scale="tiny", out=str(tmp_path), progress=False, force=True), cfg, x, labels)
+    for k in init:
+        torch.testing.assert_close(again["states"][-1][k], run["states"][-1][k])
+        torch.testing.assert_close(forced["states"][-1][k], run["states"][-1][k])   # deterministic
+    model = load_model(cfg, run["states"][-1])
+    acc = (model(torch.as_tensor(x)).argmax(1).numpy() == labels).mean()
+    assert acc > 0.8
