@@ -54,6 +54,30 @@ def signal_noise_pair(n: int, p: int, k: int, noise_std: float, rng: np.random.G
     return x, y
 
 
+def markov_sequences(n_seq: int, length: int, vocab: int, seed: int, branching: int = 3):
+    """Synthetic token sequences (the default-scale stand-in for PTB / WikiText-2).
+
+    A fixed first-order Markov chain over ``vocab`` tokens: every token has ``branching``
+    possible successors with Dirichlet(1) probabilities (the chain is drawn from
+    ``default_rng([seed, 0])``, so it is the same for every split with the same seed); the first
+    token is uniform.  Returns int64 (n_seq, length) drawn with ``default_rng([seed, n_seq, length])``
+    -- pass different ``seed`` offsets for train / test by changing n_seq or using a second call.
+    """
+    chain_rng = np.random.default_rng([seed, 0])
+    succ = np.stack([chain_rng.choice(vocab, size=branching, replace=False) for _ in range(vocab)])
+    prob = chain_rng.dirichlet(np.ones(branching), size=vocab)
+    rng = np.random.default_rng([seed, n_seq, length])
+    out = np.empty((n_seq, length), dtype=np.int64)
+    out[:, 0] = rng.integers(0, vocab, n_seq)
+    u = rng.random((n_seq, length))
+    cum = np.cumsum(prob, axis=1)
+    for t in range(1, length):
+        prev = out[:, t - 1]
+        pick = (u[:, t, None] > cum[prev]).sum(1)
+        out[:, t] = succ[prev, np.minimum(pick, branching - 1)]
+    return out
+
+
 def digits():
     """scikit-learn digits: images (1797, 8, 8) float64 scaled to [0, 1], labels (1797,) int64."""
     from sklearn.datasets import load_digits

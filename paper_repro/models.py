@@ -38,7 +38,32 @@ class ToyMLP(nn.Module):
         return self.out(self.hidden(x)[-1])
 
 
-MODELS = {"toy_mlp": ToyMLP}
+class LSTMLM(nn.Module):
+    """A stacked-LSTM language model: tokens (B, T) int64 -> logits (B, T, vocab).
+
+    The layers are separate single-layer ``nn.LSTM`` modules so that :meth:`hidden` returns
+    every layer's hidden states, a list of (B, T, hidden) tensors (the representations the
+    PWCCA paper compares)."""
+
+    def __init__(self, vocab: int = 32, embed: int = 32, hidden: int = 64, layers: int = 2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        dims = [embed] + [hidden] * layers
+        self.layers = nn.ModuleList(nn.LSTM(a, b, batch_first=True) for a, b in zip(dims[:-1], dims[1:]))
+        self.out = nn.Linear(hidden, vocab)
+
+    def hidden(self, tokens: torch.Tensor) -> list:
+        hs, h = [], self.embed(tokens)
+        for lstm in self.layers:
+            h, _ = lstm(h)
+            hs.append(h)
+        return hs
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.out(self.hidden(tokens)[-1])
+
+
+MODELS = {"toy_mlp": ToyMLP, "lstm_lm": LSTMLM}
 
 
 def build(spec: dict) -> nn.Module:

@@ -21,7 +21,8 @@ def train_cached(ctx, config: dict, x: np.ndarray, y: np.ndarray, desc: str = "t
     """Train (or load) one model.
 
     config keys: ``model`` (spec for :func:`models.build`), ``steps``, ``lr``, ``batch_size``
-    (None: full batch), ``loss`` ("mse" | "xent"), ``checkpoints`` (list of steps; 0 = init),
+    (None: full batch), ``loss`` ("mse" | "xent" | "lm": next-token
+    cross entropy, with y the token array itself), ``checkpoints`` (list of steps; 0 = init),
     ``seed`` (init and batch order), ``data`` (a description of x, y: part of the cache key).
 
     Returns ``{"checkpoints": [steps], "states": [state_dict per checkpoint], "loss": (steps,)}``.
@@ -53,7 +54,11 @@ def _train(ctx, config, x, y, desc):
     xt = torch.as_tensor(x, device=device)
     yt = torch.as_tensor(y, device=device)
     loss_fn = {"mse": torch.nn.functional.mse_loss,
-               "xent": torch.nn.functional.cross_entropy}[config.get("loss", "mse")]
+               "xent": torch.nn.functional.cross_entropy,
+               # next-token prediction: logits (B, T, V) at steps 0..T-2 against tokens 1..T-1
+               "lm": lambda logits, tok: torch.nn.functional.cross_entropy(
+                   logits[:, :-1].reshape(-1, logits.shape[-1]), tok[:, 1:].reshape(-1)),
+               }[config.get("loss", "mse")]
     steps = int(config["steps"])
     ckpts = sorted(set(int(s) for s in config.get("checkpoints", [steps])))
     bs = config.get("batch_size")

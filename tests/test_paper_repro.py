@@ -234,3 +234,16 @@ def test_training_loop_checkpoints_cache_and_determinism(tmp_path):
     model = load_model(cfg, run["states"][-1])
     acc = (model(torch.as_tensor(x)).argmax(1).numpy() == labels).mean()
     assert acc > 0.8
+
+
+def test_markov_sequences_follow_one_fixed_chain():
+    from paper_repro.data import markov_sequences
+    a = markov_sequences(300, 12, 10, seed=5, branching=3)
+    b = markov_sequences(200, 7, 10, seed=5, branching=3)       # another draw from the same chain
+    assert a.dtype == np.int64 and a.shape == (300, 12) and a.min() >= 0 and a.max() < 10
+    succ = {}
+    for seq in np.concatenate([a[:, :7], b]):
+        for u, v in zip(seq[:-1], seq[1:]):
+            succ.setdefault(int(u), set()).add(int(v))
+    assert max(len(s) for s in succ.values()) <= 3               # every token has <= 3 successors
+    np.testing.assert_array_equal(a, markov_sequences(300, 12, 10, seed=5, branching=3))
