@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 import fastcca
 
 from ..claims import ClaimCheck
-from ..data import markov_sequences
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA3", title="LSTM unrolled 20 steps: distance of step j to the last step",
@@ -43,24 +42,16 @@ METRICS = ("cosine", "euclidean", "pwcca")
 
 def compute(ctx) -> dict:
     import torch
-    from ..training import load_model, train_cached
+    from ..lm import held_out, hidden_states, train_lm
+    from ..training import load_model
 
     cfg = ctx.config(CONFIGS)
-    seed = cfg["seed"]
-    train = markov_sequences(cfg["n_train"], cfg["length"], cfg["vocab"], seed)
-    b = cfg["burn_in"]
-    test = markov_sequences(cfg["n_eval"], b + cfg["length"] + 1, cfg["vocab"], seed)[:, 1:]   # separate draw
-    tcfg = {"model": {"name": "lstm_lm", "vocab": cfg["vocab"], "embed": cfg["embed"], "hidden": cfg["hidden"],
-                      "layers": cfg["layers"]},
-            "data": {"name": "markov_sequences", "n": cfg["n_train"], "length": cfg["length"],
-                     "vocab": cfg["vocab"], "seed": seed},
-            "steps": cfg["steps"], "lr": cfg["lr"], "batch_size": cfg["batch"], "loss": "lm",
-            "checkpoints": [cfg["steps"]], "seed": 1000 * seed + 1}
-    run = train_cached(ctx, tcfg, train, train, desc="LSTM LM")
-    model = load_model(tcfg, run["states"][-1])
+    seed, b = cfg["seed"], cfg["burn_in"]
+    tcfg, run = train_lm(ctx, cfg, cfg["layers"], [cfg["steps"]], seed)
+    test = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed)
+    hs = [h[:, b:] for h in hidden_states(tcfg, run["states"][-1], test)]    # layers x (n, T, hidden)
     with torch.no_grad():
-        hs = [h.double().numpy()[:, b:] for h in model.hidden(torch.as_tensor(test))]   # layers x (n, T, hidden)
-        logits = model(torch.as_tensor(test))
+        logits = load_model(tcfg, run["states"][-1])(torch.as_tensor(test))
         test_loss = float(torch.nn.functional.cross_entropy(
             logits[:, :-1].reshape(-1, cfg["vocab"]), torch.as_tensor(test)[:, 1:].reshape(-1)))
     T = cfg["length"]
