@@ -71,3 +71,17 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
     b = b - b.mean()
     d = np.sqrt((a @ a) * (b @ b))
     return float(a @ b / d) if d > 0 else 0.0
+
+
+def pwcca_distance(x, y, backend: str = "auto", failures: list | None = None, where: str = "") -> float:
+    """``fastcca.pwcca(x, y).distance`` (paper definition), or nan when fastcca raises
+    ``LinAlgError`` -- it currently does on some ill-conditioned inputs (e.g. LSTM states with a
+    1e-10 condition ratio, or fewer distinct datapoints than neurons), a core issue.  Each failure
+    is appended to ``failures`` (``where``: the figure's label for the point) so the figure
+    reports it instead of hiding it."""
+    try:
+        return fastcca.pwcca(x, y, backend=backend).distance
+    except np.linalg.LinAlgError as exc:
+        if failures is not None:
+            failures.append(f"{where}: {exc}")
+        return float("nan")

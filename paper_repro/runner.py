@@ -23,13 +23,13 @@ def to_jsonable(obj):
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if isinstance(obj, (np.floating,)):
-        return float(obj)
+        return to_jsonable(float(obj))
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
+        return None              # JSON null; figures read lists back with dtype=float (-> nan)
     return obj
 
 
