@@ -73,6 +73,7 @@ IMPLEMENTED: dict[str, str] = {
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",
     "pwcca-figA2": "paper_repro.figures.pwcca_figA2",
     "pwcca-figA3": "paper_repro.figures.pwcca_figA3",
+    "pwcca-figA8": "paper_repro.figures.pwcca_figA8",
 }
 
 
