@@ -69,6 +69,7 @@ IMPLEMENTED: dict[str, str] = {
     "svcca-fig3": "paper_repro.figures.svcca_fig3",
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
+    "svcca-figA6": "paper_repro.figures.svcca_figA6",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",
     "pwcca-figA2": "paper_repro.figures.pwcca_figA2",
