@@ -1,0 +1,104 @@
+"""The options of one run, handed to every figure's ``compute(ctx)``."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .cache import Cache
+
+SCALES = ("tiny", "small", "paper")
+BACKENDS = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class RunContext:
+    """scale: "small" (default: a 2-core CPU, minutes per figure, data shipped with the installed
+    packages or synthetic), "paper" (the papers' configurations, real datasets from ``data_dir``,
+    meant for a GPU), or "tiny" (seconds; for the tests -- plumbing only, claims not meaningful).
+    backend: fastcca backend for the similarity computations ("auto" follows the arrays); also
+    picks the torch device for training ("cuda" or "auto" with a visible GPU -> cuda).
+    out: output folder (figures and ``cache/``); seed: base seed; force: ignore the cache.
+    threads: CPU threads for BLAS, Numba and torch (None: 1 at the tiny/small scales, the
+    libraries' defaults at paper scale; see :func:`thread_limits`)."""
+    scale: str = "small"
+    backend: str = "auto"
+    out: str = "paper_repro_out"
+    seed: int = 0
+    force: bool = False
+    data_dir: str | None = None
+    progress: bool = True
+    threads: int | None = None
+    cache: Cache = field(default=None)
+
+    def __post_init__(self):
+        if self.scale not in SCALES:
+            raise ValueError(f"scale: expected one of {SCALES}, got {self.scale!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
+        if self.cache is None:
+            self.cache = Cache(os.path.join(self.out, "cache"), force=self.force)
+
+    def config(self, configs: dict) -> dict:
+        """A figure's ``CONFIGS[scale]``, with the seed added."""
+        cfg = dict(configs[self.scale])
+        cfg["seed"] = self.seed
+        return cfg
+
+    @property
+    def fastcca_backend(self) -> str:
+        return self.backend
+
+    @property
+    def torch_device(self) -> str:
+        if self.backend == "cpu":
+            return "cpu"
+        import torch
+        if torch.cuda.is_available():
+            return "cuda"
+        if self.backend == "cuda":
+            raise RuntimeError("backend: 'cuda' asked for, but torch sees no CUDA device "
+                               "(torch.cuda.is_available() is False)")
+        return "cpu"
+
+
+def default_threads(scale: str) -> int | None:
+    """1 thread at the tiny/small scales (their matrices are a few hundred wide, where threads
+    gain little and oversubscription on a shared machine costs much: measured on the 2-core
+    build machine under load, one pwcca-fig2 point took 3.4 s wall with the default threads
+    and 0.2 s with one); None (library defaults) at paper scale."""
+    return None if scale == "paper" else 1
+
+
+@contextmanager
+def thread_limits(n: int | None):
+    """Limit BLAS (threadpoolctl), Numba and torch to ``n`` threads inside the block."""
+    if n is None:
+        yield
+        return
+    restore = []
+    try:
+        import numba
+        old = numba.get_num_threads()
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        restore.append(lambda: numba.set_num_threads(old))
+    except ImportError:
+        pass
+    try:
+        import torch
+        old_t = torch.get_num_threads()
+        torch.set_num_threads(n)
+        restore.append(lambda: torch.set_num_threads(old_t))
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(n)
+        restore.append(limiter.restore_original_limits)
+    except ImportError:
+        pass
+    try:
+        yield
+    finally:
+        for f in reversed(restore):
+            f()

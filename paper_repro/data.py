@@ -1,0 +1,129 @@
+"""Datasets, defined once for every figure.
+
+- :func:`toy_regression`: the SVCCA paper's toy task (1-D input, four simple target functions).
+- :func:`signal_noise_pair`: the PWCCA paper's synthetic Fig 2 data (shared signal + noise).
+- :func:`digits`: scikit-learn's digits (1797 real 8x8 grey images, 10 classes), the default-scale
+  stand-in for CIFAR-10 (ships with scikit-learn; nothing is downloaded).
+- :func:`cifar10`: CIFAR-10 from a local copy of the python pickles (``--scale paper``), read
+  with an allow-listed unpickler so the file cannot execute code.
+All arrays are samples first.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+
+TOY_FUNCTIONS = ("sin(pi x)", "cos(pi x)", "2x^2 - 1", "2|x| - 1")
+
+
+def toy_regression(n: int):
+    """x (n, 1) float32, evenly spaced on [-1, 1] (so the dataset index runs along x), and the
+    targets y (n, 4) float32: sin(pi x), cos(pi x), 2x^2 - 1, 2|x| - 1 (all in [-1, 1])."""
+    x = np.linspace(-1.0, 1.0, n)
+    y = np.stack([np.sin(np.pi * x), np.cos(np.pi * x), 2 * x ** 2 - 1, 2 * np.abs(x) - 1], axis=1)
+    return x[:, None].astype(np.float32), y.astype(np.float32)
+
+
+def random_orthogonal(d: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-random (d, d) orthogonal matrix (QR of a Gaussian matrix, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def signal_noise_pair(n: int, p: int, k: int, noise_std: float, rng: np.random.Generator):
+    """Two activation sets x, y (n, p) sharing k signal dimensions (PWCCA paper, Fig 2).
+
+    signal S (n, k) ~ N(0, 1) fills the first k neurons of x; y's signal is S mixed into all p
+    neurons by a random orthogonal (p, p) transform Q; each side then gets its own independent
+    noise E ~ N(0, noise_std^2) on every neuron:
+
+        x = [S, 0] + E1,      y = [S, 0] Q + E2.
+
+    So x has k signal + noise neurons and p - k pure-noise neurons; the signal-to-noise ratio
+    in dimensions is k / (p - k).
+    """
+    if not 0 < k <= p:
+        raise ValueError(f"k: expected 0 < k <= p={p}, got {k}")
+    s = np.zeros((n, p))
+    s[:, :k] = rng.standard_normal((n, k))
+    q = random_orthogonal(p, rng)
+    x = s + noise_std * rng.standard_normal((n, p))
+    y = s @ q + noise_std * rng.standard_normal((n, p))
+    return x, y
+
+
+def markov_sequences(n_seq: int, length: int, vocab: int, seed: int, branching: int = 3):
+    """Synthetic token sequences (the default-scale stand-in for PTB / WikiText-2).
+
+    A fixed first-order Markov chain over ``vocab`` tokens: every token has ``branching``
+    possible successors with Dirichlet(1) probabilities (the chain is drawn from
+    ``default_rng([seed, 0])``, so it is the same for every split with the same seed); the first
+    token is uniform.  Returns int64 (n_seq, length) drawn with ``default_rng([seed, n_seq, length])``
+    -- pass different ``seed`` offsets for train / test by changing n_seq or using a second call.
+    """
+    chain_rng = np.random.default_rng([seed, 0])
+    succ = np.stack([chain_rng.choice(vocab, size=branching, replace=False) for _ in range(vocab)])
+    prob = chain_rng.dirichlet(np.ones(branching), size=vocab)
+    rng = np.random.default_rng([seed, n_seq, length])
+    out = np.empty((n_seq, length), dtype=np.int64)
+    out[:, 0] = rng.integers(0, vocab, n_seq)
+    u = rng.random((n_seq, length))
+    cum = np.cumsum(prob, axis=1)
+    for t in range(1, length):
+        prev = out[:, t - 1]
+        pick = (u[:, t, None] > cum[prev]).sum(1)
+        out[:, t] = succ[prev, np.minimum(pick, branching - 1)]
+    return out
+
+
+def digits():
+    """scikit-learn digits: images (1797, 8, 8) float64 scaled to [0, 1], labels (1797,) int64."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    return (d.images / 16.0).astype(np.float64), d.target.astype(np.int64)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Only the globals a numpy-array pickle needs; anything else is refused (no code runs)."""
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+                ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset pickle")
+
+
+def _load_cifar_batch(path: str):
+    with open(path, "rb") as fh:
+        try:
+            d = _SafeUnpickler(fh, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            raise ValueError(f"{path}: not a CIFAR-10 python batch ({exc})") from None
+    data = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return data, np.asarray(d[b"labels"], dtype=np.int64)
+
+
+def cifar10(data_dir: str | None, train: bool = True):
+    """CIFAR-10 from ``<data_dir>/cifar-10-batches-py`` (the python version's pickles).
+
+    Returns images (N, 3, 32, 32) float32 in [0, 1] (NCHW) and labels (N,) int64.  A missing
+    folder is a clear error saying what to download and where to put it.
+    """
+    hint = ("download 'CIFAR-10 python version' (cifar-10-python.tar.gz) from "
+            "https://www.cs.toronto.edu/~kriz/cifar.html, extract it so that "
+            "<data-dir>/cifar-10-batches-py/data_batch_1 exists, and pass --data-dir <data-dir>")
+    if data_dir is None:
+        raise FileNotFoundError(f"--scale paper needs CIFAR-10: {hint}")
+    folder = os.path.join(data_dir, "cifar-10-batches-py")
+    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    missing = [n for n in names if not os.path.exists(os.path.join(folder, n))]
+    if missing:
+        raise FileNotFoundError(f"CIFAR-10: {', '.join(missing)} not found under {folder}: {hint}")
+    parts = [_load_cifar_batch(os.path.join(folder, n)) for n in names]
+    x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
+    y = np.concatenate([p[1] for p in parts])
+    return x, y

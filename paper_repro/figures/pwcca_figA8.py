@@ -1,0 +1,86 @@
+"""PWCCA paper (Morcos et al. 2018), appendix Fig A8: the learning dynamics of pwcca-fig6 measured
+with cosine and Euclidean distance instead of CCA -- the same LSTM LM runs (shared through the
+cache: same configuration as pwcca-fig6), the same held-out datapoints.
+
+- cosine distance: mean over datapoints of 1 - cos(h_c, h_final) for a layer's hidden vector at
+  checkpoint c and at the end of training;
+- Euclidean distance: mean over datapoints of ||h_c - h_final||, divided by the mean ||h_final||.
+Default scale: synthetic Markov-chain sequences, not PTB / WikiText-2 (see pwcca-fig6).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..claims import ClaimCheck
+from ..lm import held_out, hidden_states, train_lm
+from ..registry import FigureInfo
+from .pwcca_fig6 import CONFIGS
+
+INFO = FigureInfo(id="pwcca-figA8", title="cosine and Euclidean learning dynamics for the RNNs",
+                  time_small="~2 min (seconds after pwcca-fig6)",
+                  needs=("torch (CPU)", "the LSTM LM runs of pwcca-fig6 (cached, shared)"))
+METRICS = ("cosine", "euclidean")
+
+
+def compute(ctx) -> dict:
+    cfg = ctx.config(CONFIGS)
+    seed, b = cfg["seed"], cfg["burn_in"]
+    tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed)
+    models = []
+    for depth in cfg["depths"]:
+        tcfg, run = train_lm(ctx, cfg, depth, cfg["checkpoints"], seed)
+        reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens)] for s in run["states"]]
+        final = reps[-1]
+        dist = {m: [[0.0] * len(reps) for _ in range(depth)] for m in METRICS}
+        for li in range(depth):
+            f = final[li]
+            nf = np.linalg.norm(f, axis=1)
+            for c, rep in enumerate(reps):
+                x = rep[li]
+                nx = np.linalg.norm(x, axis=1)
+                dist["cosine"][li][c] = float(np.mean(1.0 - np.sum(x * f, 1) / np.maximum(nx * nf, 1e-300)))
+                dist["euclidean"][li][c] = float(np.mean(np.linalg.norm(x - f, axis=1)) / np.mean(nf))
+        models.append({"layers": depth, "distance": dist})
+    return {"steps": run["checkpoints"], "models": models, "hidden": cfg["hidden"],
+            "n_datapoints": cfg["n_eval"] * cfg["length"]}
+
+
+def check(data) -> ClaimCheck:
+    meas, ok = {}, True
+    for m in data["models"]:
+        for key in METRICS:
+            per_layer = [float(np.mean(np.asarray(d, dtype=float)[:-1])) for d in m["distance"][key]]
+            in_order = float(np.mean([b > a for a, b in zip(per_layer, per_layer[1:])]))
+            meas[f"{m['layers']}-layer {key}"] = {"mean_distance_per_layer": per_layer,
+                                                  "adjacent_layers_in_bottom_up_order": in_order}
+            ok &= in_order >= 0.75 and per_layer[0] < per_layer[-1]
+    return ClaimCheck(
+        claim="cosine and Euclidean distances also show bottom-up convergence in the RNNs (noisier than CCA)",
+        statistic=("per model and metric, each layer's distance to its final representation averaged over the "
+                   "checkpoints; holds iff layer 1 < last layer and >= 75% of adjacent layer pairs increase "
+                   "with depth (the noise is shown, not tested)"),
+        measured=meas, holds=bool(ok),
+        note="synthetic Markov-chain sequences, not PTB / WikiText-2; x axis in training steps")
+
+
+def draw(data):
+    import matplotlib.pyplot as plt
+    panels = [(m, key) for key in METRICS for m in data["models"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.8))
+    steps = np.asarray(data["steps"])
+    cmap = plt.get_cmap("magma")
+    for ax, (m, key) in zip(axes, panels):
+        for li, d in enumerate(m["distance"][key]):
+            ax.plot(steps, np.asarray(d, dtype=float), color=cmap(0.1 + 0.75 * li / max(1, m["layers"] - 1)),
+                    lw=2, label=f"layer {li + 1}")
+        label = "cosine distance" if key == "cosine" else "Euclidean distance / ||h_final||"
+        ax.set_title(f"{m['layers']}-layer LSTM: {label}", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("distance to the final representation")
+    fig.suptitle(f"PWCCA Fig A8: cosine / Euclidean learning dynamics of the pwcca-fig6 LSTM LMs "
+                 f"({data['hidden']} units, {data['n_datapoints']} datapoints)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,93 @@
+"""Run one figure: compute every number, check the claim, draw, write ``<id>.png``, ``<id>.pdf``
+and ``<id>.json`` (config, every number drawn, the claim check, timing) under ``ctx.out``."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+from . import registry
+from .context import default_threads, thread_limits
+
+
+def to_jsonable(obj):
+    """numpy scalars/arrays, tuples, nested dicts -> plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.floating,)):
+        return to_jsonable(float(obj))
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None              # JSON null; figures read lists back with dtype=float (-> nan)
+    return obj
+
+
+def _write_atomic(path: str, write) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run_figure(fig_id: str, ctx) -> dict:
+    """Run one implemented figure; returns the JSON record (also written to disk)."""
+    mod = registry.get_figure(fig_id)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(ctx.out, exist_ok=True)
+    hits0, misses0 = ctx.cache.hits, ctx.cache.misses
+    threads = ctx.threads if ctx.threads is not None else default_threads(ctx.scale)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with thread_limits(threads):
+        data = mod.compute(ctx)
+    t_compute = time.perf_counter() - t0
+    data = to_jsonable(data)
+    chk = mod.check(data)
+    chk = type(chk)(**{**chk.__dict__, "scale": ctx.scale})
+    fig = mod.draw(data)
+    fig.text(0.995, 0.005, f"paper_repro {fig_id} | scale={ctx.scale} seed={ctx.seed} | "
+             f"claim {chk.verdict()}", ha="right", va="bottom", fontsize=6, color="0.4")
+    base = os.path.join(ctx.out, fig_id)
+    _write_atomic(base + ".png", lambda p: fig.savefig(p, dpi=130, format="png"))
+    _write_atomic(base + ".pdf", lambda p: fig.savefig(p, format="pdf"))
+    plt.close(fig)
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    record = {
+        "id": fig_id,
+        "title": mod.INFO.title,
+        "paper": registry.PAPERS[fig_id.split("-")[0]],
+        "scale": ctx.scale,
+        "seed": ctx.seed,
+        "backend": ctx.backend,
+        "config": ctx.config(mod.CONFIGS),
+        "data": data,
+        "claim_check": chk.to_dict(),
+        "timing": {"compute_s": t_compute, "total_s": elapsed, "cpu_s": cpu, "threads": threads,
+                   "cache_hits": ctx.cache.hits - hits0, "cache_misses": ctx.cache.misses - misses0},
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpu_count": os.cpu_count(),
+                    "note": "timings depend on the machine and its load (shared machines are slower)"},
+    }
+    record = to_jsonable(record)
+    _write_atomic(base + ".json", lambda p: open(p, "w").write(json.dumps(record, indent=1)))
+    return record

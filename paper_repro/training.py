@@ -1,0 +1,85 @@
+"""A training loop with checkpoints, cached on disk by its configuration.
+
+:func:`train_cached` trains ``models.build(config["model"])`` on arrays ``(x, y)`` with Adam and
+mean squared error (regression) or cross entropy (classification), saves the weights at the
+configured steps, and stores everything in the :class:`~paper_repro.cache.Cache` under
+``(kind="train", config)`` -- so figures that share a run train it once, and a second run of a
+figure loads it.  The config must hold everything that changes the result (the data too, by a
+name + parameters), since it is the cache key.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .cache import arrays_to_state_dict, state_dict_to_arrays
+from .models import build
+
+TRAIN_VERSION = 2    # bump when this loop changes in a way that changes results (2: checkpoints were views)
+
+
+def train_cached(ctx, config: dict, x: np.ndarray, y: np.ndarray, desc: str = "train") -> dict:
+    """Train (or load) one model.
+
+    config keys: ``model`` (spec for :func:`models.build`), ``steps``, ``lr``, ``batch_size``
+    (None: full batch), ``loss`` ("mse" | "xent" | "lm": next-token
+    cross entropy, with y the token array itself), ``checkpoints`` (list of steps; 0 = init),
+    ``seed`` (init and batch order), ``data`` (a description of x, y: part of the cache key).
+
+    Returns ``{"checkpoints": [steps], "states": [state_dict per checkpoint], "loss": (steps,)}``.
+    """
+    key = dict(config, train_version=TRAIN_VERSION)
+    arrays = ctx.cache.get_or_compute("train", key, lambda: _train(ctx, config, x, y, desc))
+    steps = [int(s) for s in arrays["checkpoint_steps"]]
+    states = [arrays_to_state_dict(arrays, f"ckpt{s}__") for s in steps]
+    return {"checkpoints": steps, "states": states, "loss": arrays["loss"]}
+
+
+def load_model(config: dict, state):
+    """The model of ``config`` with weights ``state`` (a state dict), in eval mode, on the CPU."""
+    m = build(config["model"])
+    m.load_state_dict(state)
+    m.eval()
+    return m
+
+
+def _train(ctx, config, x, y, desc):
+    import torch
+    from tqdm.auto import tqdm
+
+    device = ctx.torch_device
+    torch.manual_seed(int(config["seed"]))
+    gen = np.random.default_rng(int(config["seed"]))
+    model = build(config["model"]).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
+    xt = torch.as_tensor(x, device=device)
+    yt = torch.as_tensor(y, device=device)
+    loss_fn = {"mse": torch.nn.functional.mse_loss,
+               "xent": torch.nn.functional.cross_entropy,
+               # next-token prediction: logits (B, T, V) at steps 0..T-2 against tokens 1..T-1
+               "lm": lambda logits, tok: torch.nn.functional.cross_entropy(
+                   logits[:, :-1].reshape(-1, logits.shape[-1]), tok[:, 1:].reshape(-1)),
+               }[config.get("loss", "mse")]
+    steps = int(config["steps"])
+    ckpts = sorted(set(int(s) for s in config.get("checkpoints", [steps])))
+    bs = config.get("batch_size")
+    out, losses = {}, np.zeros(steps)
+    if 0 in ckpts:
+        out.update(state_dict_to_arrays(model.state_dict(), "ckpt0__"))
+    model.train()
+    for step in tqdm(range(1, steps + 1), desc=desc, disable=not ctx.progress, leave=False,
+                     mininterval=0.5):
+        if bs is None or bs >= len(x):
+            xb, yb = xt, yt
+        else:
+            idx = torch.as_tensor(gen.integers(0, len(x), size=int(bs)), device=device)
+            xb, yb = xt[idx], yt[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        losses[step - 1] = float(loss.detach())
+        if step in ckpts:
+            out.update(state_dict_to_arrays(model.state_dict(), f"ckpt{step}__"))
+    out["checkpoint_steps"] = np.asarray(ckpts, dtype=np.int64)
+    out["loss"] = losses
+    return out

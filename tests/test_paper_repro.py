@@ -1,0 +1,253 @@
+"""paper_repro: the runner's plumbing (list, errors, outputs, cache) and every implemented figure
+in its tiny configuration (seconds each; the claims are not meaningful at that size, only the
+plumbing is checked), plus the shared analysis helpers' mathematics."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from paper_repro import registry
+from paper_repro.analysis import project_onto_variates, svcca_directions
+from paper_repro.cache import Cache, config_hash
+from paper_repro.cli import main
+from paper_repro.context import RunContext
+from paper_repro.data import signal_noise_pair
+from paper_repro.runner import run_figure
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIGURES_MD = os.path.join(ROOT, "..", "shared", "papers", "FIGURES.md")
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("paper_repro_out"))
+
+
+def test_list_shows_every_id_and_status(capsys):
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    for fig_id in registry.CATALOG:
+        line = next(l for l in text.splitlines() if l.split() and l.split()[0] == fig_id)
+        want = "implemented" if registry.is_implemented(fig_id) else "not implemented yet"
+        assert want in line, line
+    assert sum("not implemented yet" in l for l in text.splitlines()) == \
+        len(registry.CATALOG) - len(registry.IMPLEMENTED)
+
+
+@pytest.mark.skipif(not os.path.exists(FIGURES_MD), reason="shared/papers/FIGURES.md not present")
+def test_catalog_matches_figures_md():
+    text = open(FIGURES_MD).read()
+    ids = set()
+    for paper, section in (("svcca", text.split("## [S]")[1].split("## [P]")[0]),
+                           ("pwcca", text.split("## [P]")[1])):
+        for row in re.findall(r"^\| (fig[^|]+?) \|", section, flags=re.M):
+            first, *rest = [s.strip() for s in row.split(",")]
+            ids.add(f"{paper}-{first}")
+            ids.update(f"{paper}-fig{r}" for r in rest)       # "figA5, A6"
+    assert ids == set(registry.CATALOG)
+
+
+def test_resolve_selectors():
+    assert registry.resolve("fig4") == ["svcca-fig4", "pwcca-fig4"]
+    assert registry.resolve("pwcca-fig2") == ["pwcca-fig2"]
+    assert registry.resolve("all") == list(registry.CATALOG)
+    assert all(i.startswith("svcca-") for i in registry.resolve("svcca"))
+    with pytest.raises(registry.UnknownFigureError, match="names no figure"):
+        registry.resolve("fig99")
+
+
+def test_unimplemented_figure_fails_clearly_and_writes_nothing(tmp_path, capsys):
+    fig_id = next(i for i in registry.CATALOG if not registry.is_implemented(i))
+    assert main([fig_id, "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "not implemented yet" in err and fig_id in err
+    assert not any(f.startswith(fig_id) for f in os.listdir(tmp_path)) if tmp_path.exists() else True
+    with pytest.raises(registry.FigureNotImplementedError, match="not implemented yet"):
+        registry.get_figure(fig_id)
+    assert main(["no-such-fig", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("fig_id", sorted(registry.IMPLEMENTED))
+def test_figure_tiny_writes_outputs_and_claim_check(fig_id, out_dir):
+    ctx = RunContext(scale="tiny", out=out_dir, progress=False)
+    rec = run_figure(fig_id, ctx)
+    for ext in ("png", "pdf", "json"):
+        path = os.path.join(out_dir, f"{fig_id}.{ext}")
+        assert os.path.getsize(path) > 0
+    with open(os.path.join(out_dir, f"{fig_id}.png"), "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(os.path.join(out_dir, f"{fig_id}.pdf"), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    saved = json.load(open(os.path.join(out_dir, f"{fig_id}.json")))
+    assert saved == json.loads(json.dumps(rec))
+    assert saved["id"] == fig_id and saved["scale"] == "tiny" and saved["config"]["seed"] == 0
+    assert saved["data"], "every number drawn must be in the JSON"
+    c = saved["claim_check"]
+    assert {"claim", "statistic", "measured", "holds", "verdict"} <= set(c)
+    assert isinstance(c["holds"], bool) and c["measured"]
+    assert c["verdict"].startswith("holds" if c["holds"] else "does not hold")
+    assert saved["timing"]["total_s"] > 0
+
+
+def test_cache_hit_on_second_run_and_force(out_dir):
+    ctx = RunContext(scale="tiny", out=out_dir, progress=False)
+    run_figure("svcca-fig1", ctx)                      # trains the two toy nets or loads them
+    rec = run_figure("svcca-fig1", RunContext(scale="tiny", out=out_dir, progress=False))
+    assert rec["timing"]["cache_hits"] == 2 and rec["timing"]["cache_misses"] == 0
+    forced = run_figure("svcca-fig1", RunContext(scale="tiny", out=out_dir, progress=False, force=True))
+    assert forced["timing"]["cache_hits"] == 0 and forced["timing"]["cache_misses"] == 2
+    # training is deterministic, so a forced retrain draws the same numbers
+    assert forced["data"]["rho"] == pytest.approx(rec["data"]["rho"], abs=1e-6)
+
+
+def test_cache_keys_atomic_and_safe(tmp_path):
+    cache = Cache(str(tmp_path))
+    calls = []
+    def fn():
+        calls.append(1)
+        return {"a": np.arange(3.0)}
+    cfg = {"w": 3, "lr": 1e-3}
+    assert config_hash("k", cfg) == config_hash("k", {"lr": 1e-3, "w": 3})   # key order irrelevant
+    assert config_hash("k", cfg) != config_hash("k", {"w": 4, "lr": 1e-3})
+    np.testing.assert_array_equal(cache.get_or_compute("k", cfg, fn)["a"], np.arange(3.0))
+    np.testing.assert_array_equal(cache.get_or_compute("k", cfg, fn)["a"], np.arange(3.0))
+    assert len(calls) == 1 and cache.hits == 1
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+    # a truncated file is recomputed with a warning, never trusted
+    path = cache.path("k", cfg)
+    with open(path, "r+b") as fh:
+        fh.truncate(20)
+    with pytest.warns(UserWarning, match="unreadable"):
+        cache.get_or_compute("k", cfg, fn)
+    assert len(calls) == 2
+    # a file under the right name but for another configuration is not taken
+    os.replace(cache.path("k", cfg), cache.path("k", {"other": 1}))
+    with pytest.warns(UserWarning, match="different entry"):
+        assert cache.load("k", {"other": 1}) is None
+    with pytest.raises(TypeError, match="pickle"):
+        cache.store("k", {"x": 1}, {"bad": np.array([object()])})
+
+
+def test_python_m_paper_repro_list_from_repo_root():
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    r = subprocess.run([sys.executable, "-m", "paper_repro", "list"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "pwcca-fig2" in r.stdout and "not implemented yet" in r.stdout
+
+
+def test_svcca_directions_are_canonical_variates():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((400, 3))
+    x = z @ rng.standard_normal((3, 8)) + 0.3 * rng.standard_normal((400, 8))
+    y = z @ rng.standard_normal((3, 6)) + 0.3 * rng.standard_normal((400, 6))
+    d = svcca_directions(x, y, keep=5)
+    vx, vy = d["variates_x"], d["variates_y"]
+    np.testing.assert_allclose(vx.std(0, ddof=1), 1.0, atol=1e-8)
+    np.testing.assert_allclose(np.corrcoef(vx.T), np.eye(vx.shape[1]), atol=1e-8)
+    got = [np.corrcoef(vx[:, i], vy[:, i])[0, 1] for i in range(vx.shape[1])]
+    np.testing.assert_allclose(got, d["rho"], atol=1e-8)
+    assert d["max_coef_diff"] < 1e-8
+    # projecting onto every variate of a full-rank side reproduces a layer inside that span
+    h = vx @ rng.standard_normal((vx.shape[1], 4)) + 2.0
+    np.testing.assert_allclose(project_onto_variates(h, vx), h, atol=1e-10)
+
+
+def test_signal_noise_pair_shares_exactly_k_dimensions():
+    import fastcca
+    from paper_repro.context import thread_limits
+    rng = np.random.default_rng(1)
+    x, y = signal_noise_pair(2000, 12, 5, 0.01, rng)
+    with thread_limits(1):
+        rho = fastcca.cca(x, y).coefficients
+    assert np.all(rho[:5] > 0.999) and np.all(rho[5:] < 0.3)
+
+
+def test_paper_scale_without_data_is_a_clear_error(tmp_path, capsys):
+    from paper_repro.data import cifar10
+    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+        cifar10(None)
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        cifar10(str(tmp_path))
+    assert main(["svcca-figA2", "--scale", "paper", "--data-dir", str(tmp_path),
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert "CIFAR-10" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "o" / "svcca-figA2.png")
+
+
+def test_dataset_pickles_cannot_run_code(tmp_path):
+    import pickle
+    from paper_repro.data import _load_cifar_batch
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0]}))
+    with pytest.raises(ValueError, match="refusing"):
+        _load_cifar_batch(str(path))
+    good = {b"data": np.zeros((2, 3072), dtype=np.uint8), b"labels": [1, 2]}
+    path.write_bytes(pickle.dumps(good))
+    x, y = _load_cifar_batch(str(path))
+    assert x.shape == (2, 3, 32, 32) and y.tolist() == [1, 2]
+
+
+# claims that do not show at the default scale (the figure still renders; its check says so)
+NOT_AT_SMALL = {"pwcca-figA8": "cosine / Euclidean distances show no bottom-up order on the small synthetic LMs"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fig_id", [pytest.param(i, marks=pytest.mark.xfail(reason=NOT_AT_SMALL[i], strict=False))
+                                    if i in NOT_AT_SMALL else i for i in sorted(registry.IMPLEMENTED)])
+def test_claim_holds_at_default_scale(fig_id, tmp_path_factory):
+    """The paper's claim, checked at the default scale (15 s - 2.5 min each on 2 shared cores)."""
+    out = str(tmp_path_factory.getbasetemp() / "small_scale")
+    rec = run_figure(fig_id, RunContext(scale="small", out=out, progress=False))
+    assert rec["claim_check"]["holds"], rec["claim_check"]
+
+
+def test_training_loop_checkpoints_cache_and_determinism(tmp_path):
+    import torch
+    from paper_repro.models import build
+    from paper_repro.training import load_model, train_cached
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (64, 1)).astype(np.float32)
+    labels = (x[:, 0] > 0).astype(np.int64)
+    cfg = {"model": {"name": "toy_mlp", "in_dim": 1, "width": 8, "depth": 2, "out_dim": 2},
+           "data": {"name": "test-threshold", "n": 64}, "steps": 30, "lr": 1e-2, "batch_size": 16,
+           "loss": "xent", "checkpoints": [0, 10, 30], "seed": 3}
+    ctx = RunContext(scale="tiny", out=str(tmp_path), progress=False)
+    run = train_cached(ctx, cfg, x, labels)
+    assert run["checkpoints"] == [0, 10, 30] and len(run["loss"]) == 30
+    torch.manual_seed(3)
+    init = build(cfg["model"]).state_dict()
+    for k, v in init.items():                       # checkpoint 0 is the initialisation
+        torch.testing.assert_close(run["states"][0][k], v)
+    assert run["loss"][-5:].mean() < run["loss"][:5].mean()
+    again = train_cached(RunContext(scale="tiny", out=str(tmp_path), progress=False), cfg, x, labels)
+    forced = train_cached(RunContext(scale="tiny", out=str(tmp_path), progress=False, force=True), cfg, x, labels)
+    for k in init:
+        torch.testing.assert_close(again["states"][-1][k], run["states"][-1][k])
+        torch.testing.assert_close(forced["states"][-1][k], run["states"][-1][k])   # deterministic
+    model = load_model(cfg, run["states"][-1])
+    acc = (model(torch.as_tensor(x)).argmax(1).numpy() == labels).mean()
+    assert acc > 0.8
+
+
+def test_markov_sequences_follow_one_fixed_chain():
+    from paper_repro.data import markov_sequences
+    a = markov_sequences(300, 12, 10, seed=5, branching=3)
+    b = markov_sequences(200, 7, 10, seed=5, branching=3)       # another draw from the same chain
+    assert a.dtype == np.int64 and a.shape == (300, 12) and a.min() >= 0 and a.max() < 10
+    succ = {}
+    for seq in np.concatenate([a[:, :7], b]):
+        for u, v in zip(seq[:-1], seq[1:]):
+            succ.setdefault(int(u), set()).add(int(v))
+    assert max(len(s) for s in succ.values()) <= 3               # every token has <= 3 successors
+    np.testing.assert_array_equal(a, markov_sequences(300, 12, 10, seed=5, branching=3))
