@@ -260,3 +260,14 @@ def test_scalar_whitening_handles_complex_hermitian_blocks(eps):
     exact = np.linalg.svd(np.linalg.qr(xc)[0].conj().T @ np.linalg.qr(yc)[0], compute_uv=False)
     sol = canonical_correlations(cpu, xc.conj().T @ xc, yc.conj().T @ yc, xc.conj().T @ yc, eps=eps)
     np.testing.assert_allclose(sol.rho, exact, atol=1e-8)
+
+
+def test_pwcca_on_token_embeddings_with_rank_below_width():
+    """Reported by the paper_repro work: 30 distinct tokens embedded in 64 neurons (rank 30)."""
+    rng = np.random.default_rng(0)
+    tok = rng.integers(0, 30, 2000)
+    x = np.tanh(rng.standard_normal((30, 64)))[tok]
+    y = x @ rng.standard_normal((64, 64)) + rng.standard_normal((2000, 64))
+    r = fastcca.pwcca(x, y)
+    assert r.similarity == pytest.approx(fastcca.pwcca(x, y, eps=0).similarity, abs=1e-6)
+    assert np.sum(r.weights > 0) == 29  # rank 30 minus the centring
