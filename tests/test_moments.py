@@ -195,3 +195,22 @@ def test_concurrent_updates_from_threads_are_safe_and_exact():
     for p in parts[:8]:
         total.merge(p)
     assert_same_moments(total, Moments.from_arrays(x, y))
+
+
+def test_float32_precision_error_is_bounded():
+    """precision="float32": float32 batch products merged into float64 state.  Documented bound:
+    scatter within 1e-6 relative, canonical correlations and similarities within 1e-6."""
+    x, y = make_pair(20000, 64, 48, seed=11)
+    x = x + 3.0  # an offset: centring happens in float64 before the cast
+    m64 = Moments.from_arrays(x, y, batch_size=5000)
+    m32 = Moments.from_arrays(x, y, batch_size=5000, precision="float32")
+    assert m32.sxx.dtype == np.float64 and m32.precision == "float32"
+    for k in ("sxx", "syy", "sxy"):
+        a, b = getattr(m32, k), getattr(m64, k)
+        assert np.abs(a - b).max() <= 1e-6 * np.abs(b).max(), k
+    for f in (fastcca.cca, fastcca.svcca, fastcca.pwcca, fastcca.linear_cka):
+        assert abs(f(m32).similarity - f(m64).similarity) <= 1e-6
+    np.testing.assert_allclose(fastcca.cca(x, y, precision="float32").coefficients,
+                               fastcca.cca(m64).coefficients, atol=1e-6)
+    with pytest.raises(ValueError, match="precision"):
+        Moments(precision="half")

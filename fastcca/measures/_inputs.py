@@ -5,7 +5,7 @@ from ..backend import get_backend
 from ..moments import Moments
 
 
-def as_moments(x, y, backend: str) -> Moments:
+def as_moments(x, y, backend: str, precision: str = "float64") -> Moments:
     """``x, y`` arrays (samples first) -> their Moments; ``x`` a Moments (and ``y`` None) -> x."""
     if isinstance(x, Moments):
         if y is not None:
@@ -18,7 +18,7 @@ def as_moments(x, y, backend: str) -> Moments:
     if y is None:
         raise TypeError("y: missing; pass two activation arrays x (n, p) and y (n, q), or a Moments as x")
     get_backend(backend, x, y)  # a clear error before any work when the backend is unavailable
-    return Moments.from_arrays(x, y, backend=backend)
+    return Moments.from_arrays(x, y, backend=backend, precision=precision)
 
 
 def kept_note(side: str, kept, eps: float) -> list[str]:

@@ -43,7 +43,7 @@ def _full_weights(p, kept, w):
 
 
 def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: bool = False,
-        backend: str = "auto") -> CCAResult:
+        backend: str = "auto", precision: str = "float64") -> CCAResult:
     """Canonical correlation analysis of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
@@ -58,6 +58,9 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     weights : bool
         Also return canonical weights (``x_weights`` (p, r), ``y_weights`` (q, r)).
     backend : {"auto", "cpu", "cuda"}
+    precision : {"float64", "float32"}
+        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
+        Moments input.  Every measure takes ``backend`` and ``precision``.
 
     Returns
     -------
@@ -66,16 +69,16 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
         mean (mean CCA); ``distance = 1 - similarity``.
     """
     eps = check_nonnegative(eps, "eps")
-    m = as_moments(x, y, backend)
+    m = as_moments(x, y, backend, precision)
     return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights)
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
-             backend: str = "auto") -> CCAResult:
+             backend: str = "auto", precision: str = "float64") -> CCAResult:
     """Mean canonical correlation.  ``threshold=None``: the mean of all coefficients (what the
     SVCCA tutorials call the CCA similarity); a float: the reference ``mean`` over the leading
     coefficients that make up that fraction of their sum (``CCAResult.threshold_mean``)."""
-    r = cca(x, y, eps=eps, backend=backend)
+    r = cca(x, y, eps=eps, backend=backend, precision=precision)
     sim = r.similarity if threshold is None else r.threshold_mean(threshold)
     notes = r.notes + ((f"similarity = mean of the leading coefficients reaching {threshold:g} of their sum",)
                        if threshold is not None else ())

@@ -10,14 +10,15 @@ from ..results import CKAResult
 from ._inputs import as_moments
 
 
-def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto") -> CKAResult:
+def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
+               precision: str = "float64") -> CKAResult:
     """Linear CKA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
     ``spectrum=True`` also returns, as ``coefficients``, the contributions
     ``sigma_i(Sxy)^2 / (||Sxx||_F ||Syy||_F)`` (descending, summing to the similarity); it costs
     the singular values of the (p, q) cross block, so it is off by default (empty array).
     """
-    m = as_moments(x, y, backend)
+    m = as_moments(x, y, backend, precision)
     be, xp = m._be, m._be.xp
     nxx = float(xp.linalg.norm(m.sxx))
     nyy = float(xp.linalg.norm(m.syy))

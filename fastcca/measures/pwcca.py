@@ -75,7 +75,7 @@ def _projection_weights(be, gram, cross, whitened: bool = True):
 
 
 def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | None = None,
-          backend: str = "auto") -> PWCCAResult:
+          backend: str = "auto", precision: str = "float64") -> PWCCAResult:
     """Projection-weighted CCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
@@ -98,7 +98,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     variant = check_choice(variant, "variant", VARIANTS)
     side = check_choice("x" if side is None and variant == "paper" else side or "fewer", "side", SIDES)
     eps = check_nonnegative(eps, "eps")
-    m = as_moments(x, y, backend)
+    m = as_moments(x, y, backend, precision)
     be, xp = m._be, m._be.xp
     sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=eps, vectors=True,
                                  symmetric=(variant == "reference"))

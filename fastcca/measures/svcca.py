@@ -69,7 +69,7 @@ def top_directions(be, s, keep, rule: str):
 
 
 def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
-          backend: str = "auto") -> SVCCAResult:
+          backend: str = "auto", precision: str = "float64") -> SVCCAResult:
     """SVCCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
@@ -93,7 +93,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
-    m = as_moments(x, y, backend)
+    m = as_moments(x, y, backend, precision)
     be, xp = m._be, m._be.xp
     kx, lam_x, px = top_directions(be, m.sxx, keep, keep_rule)
     ky, lam_y, py = top_directions(be, m.syy, keep, keep_rule)
