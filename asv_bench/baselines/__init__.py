@@ -1,0 +1,1 @@
+"""Plain-NumPy baselines: the original algorithms fastcca is measured against."""
