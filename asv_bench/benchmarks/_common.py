@@ -35,7 +35,8 @@ _limit_threads()
 
 #: labelled sizes (p = q neurons, n datapoints); "large" still runs in seconds on 2 cores
 SIZES = {"small": (64, 2_000), "medium": (256, 10_000), "large": (512, 20_000)}
-SIZE_NAMES = list(SIZES)
+#: FASTCCA_BENCH_SIZES=small (comma list) restricts the labelled sizes, e.g. for a CI smoke run
+SIZE_NAMES = [s for s in os.environ.get("FASTCCA_BENCH_SIZES", ",".join(SIZES)).split(",") if s in SIZES]
 BACKENDS = ["cpu", "cuda"]
 DTYPES = ["float32", "float64"]
 
