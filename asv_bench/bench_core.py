@@ -69,6 +69,7 @@ def _parse(argv=None):
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--openblas-env", choices=("keep", "unset"), default="keep",
                     help="'unset': re-run without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (both together)")
+    ap.add_argument("--table", nargs="+", metavar="JSON", help="print the markdown table of earlier --out files and exit")
     ap.add_argument("--_stream-child", nargs=4, metavar=("N", "P", "BATCH", "THREADS"), help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -254,9 +255,34 @@ def run_memory(n, p, batch, threads):
     return res
 
 
+def print_table(paths):
+    """Markdown table of the speed rows (and memory) of earlier ``--out`` files."""
+    print("| run | measure | p = q | n | fastcca s (median) | baseline s (median) | ratio of medians | ratio of mins | target |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        with open(path) as f:
+            res = json.load(f)
+        tag = os.path.basename(path)
+        for r in res.get("speed", []):
+            rmin = r.get("ratio_of_min", min(r["baseline_all_s"]) / min(r["fastcca_all_s"]))
+            print(f"| {tag} | {r['measure']} | {r['p']} | {r['n']} | {r['fastcca_s']:.3f} | {r['baseline_s']:.3f} "
+                  f"| {r['ratio']:.2f}x | {rmin:.2f}x | {r['target']:g}x {'met' if r['ratio'] >= r['target'] else 'missed'} |")
+    for path in paths:
+        with open(path) as f:
+            m = json.load(f).get("memory")
+        if m:
+            print(f"\n{os.path.basename(path)}: stream n={m['n']} p=q={m['p']} batch={m['batch']}: peak RSS "
+                  f"{m['peak_rss_MiB']:.0f} MiB (limit {m['limit_MiB']:.0f} MiB), tracemalloc peak "
+                  f"{m['tracemalloc_peak_MiB']:.0f} MiB, peak before streaming {m['rss_after_imports_MiB']:.0f} MiB, "
+                  f"{m['stream_s']:.0f} s")
+    return 0
+
+
 # ---------------------------------------------------------------------------------- main
 def main(argv=None):
     args = _parse(argv)
+    if args.table:
+        return print_table(args.table)
     if args._stream_child:
         n, p, batch, threads = (int(v) for v in args._stream_child)
         return _stream_child(n, p, batch, threads)
