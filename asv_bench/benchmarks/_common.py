@@ -1,0 +1,118 @@
+"""Shared pieces of the asv suite: sizes, data, backend handling, the measure registry."""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import fastcca
+from fastcca import BackendUnavailableError, get_backend
+
+# the reference baselines live next to this folder (asv_bench/baselines)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.dirname(_HERE) not in sys.path:
+    sys.path.insert(0, os.path.dirname(_HERE))
+from baselines import reference_numpy as ref  # noqa: E402
+
+#: BLAS and Numba threads for every benchmark (the machines the targets were set for have 2)
+THREADS = int(os.environ.get("FASTCCA_BENCH_THREADS", "2"))
+
+
+def _limit_threads():
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(THREADS)
+    except ImportError:
+        pass
+    import numba
+    numba.set_num_threads(max(1, min(THREADS, numba.config.NUMBA_NUM_THREADS)))
+
+
+_limit_threads()
+
+#: labelled sizes (p = q neurons, n datapoints); "large" still runs in seconds on 2 cores
+SIZES = {"small": (64, 2_000), "medium": (256, 10_000), "large": (512, 20_000)}
+#: FASTCCA_BENCH_SIZES=small (comma list) restricts the labelled sizes, e.g. for a CI smoke run
+SIZE_NAMES = [s for s in os.environ.get("FASTCCA_BENCH_SIZES", ",".join(SIZES)).split(",") if s in SIZES]
+BACKENDS = ["cpu", "cuda"]
+DTYPES = ["float32", "float64"]
+
+
+def require_backend(backend: str):
+    """The kernels module, or ``NotImplementedError`` (asv: skip) when it cannot run here."""
+    try:
+        return get_backend(backend)
+    except BackendUnavailableError as exc:
+        raise NotImplementedError(str(exc)) from None
+
+
+def to_backend(a, backend: str):
+    if backend == "cuda":
+        import cupy
+        return cupy.asarray(a)
+    return a
+
+
+def pair(p: int, n: int, dtype="float64", seed: int = 0, q: int | None = None):
+    """x (n, p), y (n, q) samples first, C-ordered: x with a decaying spectrum (SVCCA keeps a
+    realistic share of its directions), y a noisy linear image of x."""
+    q = p if q is None else q
+    rng = np.random.default_rng(seed)
+    decay = np.exp(-np.arange(p) / (p / 8)) + 0.05
+    x = rng.standard_normal((n, p)) * decay
+    y = x @ (rng.standard_normal((p, q)) / np.sqrt(p))
+    y += 0.3 * rng.standard_normal((n, q))
+    return x.astype(dtype, copy=False), y.astype(dtype, copy=False)
+
+
+def stream_moments(p: int, n: int, dtype="float64", backend="cpu", batch: int = 2048, seed: int = 0):
+    """A Moments over n datapoints built from batches generated on the fly, so the process never
+    holds more than one batch (keeps ``peakmem_`` of a measure about the measure)."""
+    rng = np.random.default_rng(seed)
+    mix = rng.standard_normal((p, p)) / np.sqrt(p)
+    decay = np.exp(-np.arange(p) / (p / 8)) + 0.05
+    m = fastcca.Moments(backend)
+    done = 0
+    while done < n:
+        b = min(batch, n - done)
+        xb = rng.standard_normal((b, p)) * decay
+        yb = xb @ mix + 0.3 * rng.standard_normal((b, p))
+        m.update(to_backend(xb.astype(dtype, copy=False), backend), to_backend(yb.astype(dtype, copy=False), backend))
+        done += b
+    return m
+
+
+#: public measures: name -> callable(x, y_or_None, backend) taking two arrays or a Moments.
+#: [conv] adds its measures here.
+MEASURES = {
+    "cca": lambda x, y=None, backend="auto": fastcca.cca(x, y, backend=backend),
+    "mean_cca": lambda x, y=None, backend="auto": fastcca.mean_cca(x, y, backend=backend),
+    "svcca": lambda x, y=None, backend="auto": fastcca.svcca(x, y, backend=backend),
+    "pwcca": lambda x, y=None, backend="auto": fastcca.pwcca(x, y, backend=backend),
+    "pwcca_reference": lambda x, y=None, backend="auto": fastcca.pwcca(x, y, variant="reference", backend=backend),
+    "linear_cka": lambda x, y=None, backend="auto": fastcca.linear_cka(x, y, backend=backend),
+}
+
+#: the original algorithms, NEURONS FIRST (p, n) inputs: name -> callable(acts1, acts2).
+#: Each fastcca measure with a baseline is timed against it in ``baselines.Speedup``.
+#: [conv] adds e.g. "fourier_cca": a plain-NumPy fourier_ccas here.
+BASELINES = {
+    "cca": lambda a, b: ref.cca_reference(a, b)["coef"].mean(),
+    "svcca": lambda a, b: ref.svcca_reference(a, b)["similarity"],
+    "pwcca": lambda a, b: ref.pwcca_reference(a, b)["similarity"],
+    "linear_cka": ref.linear_cka_reference,
+}
+#: which fastcca measure each baseline is compared with (PWCCA: the paper variant, the default)
+BASELINE_OF = {"cca": "cca", "svcca": "svcca", "pwcca": "pwcca", "linear_cka": "linear_cka"}
+
+
+def median_time(f, *args, repeats: int = 3):
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(*args)
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
