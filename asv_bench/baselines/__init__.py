@@ -1,6 +1,3 @@
-<<<<<<< HEAD
-"""Plain-NumPy baselines the benchmarks measure fastcca against (written for fastcca from the
-published descriptions of the reference algorithms; no reference code is copied)."""
-=======
-"""Plain-NumPy baselines: the original algorithms fastcca is measured against."""
->>>>>>> asv
+"""Plain-NumPy baselines the benchmarks measure fastcca against: the original algorithms
+(google/svcca CCA, the SVCCA tutorial pipeline, compute_pwcca, fourier_ccas), written for fastcca
+from their published descriptions; no reference code is copied."""
