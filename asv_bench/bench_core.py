@@ -66,6 +66,8 @@ def _parse(argv=None):
     ap.add_argument("--stream-p", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=8192, help="rows per streamed batch")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--precision", choices=("float64", "float32"), default="float64",
+                    help="fastcca's batch-product arithmetic (Moments(precision=...)); state is float64")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--openblas-env", choices=("keep", "unset"), default="keep",
                     help="'unset': re-run without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (both together)")
@@ -129,18 +131,22 @@ def _data(p, n, seed=0):
     return x, y, np.ascontiguousarray(x.T), np.ascontiguousarray(y.T)
 
 
+#: fastcca's moments-pass arithmetic (``--precision``); the baselines are always float64
+PRECISION = "float64"
+
+
 def _cases():
     import fastcca
     sys.path.insert(0, HERE)
     from baselines import reference_numpy as ref
     return {
-        "cca": (lambda x, y: fastcca.cca(x, y).similarity,
+        "cca": (lambda x, y: fastcca.cca(x, y, precision=PRECISION).similarity,
                 lambda a, b: float(ref.cca_reference(a, b)["coef"].mean())),
-        "svcca": (lambda x, y: fastcca.svcca(x, y).similarity,
+        "svcca": (lambda x, y: fastcca.svcca(x, y, precision=PRECISION).similarity,
                   lambda a, b: ref.svcca_reference(a, b)["similarity"]),
-        "pwcca": (lambda x, y: fastcca.pwcca(x, y).similarity,
+        "pwcca": (lambda x, y: fastcca.pwcca(x, y, precision=PRECISION).similarity,
                   lambda a, b: ref.pwcca_reference(a, b)["similarity"]),
-        "pwcca_reference": (lambda x, y: fastcca.pwcca(x, y, variant="reference").similarity,
+        "pwcca_reference": (lambda x, y: fastcca.pwcca(x, y, variant="reference", precision=PRECISION).similarity,
                             lambda a, b: ref.pwcca_reference(a, b)["similarity"]),
     }
 
@@ -162,8 +168,9 @@ def run_speed(sizes, measures, repeats):
         x, y, xt, yt = _data(p, n)
         # fastcca's own breakdown: moments pass vs the measure from moments
         fastcca.Moments.from_arrays(x, y)
-        t_mom = statistics.median(_timed(fastcca.Moments.from_arrays, x, y)[0] for _ in range(repeats))
-        mom = fastcca.Moments.from_arrays(x, y)
+        t_mom = statistics.median(_timed(lambda a, b: fastcca.Moments.from_arrays(a, b, precision=PRECISION), x, y)[0]
+                                  for _ in range(repeats))
+        mom = fastcca.Moments.from_arrays(x, y, precision=PRECISION)
         for name in measures:
             f_fast, f_ref = cases[name]
             f_fast(x, y)                                   # warm (page faults, caches)
@@ -179,7 +186,7 @@ def run_speed(sizes, measures, repeats):
             t_from_m = statistics.median(_timed(measure_fn, mom)[0] for _ in range(repeats))
             mf, mb = statistics.median(tf), statistics.median(tb)
             key = name.split("_")[0]
-            row = dict(measure=name, p=p, q=p, n=n, dtype="float64", repeats=repeats,
+            row = dict(measure=name, p=p, q=p, n=n, dtype="float64", precision=PRECISION, repeats=repeats,
                        fastcca_s=mf, baseline_s=mb, ratio=mb / mf,
                        # ratio of the fastest runs: less sensitive to load spikes on a shared machine
                        ratio_of_min=min(tb) / min(tf),
@@ -291,6 +298,8 @@ def main(argv=None):
         argv2 = [a for a in (argv if argv is not None else sys.argv[1:])]
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + argv2, env)
     sys.path.insert(0, ROOT)
+    global PRECISION
+    PRECISION = args.precision
     _limit_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
     if args.sizes:
@@ -299,7 +308,8 @@ def main(argv=None):
         sizes = QUICK_SIZES if args.quick else FULL_SIZES
     stream_n = int(args.stream_n or (1e5 if args.quick else 1e6))
     measures = [m for m in args.measures.split(",") if m]
-    print(f"fastcca core benchmark: sizes {sizes}, {repeats} repeat(s), {args.threads} threads", flush=True)
+    print(f"fastcca core benchmark: sizes {sizes}, {repeats} repeat(s), {args.threads} threads, "
+          f"fastcca precision {PRECISION}", flush=True)
     env_before = _environment(args.threads)
     print(f"  BLAS {env_before['blas']}, OPENBLAS env {env_before['openblas_env']}, load {env_before['loadavg']}",
           flush=True)
