@@ -305,3 +305,87 @@ def test_cupy_chunks_reduce_on_cuda_backend(data):
     for k in FIELDS:
         setattr(host, k, cp.asnumpy(getattr(m, k)))
     assert rel_err(host, ref) < 1e-10
+
+
+# ---------------------------------------------------------------------------- conv layers
+from fastcca.dask import conv_moments  # noqa: E402
+
+CONV_FIELDS = ("mean_x", "mean_y", "sxx", "syy", "sxy")
+
+
+@pytest.fixture(scope="module")
+def conv_data():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((120, 3, 6, 5)) + 2.0
+    y = np.concatenate([x[:, :2, :4, :4] * 1.5, rng.standard_normal((120, 2, 4, 4))], axis=1)
+    y = y + 0.3 * rng.standard_normal(y.shape) - 1.0  # (120, 4, 4, 4): different c, h, w
+    return x, y, fastcca.ConvMoments().update(x, y)
+
+
+def conv_rel_err(m, ref):
+    assert isinstance(m, fastcca.ConvMoments) and m.n == ref.n
+    assert m.shape_x == ref.shape_x and m.shape_y == ref.shape_y
+    return max(float(np.max(np.abs(getattr(m, k) - getattr(ref, k))) / np.max(np.abs(getattr(ref, k))))
+               for k in CONV_FIELDS)
+
+
+@pytest.mark.parametrize("xchunks,ychunks,split_every", [
+    ((25, -1, -1, -1), (25, -1, -1, -1), 2),
+    (((7, 50, 13, 50), 1, 3, 2), ((40, 40, 40), 2, -1, 1), 3),  # irregular rows, split other axes
+])
+def test_conv_threaded_equals_in_memory(conv_data, xchunks, ychunks, split_every):
+    x, y, ref = conv_data
+    m = conv_moments(da.from_array(x, chunks=xchunks), da.from_array(y, chunks=ychunks),
+                     split_every=split_every, scheduler="threads")
+    assert conv_rel_err(m, ref) < RTOL
+    a, b = fastcca.conv_cca(m), fastcca.conv_cca(x, y)
+    assert np.max(np.abs(a.coefficients - b.coefficients)) <= RTOL * np.max(np.abs(b.coefficients))
+    assert abs(a.similarity - b.similarity) <= RTOL * abs(b.similarity)
+
+
+def test_conv_nhwc_layout(conv_data):
+    x, y, ref = conv_data
+    xh, yh = np.moveaxis(x, 1, -1), np.moveaxis(y, 1, -1)
+    m = conv_moments(da.from_array(xh, chunks=(30, -1, -1, 2)), da.from_array(yh, chunks=(45, -1, -1, -1)),
+                     layout="nhwc", scheduler="threads")
+    assert m.layout == "nhwc" and conv_rel_err(m, ref) < RTOL
+
+
+def test_conv_same_array_and_bad_input(conv_data):
+    x, _, _ = conv_data
+    ref = fastcca.ConvMoments().update(x, x)
+    assert conv_rel_err(conv_moments(da.from_array(x, chunks=40), scheduler="sync"), ref) < RTOL
+    with pytest.raises(ValueError, match="4-D"):
+        conv_moments(da.from_array(x.reshape(120, -1), chunks=40))
+    with pytest.raises(ValueError, match="layout"):
+        conv_moments(da.from_array(x, chunks=40), layout="chwn")
+
+
+def test_conv_nan_chunk_is_named(conv_data):
+    x, y, _ = conv_data
+    y = y.copy()
+    y[65, 1, 2, 3] = np.nan
+    with pytest.raises(ChunkError) as info:
+        conv_moments(da.from_array(x, chunks=30), da.from_array(y, chunks=30), scheduler="threads")
+    e = info.value
+    assert e.chunk == 2 and e.rows == (60, 90)
+    assert "chunk 2 (rows 60:90)" in str(e) and "y: the batch holds NaN or Inf" in str(e)
+
+
+def test_conv_moments_pickle_roundtrip(conv_data):
+    _, _, ref = conv_data
+    m = pickle.loads(pickle.dumps(ref, protocol=5))
+    assert conv_rel_err(m, ref) == 0.0 and m._be is ref._be
+    m.merge(ref)  # the restored accumulator still merges (uses its backend module)
+    assert m.n == 2 * ref.n
+    empty = pickle.loads(pickle.dumps(fastcca.ConvMoments(layout="nhwc", precision="float32")))
+    assert (empty.n, empty.layout, empty.precision) == (0, "nhwc", "float32")
+
+
+def test_conv_distributed_equals_in_memory(client, conv_data):
+    x, y, ref = conv_data
+    m = conv_moments(da.from_array(x, chunks=(17, -1, -1, -1)), da.from_array(y, chunks=(40, 2, -1, -1)),
+                     split_every=3)
+    assert conv_rel_err(m, ref) < RTOL
+    a, b = fastcca.conv_cca(m), fastcca.conv_cca(x, y)
+    assert np.max(np.abs(a.coefficients - b.coefficients)) <= RTOL * np.max(np.abs(b.coefficients))

@@ -121,6 +121,18 @@ class ConvMoments:
             setattr(new, k, None if v is None else v.copy())
         return new
 
+    def __getstate__(self) -> dict:
+        """Pickle the state without the kernels module (modules do not pickle), as
+        :class:`fastcca.Moments` does; partials travel between processes this way (Dask
+        distributed, multiprocessing).  The backend is always the CPU one, restored on load."""
+        state = self.__dict__.copy()
+        state.pop("_be", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._be = get_backend("cpu")
+
     # ------------------------------------------------------------------ properties
     @property
     def backend(self) -> str:
