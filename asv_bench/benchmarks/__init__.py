@@ -9,16 +9,19 @@ Modules, one idea each:
                  from arrays (one pass included) and from a streamed ``Moments``
 ``baselines``    the plain-NumPy original algorithms at the same sizes (time, peak memory), and
                  ``track_`` speed-ups fastcca vs baseline, so every run records ratios
+``conv``         [conv] ``ConvMoments.update`` (FFT block moments), ``conv_cca`` / ``conv_svcca``
+                 (fft mode) from arrays and from moments, the reference per-frequency loop
+                 (``asv_bench/baselines/conv_reference.py``) and the ``track_`` speed-up over it;
+                 sizes ``_common.CONV_SIZES``, registries ``CONV_MEASURES`` / ``CONV_BASELINES``
+                 (conv measures take 4-D arrays, so they are not in ``MEASURES``)
+``grid``         the layer grid: ``JointMoments`` + ``similarity_grid`` (svcca) of a few layers vs
+                 per-pair ``fastcca.svcca`` calls, and the ``track_`` speed-up; ``GRID_SIZES``
 
 Where later features plug in (not implemented here):
 
-* [conv] Fourier/conv measures and FFT block moments: add entries to ``_common.MEASURES``
-  (name -> fastcca callable on samples-first arrays / a Moments-like object) and
-  ``_common.BASELINES`` (name -> reference callable, e.g. ``dft_ccas.fourier_ccas`` rewritten in
-  ``asv_bench/baselines/``), and a ``conv.py`` module here for conv-only primitives (rfft2 block
-  moments) using ``_common.require_backend`` and ``_common.SIZES``-style labelled sizes.
 * [torch] PyTorch capture: a ``torch_capture.py`` module here, parameterised by
   ``_common.BACKENDS``; ``require_backend`` already skips ``cuda`` without a GPU.
 * [cuda] kernels: nothing to add; the ``cuda`` parameter of every benchmark starts running as
-  soon as ``fastcca.get_backend("cuda")`` succeeds.
+  soon as ``fastcca.get_backend("cuda")`` succeeds (the conv ones once ``ConvMoments`` accepts
+  ``backend="cuda"``: ``_common.require_conv_backend``).
 """

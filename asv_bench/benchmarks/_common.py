@@ -16,6 +16,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if os.path.dirname(_HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(_HERE))
 from baselines import reference_numpy as ref  # noqa: E402
+from baselines.conv_reference import fourier_ccas_numpy  # noqa: E402
 
 #: BLAS and Numba threads for every benchmark (the machines the targets were set for have 2)
 THREADS = int(os.environ.get("FASTCCA_BENCH_THREADS", "2"))
@@ -86,7 +87,7 @@ def stream_moments(p: int, n: int, dtype="float64", backend="cpu", batch: int = 
 
 
 #: public measures: name -> callable(x, y_or_None, backend) taking two arrays or a Moments.
-#: [conv] adds its measures here.
+#: (conv measures take 4-D arrays: ``CONV_MEASURES`` below.)
 MEASURES = {
     "cca": lambda x, y=None, backend="auto": fastcca.cca(x, y, backend=backend),
     "mean_cca": lambda x, y=None, backend="auto": fastcca.mean_cca(x, y, backend=backend),
@@ -98,7 +99,7 @@ MEASURES = {
 
 #: the original algorithms, NEURONS FIRST (p, n) inputs: name -> callable(acts1, acts2).
 #: Each fastcca measure with a baseline is timed against it in ``baselines.Speedup``.
-#: [conv] adds e.g. "fourier_cca": a plain-NumPy fourier_ccas here.
+#: (the conv reference loop: ``CONV_BASELINES`` below.)
 BASELINES = {
     "cca": lambda a, b: ref.cca_reference(a, b)["coef"].mean(),
     "svcca": lambda a, b: ref.svcca_reference(a, b)["similarity"],
@@ -116,3 +117,74 @@ def median_time(f, *args, repeats: int = 3):
         f(*args)
         out.append(time.perf_counter() - t0)
     return statistics.median(out)
+
+
+# ------------------------------------------------------------------------------------ [conv]
+#: labelled conv sizes, (n images, c channels, h, w), both layers of that shape; "large" runs in
+#: seconds on 2 cores for fastcca (the reference loop takes several times longer)
+CONV_SIZES = {"small": (200, 16, 8, 8), "medium": (500, 32, 16, 16), "large": (1000, 32, 24, 24)}
+CONV_SIZE_NAMES = [s for s in SIZE_NAMES if s in CONV_SIZES]
+
+
+def require_conv_backend(backend: str):
+    """As :func:`require_backend`, and ``NotImplementedError`` (asv: skip) where the conv code
+    refuses the backend (CPU only in this version; starts running when it accepts cuda)."""
+    be = require_backend(backend)
+    try:
+        fastcca.ConvMoments(backend=backend)
+    except BackendUnavailableError as exc:
+        raise NotImplementedError(str(exc)) from None
+    return be
+
+
+def conv_pair(n: int, c: int, h: int, w: int, seed: int = 0, noise: float = 0.5):
+    """x, y (n, c, h, w) NCHW float32 (as ``asv_bench/bench_conv.py``): spatially smoothed
+    noise, and a noisy channel mix of it."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    x = sum(np.roll(x, (i, j), axis=(2, 3)) for i in (-1, 0, 1) for j in (-1, 0, 1)) / 3
+    mix = (rng.standard_normal((c, c)) / np.sqrt(c)).astype(np.float32)
+    y = np.einsum("dc,nchw->ndhw", mix, x) + noise * rng.standard_normal(x.shape, dtype=np.float32)
+    return np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
+
+
+#: conv measures: name -> callable(x, y_or_None, backend, precision) on NCHW arrays or a
+#: ConvMoments (fft mode, the SVCCA paper's method)
+CONV_MEASURES = {
+    "conv_cca": lambda x, y=None, backend="auto", precision="float64":
+        fastcca.conv_cca(x, y, mode="fft", backend=backend, precision=precision),
+    "conv_svcca": lambda x, y=None, backend="auto", precision="float64":
+        fastcca.conv_svcca(x, y, mode="fft", backend=backend, precision=precision),
+}
+
+
+def _conv_cca_reference(a, b):
+    """Mean per-location coefficient of the reference loop on NHWC arrays, BLAS pinned to one
+    thread (its faster configuration on small complex blocks: 14.6 s vs 108 s with 2 threads in
+    BENCHMARKS.md, "Conv layers"), so the speed-up is not inflated by oversubscription."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return float(np.nanmean(fourier_ccas_numpy(a, b)))
+
+
+#: the original conv algorithm, NHWC inputs: name -> callable(x_nhwc, y_nhwc).  conv_svcca has
+#: no reference counterpart (google/svcca's fourier_ccas is CCA only), so no ratio for it.
+CONV_BASELINES = {"conv_cca": _conv_cca_reference}
+
+
+# ------------------------------------------------------------------------------------ [grid]
+#: labelled layer-grid sizes, (layers, width p of each, n datapoints)
+GRID_SIZES = {"small": (4, 32, 2_000), "medium": (4, 128, 10_000), "large": (6, 128, 20_000)}
+GRID_SIZE_NAMES = [s for s in SIZE_NAMES if s in GRID_SIZES]
+
+
+def layer_stack(layers: int, p: int, n: int, dtype="float64", seed: int = 0):
+    """``layers`` activation sets (n, p) on the same datapoints, each a noisy linear image of
+    the previous one (``pair``'s construction chained), as a dict ``"l0", "l1", ...``."""
+    rng = np.random.default_rng(seed)
+    x, _ = pair(p, n, "float64", seed=seed)
+    acts = {"l0": x}
+    for i in range(1, layers):
+        x = x @ (rng.standard_normal((p, p)) / np.sqrt(p)) + 0.3 * rng.standard_normal((n, p))
+        acts[f"l{i}"] = x
+    return {k: v.astype(dtype, copy=False) for k, v in acts.items()}
