@@ -131,7 +131,10 @@ def cross_block(be, sxy, wx: Whitening, wy: Whitening):
 
 def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None = None,
                            vectors: bool = False, symmetric: bool = False) -> CanonicalSolution:
-    """Canonical correlations of the scatter blocks (see module doc for every convention)."""
+    """Canonical correlations of the scatter blocks (see module doc for every convention).
+
+    ``vectors``: False (coefficients only), True (both sides' singular vectors, one SVD), or
+    ``"x"`` / ``"y"`` (that side's only, from an eigendecomposition of the Gram of M)."""
     wx = whiten(be, sxx, eps, rcond, symmetric)
     wy = whiten(be, syy, eps, rcond, symmetric)
     m = min(wx.rank, wy.rank)
@@ -141,6 +144,16 @@ def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None
         return CanonicalSolution(np.zeros(0), wx, wy, zx if vectors else None, zy if vectors else None)
     b = cross_block(be, sxy, wx, wy)
     mm = wy.apply_t(be, wx.apply_t(be, b).T.conj()).T.conj()   # G_x^H B G_y, (r_x, r_y)
+    if vectors in ("x", "y"):
+        # One side's singular vectors only (PWCCA): eigenvectors of M M^H (or M^H M), ~3x cheaper
+        # than an SVD with vectors; the coefficients still come from the SVD's values, so they
+        # keep full accuracy even where rho^2 would lose it.
+        s = be.svdvals(mm)
+        g = mm @ mm.T.conj() if vectors == "x" else mm.T.conj() @ mm
+        _, vecs = be.eigh(g)
+        vecs = vecs[:, ::-1][:, :m]
+        rho = np.clip(be.to_numpy(s[:m]), 0.0, 1.0)
+        return CanonicalSolution(rho, wx, wy, vecs if vectors == "x" else None, vecs if vectors == "y" else None)
     if vectors:
         u, s, vh = be.svd(mm)
         rho = np.clip(be.to_numpy(s[:m]), 0.0, 1.0)

@@ -100,7 +100,10 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     eps = check_nonnegative(eps, "eps")
     m = as_moments(x, y, backend, precision)
     be, xp = m._be, m._be.xp
-    sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=eps, vectors=True,
+    # the paper variant with a fixed side needs that side's vectors only (cheaper); the reference
+    # variant keeps the SVD's own vectors (its formula depends on their signs)
+    want = side if (variant == "paper" and side in ("x", "y")) else True
+    sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=eps, vectors=want,
                                  symmetric=(variant == "reference"))
     if side == "fewer":
         side = "x" if sol.wx.kept.sum() <= sol.wy.kept.sum() else "y"
