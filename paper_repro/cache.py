@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 
 import numpy as np
+
+from fastcca import _io
 
 FORMAT = "paper_repro.cache/1"
 _META_CONFIG = "__config__"
@@ -37,19 +38,9 @@ def _canonical(config: dict) -> str:
 
 
 def save_npz_atomic(path: str, arrays: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """fastcca's atomic .npz write (temporary file + rename), creating the folder first."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _io.save_npz_atomic(path, arrays)
 
 
 class Cache:
