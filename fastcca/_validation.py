@@ -31,20 +31,30 @@ def as_host_matrix(a, name: str) -> np.ndarray:
     if type(a).__module__.startswith("torch"):
         a = _torch_to_numpy(a)
     arr = np.asarray(a)
-    if arr.dtype.kind == "c":
+    target = check_real_matrix(arr, name)
+    return arr if target is None else arr.astype(target)
+
+
+def check_real_matrix(arr, name: str):
+    """The checks every backend makes on an input matrix (NumPy or device array): real numeric
+    dtype, 2-D samples-first, non-empty.  Returns the NumPy dtype to cast to (float32 for 16-bit
+    floats, float64 for other non-float32/64 dtypes), or None when no cast is needed."""
+    kind = arr.dtype.kind
+    if kind == "c":
         raise TypeError(f"{name}: complex input is not supported here (got dtype {arr.dtype}); "
                         "conv layers go through fastcca.conv_cca")
-    if arr.dtype.kind not in "fiub" and arr.dtype.name != "bfloat16":
+    if kind not in "fiub" and arr.dtype.name != "bfloat16":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(
             f"{name}: expected a 2-D array of shape (n_datapoints, n_neurons) (samples first), "
-            f"got shape {arr.shape}" + (" (use a.reshape(-1, 1) for a single neuron)" if arr.ndim == 1 else ""))
+            f"got shape {tuple(arr.shape)}" + (" (use a.reshape(-1, 1) for a single neuron)" if arr.ndim == 1 else ""))
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name}: empty input, shape {arr.shape}; need at least one datapoint and one neuron")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or arr.dtype.kind != "f" else np.float32)
-    return arr
+        raise ValueError(f"{name}: empty input, shape {tuple(arr.shape)}; need at least one datapoint and one neuron")
+    if arr.dtype in (np.float32, np.float64):
+        return None
+    small_float = kind == "f" or arr.dtype.name == "bfloat16"
+    return np.float64 if arr.dtype.itemsize >= 4 or not small_float else np.float32
 
 
 def check_same_datapoints(x: np.ndarray, y: np.ndarray, xname: str = "x", yname: str = "y") -> None:

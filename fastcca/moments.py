@@ -27,6 +27,23 @@ from ._validation import check_choice, check_same_datapoints
 _FORMAT = "fastcca.Moments/1"
 
 
+def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "moments"):
+    """``acc.update`` on row batches of ``batch_size`` datapoints of x and y (all at once when
+    ``batch_size`` is None or covers n); returns ``acc``.  Shared by every accumulator's
+    ``from_arrays`` (``Moments``, ``ConvMoments``)."""
+    n = len(x)
+    if batch_size is None or batch_size >= n:
+        return acc.update(x, y)
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    batch_size = int(batch_size)
+    same = y is x
+    for lo in tqdm(range(0, n, batch_size), disable=not progress, desc=desc, unit="batch"):
+        xb = x[lo:lo + batch_size]
+        acc.update(xb, xb if same else y[lo:lo + batch_size])
+    return acc
+
+
 class Moments:
     """Joint first and second moments of X (n, p) and Y (n, q), accumulated batch by batch.
 
@@ -91,22 +108,11 @@ class Moments:
         return m
 
     def _fill_from_arrays(self, x, y, batch_size, progress: bool = False) -> "Moments":
-        m = self
-        n = len(x)
         if batch_size is None:
-            be = m._be or get_backend(m._backend_name, x, y)
+            be = self._be or get_backend(self._backend_name, x, y)
             hook = getattr(be, "default_batch_rows", None)
             batch_size = hook(x, y) if hook is not None else None
-        if batch_size is None or batch_size >= n:
-            return m.update(x, y)
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        batch_size = int(batch_size)
-        same = y is x
-        for lo in tqdm(range(0, n, batch_size), disable=not progress, desc="moments", unit="batch"):
-            xb = x[lo:lo + batch_size]
-            m.update(xb, xb if same else y[lo:lo + batch_size])
-        return m
+        return feed_in_batches(self, x, y, batch_size, progress, "moments")
 
     def copy(self) -> "Moments":
         new = Moments.__new__(Moments)

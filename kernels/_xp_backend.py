@@ -49,7 +49,7 @@ import contextlib
 
 import numpy as np
 
-from .._validation import as_host_matrix
+from .._validation import as_host_matrix, check_real_matrix
 
 _ROUTES = ("svd", "gram")
 
@@ -132,21 +132,9 @@ class XpBackend:
 
     def _check_device_matrix(self, arr, name: str):
         # the checks of fastcca._validation.as_host_matrix, on the array's metadata only
-        kind = arr.dtype.kind
-        if kind == "c":
-            raise TypeError(f"{name}: complex input is not supported here (got dtype {arr.dtype}); "
-                            "conv layers go through fastcca.conv_cca")
-        if kind not in "fiub" and arr.dtype.name != "bfloat16":
-            raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
-        if arr.ndim != 2:
-            raise ValueError(
-                f"{name}: expected a 2-D array of shape (n_datapoints, n_neurons) (samples first), "
-                f"got shape {tuple(arr.shape)}" + (" (use a.reshape(-1, 1) for a single neuron)" if arr.ndim == 1 else ""))
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise ValueError(f"{name}: empty input, shape {tuple(arr.shape)}; need at least one datapoint and one neuron")
-        if arr.dtype not in (np.float32, np.float64):
-            small_float = kind == "f" or arr.dtype.name == "bfloat16"
-            arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or not small_float else np.float32)
+        target = check_real_matrix(arr, name)
+        if target is not None:
+            arr = arr.astype(target)
         return arr
 
     def to_numpy(self, a):

@@ -24,10 +24,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import _io
 from ..backend import BackendUnavailableError, get_backend
+from ..moments import feed_in_batches
 from .._validation import check_choice
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import as_conv_batch, check_layout, check_pair
@@ -101,17 +101,7 @@ class ConvMoments:
         """Moments of whole arrays, optionally fed ``batch_size`` images at a time (arrays may
         be memory-mapped: only one batch is read at a time)."""
         m = cls(layout=layout, backend=backend, precision=precision)
-        n = len(x)
-        if batch_size is None or batch_size >= n:
-            return m.update(x, y)
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-        bs = int(batch_size)
-        same = y is x
-        for lo in tqdm(range(0, n, bs), disable=not progress, desc="conv moments", unit="batch"):
-            xb = x[lo:lo + bs]
-            m.update(xb, xb if same else y[lo:lo + bs])
-        return m
+        return feed_in_batches(m, x, y, batch_size, progress, "conv moments")
 
     def copy(self) -> "ConvMoments":
         new = ConvMoments.__new__(ConvMoments)
