@@ -63,7 +63,139 @@ class LSTMLM(nn.Module):
         return self.out(self.hidden(tokens)[-1])
 
 
-MODELS = {"toy_mlp": ToyMLP, "lstm_lm": LSTMLM}
+class _LayeredClassifier(nn.Module):
+    """Base of the image classifiers: ``self.stages`` is an ``nn.ModuleList`` of callables, one per
+    named layer after the input, ``layer_names = ("in", ..., "logits", "out")``.
+
+    ``hidden(x)`` returns every named layer's output, aligned with ``layer_names``: the input
+    itself, each stage's output ((n, c, h, w) for conv layers, (n, d) for dense ones), the logits
+    and the softmax ``out``.  ``forward_from(i, h)`` continues the forward pass from layer i's
+    output h to the logits (i = the index of "out" returns log h), so a figure can replace a layer
+    by a projection of it and read the network's answer.  ``forward(x)`` -> logits (n, classes).
+    """
+
+    layer_names: tuple = ()
+
+    def hidden(self, x: torch.Tensor) -> list:
+        hs, h = [x], x
+        for stage in self.stages:
+            h = stage(h)
+            hs.append(h)
+        hs.append(torch.softmax(h, dim=1))
+        return hs
+
+    def forward_from(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        n_stages = len(self.stages)
+        if i == n_stages + 1:
+            return torch.log(h.clamp_min(1e-30))
+        if not 0 <= i <= n_stages:
+            raise ValueError(f"i: expected a layer index in [0, {n_stages + 1}], got {i}")
+        for stage in self.stages[i:]:
+            h = stage(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from(0, x)
+
+
+def _conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU())
+
+
+class SVCCAConvNet(_LayeredClassifier):
+    """The SVCCA paper's CIFAR-10 convnet (Raghu et al. 2017, sec. 4 / Fig 4): layers
+    in, c1, c2, bn1, p1, c3, c4, c5, bn2, p2, fc1, bn3, fc2, bn4, logits, out.
+
+    Conv layers are 3x3, padding 1, ReLU; c1, c2 have ``width`` channels, c3-c5 ``2 * width``;
+    p1, p2 are 2x2 max pools; fc1, fc2 have ``fc`` ReLU units; bn* are BatchNorm layers.  Input
+    (n, in_channels, image, image) with image divisible by 4 (8 for digits, 32 for CIFAR-10).
+    The paper's widths are 64 / 128 / 512 (``width=64, fc=512``).
+    """
+
+    layer_names = ("in", "c1", "c2", "bn1", "p1", "c3", "c4", "c5", "bn2", "p2", "fc1", "bn3", "fc2",
+                   "bn4", "logits", "out")
+
+    def __init__(self, in_channels: int = 1, image: int = 8, width: int = 16, fc: int = 64,
+                 classes: int = 10):
+        super().__init__()
+        if image % 4:
+            raise ValueError(f"image: expected a side divisible by 4, got {image}")
+        w2, flat = 2 * width, 2 * width * (image // 4) ** 2
+        self.stages = nn.ModuleList([
+            _conv_relu(in_channels, width), _conv_relu(width, width), nn.BatchNorm2d(width), nn.MaxPool2d(2),
+            _conv_relu(width, w2), _conv_relu(w2, w2), _conv_relu(w2, w2), nn.BatchNorm2d(w2), nn.MaxPool2d(2),
+            nn.Sequential(nn.Flatten(), nn.Linear(flat, fc), nn.ReLU()), nn.BatchNorm1d(fc),
+            nn.Sequential(nn.Linear(fc, fc), nn.ReLU()), nn.BatchNorm1d(fc), nn.Linear(fc, classes)])
+
+
+class _ResidualBlock(nn.Module):
+    """relu(x + bn(conv(relu(bn(conv(x)))))), a 1x1 strided projection on the skip when the
+    shape changes (He et al. 2016)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+                                  nn.BatchNorm2d(c_out), nn.ReLU(),
+                                  nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out))
+        self.skip = (nn.Identity() if stride == 1 and c_in == c_out
+                     else nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False))
+
+    def forward(self, x):
+        return torch.relu(self.skip(x) + self.body(x))
+
+
+class SmallResNet(_LayeredClassifier):
+    """The SVCCA paper's ResNet, conv-(blocks x residual block) x 3 stages-bn-fc-out, narrowed.
+
+    Layers: in, conv (3x3, ``width``, ReLU), r1.1 ... r3.<blocks> (stage s has ``width * 2**(s-1)``
+    channels; stages 2 and 3 start with stride 2), bn (BatchNorm of the last block), pool (global
+    spatial mean, (n, 4*width)), logits, out.  The paper has 10 blocks per stage.
+    """
+
+    def __init__(self, in_channels: int = 1, width: int = 16, blocks: int = 3, classes: int = 10):
+        super().__init__()
+        names, stages, c = ["in", "conv"], [_conv_relu(in_channels, width)], width
+        for s in range(3):
+            c_out = width * 2 ** s
+            for b in range(blocks):
+                stages.append(_ResidualBlock(c, c_out, 2 if (s > 0 and b == 0) else 1))
+                names.append(f"r{s + 1}.{b + 1}")
+                c = c_out
+        stages += [nn.BatchNorm2d(c), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), nn.Linear(c, classes)]
+        names += ["bn", "pool", "logits", "out"]
+        self.stages = nn.ModuleList(stages)
+        self.layer_names = tuple(names)
+
+
+PWCCA_WIDTHS = (64, 64, 128, 128, 128, 256, 256, 256, 512, 512, 512)
+PWCCA_STRIDES = (1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1)
+
+
+class PWCCAConvNet(_LayeredClassifier):
+    """The PWCCA paper's CIFAR-10 convnet (Morcos et al. 2018, sec. 3.1 / appendix A): 11 conv
+    layers, 3x3 kernels, strides 1,1,2,1,1,2,1,1,2,1,1, each conv -> BatchNorm -> ReLU, then a
+    global spatial mean and a linear softmax layer.
+
+    Widths are the paper's 64,64,128,128,128,256,256,256,512,512,512 times ``width_factor``
+    (rounded, at least 1).  Layers: in, conv1 ... conv11 ((n, c, h, w): the paper compares each
+    filter's mean over spatial positions, i.e. ``mode="mean"``), pool, logits, out.
+    """
+
+    def __init__(self, in_channels: int = 1, width_factor: float = 0.125, classes: int = 10):
+        super().__init__()
+        widths = [max(1, int(round(w * width_factor))) for w in PWCCA_WIDTHS]
+        stages, c = [], in_channels
+        for w, s in zip(widths, PWCCA_STRIDES):
+            stages.append(nn.Sequential(nn.Conv2d(c, w, 3, stride=s, padding=1), nn.BatchNorm2d(w), nn.ReLU()))
+            c = w
+        stages += [nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), nn.Linear(c, classes)]
+        self.stages = nn.ModuleList(stages)
+        self.widths = tuple(widths)
+        self.layer_names = ("in",) + tuple(f"conv{i + 1}" for i in range(11)) + ("pool", "logits", "out")
+
+
+MODELS = {"toy_mlp": ToyMLP, "lstm_lm": LSTMLM, "svcca_convnet": SVCCAConvNet, "resnet": SmallResNet,
+          "pwcca_convnet": PWCCAConvNet}
 
 
 def build(spec: dict) -> nn.Module:

@@ -23,7 +23,9 @@ def train_cached(ctx, config: dict, x: np.ndarray, y: np.ndarray, desc: str = "t
     config keys: ``model`` (spec for :func:`models.build`), ``steps``, ``lr``, ``batch_size``
     (None: full batch), ``loss`` ("mse" | "xent" | "lm": next-token
     cross entropy, with y the token array itself), ``checkpoints`` (list of steps; 0 = init),
-    ``seed`` (init and batch order), ``data`` (a description of x, y: part of the cache key).
+    ``seed`` (init and batch order), ``data`` (a description of x, y: part of the cache key);
+    optional: ``translate`` (int, default 0: random translations of every image of a batch by up
+    to that many pixels, zero padded; x must be (n, c, h, w)), ``weight_decay`` (Adam's, default 0).
 
     Returns ``{"checkpoints": [steps], "states": [state_dict per checkpoint], "loss": (steps,)}``.
     """
@@ -50,7 +52,9 @@ def _train(ctx, config, x, y, desc):
     torch.manual_seed(int(config["seed"]))
     gen = np.random.default_rng(int(config["seed"]))
     model = build(config["model"]).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
+    opt = torch.optim.Adam(model.parameters(), lr=float(config["lr"]),
+                           weight_decay=float(config.get("weight_decay", 0.0)))
+    shift = int(config.get("translate", 0))
     xt = torch.as_tensor(x, device=device)
     yt = torch.as_tensor(y, device=device)
     loss_fn = {"mse": torch.nn.functional.mse_loss,
@@ -73,6 +77,8 @@ def _train(ctx, config, x, y, desc):
         else:
             idx = torch.as_tensor(gen.integers(0, len(x), size=int(bs)), device=device)
             xb, yb = xt[idx], yt[idx]
+        if shift:
+            xb = random_translate(xb, shift, gen)
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), yb)
         loss.backward()
@@ -83,3 +89,17 @@ def _train(ctx, config, x, y, desc):
     out["checkpoint_steps"] = np.asarray(ckpts, dtype=np.int64)
     out["loss"] = losses
     return out
+
+
+def random_translate(x, shift: int, gen: np.random.Generator):
+    """Every image of x (b, c, h, w) moved by its own random (dy, dx) in [-shift, shift]^2, the
+    uncovered border filled with zeros (pad then crop)."""
+    import torch
+    b, _, h, w = x.shape
+    pad = torch.nn.functional.pad(x, (shift, shift, shift, shift))
+    d = torch.as_tensor(gen.integers(0, 2 * shift + 1, size=(b, 2)), device=x.device)
+    rows = (torch.arange(h, device=x.device)[None, :] + d[:, :1])          # (b, h)
+    cols = (torch.arange(w, device=x.device)[None, :] + d[:, 1:])          # (b, w)
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    out = pad.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]  # (b, h, w, c)
+    return out.permute(0, 3, 1, 2).contiguous()

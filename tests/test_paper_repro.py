@@ -251,3 +251,50 @@ def test_markov_sequences_follow_one_fixed_chain():
             succ.setdefault(int(u), set()).add(int(v))
     assert max(len(s) for s in succ.values()) <= 3               # every token has <= 3 successors
     np.testing.assert_array_equal(a, markov_sequences(300, 12, 10, seed=5, branching=3))
+
+
+@pytest.mark.parametrize("spec", [{"name": "svcca_convnet", "width": 4, "fc": 8},
+                                  {"name": "resnet", "width": 4, "blocks": 1},
+                                  {"name": "pwcca_convnet", "width_factor": 1 / 32}])
+def test_image_classifiers_hidden_and_forward_from_agree(spec):
+    """Every named layer's output, fed to forward_from, gives the same logits (eval mode)."""
+    import torch
+    from paper_repro.models import build
+    torch.manual_seed(0)
+    model = build(dict(spec, in_channels=1)).eval()
+    x = torch.randn(5, 1, 8, 8)
+    hs = model.hidden(x)
+    assert len(hs) == len(model.layer_names) and model.layer_names[0] == "in" and model.layer_names[-1] == "out"
+    assert torch.equal(hs[0], x)
+    for i in range(len(hs) - 1):
+        assert torch.allclose(model.forward_from(i, hs[i]), hs[-2], atol=1e-5), model.layer_names[i]
+    assert torch.allclose(model.forward_from(len(hs) - 1, hs[-1]), torch.log_softmax(hs[-2], 1), atol=1e-5)
+    assert torch.allclose(hs[-1].sum(1), torch.ones(5))
+
+
+def test_random_translate_moves_each_image_within_the_shift():
+    import torch
+    from paper_repro.training import random_translate
+    x = torch.rand(6, 2, 5, 5) + 1.0
+    out = random_translate(x, 2, np.random.default_rng(0))
+    for img, src in zip(out, x):
+        found = False
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                ref = torch.zeros_like(src)
+                ys, yd = (slice(dy, None), slice(0, 5 - dy)) if dy >= 0 else (slice(0, 5 + dy), slice(-dy, None))
+                xs, xd = (slice(dx, None), slice(0, 5 - dx)) if dx >= 0 else (slice(0, 5 + dx), slice(-dx, None))
+                ref[:, yd, xd] = src[:, ys, xs]
+                found |= bool(torch.equal(img, ref))
+        assert found
+
+
+def test_digits_split_is_fixed_and_stratified(tmp_path):
+    from paper_repro.classifiers import image_data
+    a = RunContext(scale="small", out=str(tmp_path), seed=0)
+    b = RunContext(scale="small", out=str(tmp_path), seed=3)
+    (xa, ya), (xb, yb) = image_data(a, False), image_data(b, False)
+    assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+    xtr, ytr = image_data(a, True)
+    assert len(ytr) + len(ya) == 1797 and xtr.shape[1:] == (1, 8, 8) and xtr.dtype == np.float32
+    assert np.all(np.abs(np.bincount(ya) - 0.2 * np.bincount(np.concatenate([ya, ytr]))) <= 1)
