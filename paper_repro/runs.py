@@ -1,0 +1,44 @@
+"""The training runs several figures share, configured once per scale so that the cache trains
+each of them once (e.g. SVCCA Fig 4, A3, A4, 2a, 5, 6, 7 all use :func:`svcca_convnet`).
+
+Each function returns ``(config, run)``: the training config (see
+:func:`paper_repro.classifiers.classifier_config`) and :func:`~paper_repro.training.train_cached`'s
+dict (``checkpoints``, ``states``, ``loss``).  Evaluate checkpoints with
+:func:`paper_repro.classifiers.layer_outputs` / :func:`~paper_repro.classifiers.accuracy`.
+"""
+from __future__ import annotations
+
+from .classifiers import classifier_config, train_classifier
+
+
+def _checkpoints(steps: int, n: int) -> list:
+    """0 and n evenly spaced steps up to ``steps`` (so 0/35/75/100 % of training are close to one)."""
+    return sorted({0} | {int(round(steps * i / n)) for i in range(1, n + 1)})
+
+
+# per scale: model spec, steps, batch, lr, translate (pixels), number of checkpoint intervals
+SVCCA_RUNS = {
+    "tiny": {"convnet": {"name": "svcca_convnet", "width": 4, "fc": 8},
+             "resnet": {"name": "resnet", "width": 4, "blocks": 1},
+             "steps": 20, "batch_size": 32, "lr": 1e-3, "translate": 1, "intervals": 4},
+    "small": {"convnet": {"name": "svcca_convnet", "width": 16, "fc": 64},
+              "resnet": {"name": "resnet", "width": 8, "blocks": 3},
+              "steps": 2000, "batch_size": 64, "lr": 1e-3, "translate": 1, "intervals": 20},
+    "paper": {"convnet": {"name": "svcca_convnet", "width": 64, "fc": 512},
+              "resnet": {"name": "resnet", "width": 16, "blocks": 10},
+              "steps": 160000, "batch_size": 128, "lr": 1e-3, "translate": 4, "intervals": 100},
+}
+
+
+def svcca_run(ctx, arch: str, seed: int | None = None):
+    """The SVCCA paper's CIFAR-10 runs (sec. 4), ``arch`` "convnet" or "resnet": digits with
+    random 1-pixel translations at the default scale.  seed: ``ctx.seed`` by default (Fig A4
+    takes a second init with ``ctx.seed + 1``)."""
+    r = SVCCA_RUNS[ctx.scale]
+    if arch not in ("convnet", "resnet"):
+        raise ValueError(f"arch: expected 'convnet' or 'resnet', got {arch!r}")
+    seed = ctx.seed if seed is None else seed
+    cfg = classifier_config(ctx, r[arch], steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
+                            checkpoints=_checkpoints(r["steps"], r["intervals"]), seed=seed,
+                            translate=r["translate"])
+    return cfg, train_classifier(ctx, cfg, desc=f"SVCCA {arch} (seed {seed})")
