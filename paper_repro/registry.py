@@ -71,9 +71,13 @@ IMPLEMENTED: dict[str, str] = {
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
+    "pwcca-fig4": "paper_repro.figures.pwcca_fig4",
+    "pwcca-fig5": "paper_repro.figures.pwcca_fig5",
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",
     "pwcca-figA2": "paper_repro.figures.pwcca_figA2",
     "pwcca-figA3": "paper_repro.figures.pwcca_figA3",
+    "pwcca-figA6": "paper_repro.figures.pwcca_figA6",
+    "pwcca-figA7": "paper_repro.figures.pwcca_figA7",
     "pwcca-figA8": "paper_repro.figures.pwcca_figA8",
 }
 

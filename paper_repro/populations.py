@@ -1,0 +1,357 @@
+"""Populations of PWCCA-paper convnets shared by several figures through the cache, and the
+per-population analyses (pairwise distances, ablation curves) computed once.
+
+Two populations (Morcos, Raghu & Bengio 2018, section 3.2 / 3.3), both of
+:class:`paper_repro.models.PWCCAConvNet` trained with :func:`paper_repro.classifiers.train_classifier`
+(cross entropy, Adam, checkpoints at step 0 = init and at the end):
+
+- the **width sweep** (Fig 4, A6, A7): ``seeds`` nets (different inits and batch orders) per
+  width factor;
+- the **learning-rate population** (Fig 5): ``seeds`` nets per learning rate at one width.
+  At the default scale its lr=1e-3 members ARE the width sweep's nets of that width (same config,
+  same cache entries), so they are trained once.
+
+Representation of a layer (the paper's): each conv filter's output averaged over spatial
+positions, (n, channels); dense layers as they are.  Datapoints: the scale's TRAINING images
+(digits: 1437; paper scale: the first ``n_points`` CIFAR-10 training images).
+
+Distances between two nets at one layer (:func:`pair_distances`):
+
+- ``pwcca``: the paper's PWCCA distance, ``1 - sum_i alpha_i rho_i`` (``fastcca.pwcca``,
+  ``variant="paper"``).  PWCCA weights by one side's neurons, so it is not symmetric; the value
+  used here is the mean of both directions, ``(d(A, B) + d(B, A)) / 2``;
+- ``cosine``: neuron i of net A matched with neuron i of net B (no alignment, as the paper's
+  appendix baselines): the mean over datapoints of ``1 - <a_t, b_t> / (|a_t| |b_t|)``, with
+  ``a_t, b_t`` (p,) the two nets' representations of datapoint t (0 contribution when one is 0);
+- ``euclidean``: the mean over datapoints of ``|a_t - b_t|_2 / sqrt(p)`` (the root mean square
+  difference per neuron, so layers and widths of different p compare), on the raw activations.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+import fastcca
+
+from .classifiers import accuracy, classifier_config, image_data, train_classifier
+
+#: per scale: the width sweep (Fig 4, A6, A7).  ``width_factors`` multiply the paper's widths
+#: 64..512 (PWCCAConvNet); training as the paper at paper scale (Adam 1e-3, batch 32, 100 epochs
+#: of CIFAR-10 = 156250 steps); ``n_points`` None = every training image.
+WIDTH_SWEEP = {
+    "tiny": {"width_factors": [0.03125, 0.0625], "seeds": 3, "steps": 20, "lr": 1e-3, "batch_size": 32,
+             "n_points": 300},
+    "small": {"width_factors": [0.03125, 0.0625, 0.125, 0.25, 0.5], "seeds": 5, "steps": 300, "lr": 1e-3,
+              "batch_size": 64, "n_points": None},
+    "paper": {"width_factors": [0.25, 0.5, 1.0, 2.0, 4.0, 7.0], "seeds": 5, "steps": 156250, "lr": 1e-3,
+              "batch_size": 32, "n_points": 10000},
+}
+
+#: per scale: the learning-rate population (Fig 5): ``seeds`` nets per learning rate, one width.
+LR_POPULATION = {
+    "tiny": {"width_factor": 0.03125, "lrs": [1e-3, 1e-2], "seeds": 2, "steps": 20, "batch_size": 32,
+             "n_points": 300},
+    "small": {"width_factor": 0.125, "lrs": [1e-4, 1e-3, 1e-2], "seeds": 8, "steps": 300, "batch_size": 64,
+              "n_points": None},
+    "paper": {"width_factor": 1.0, "lrs": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], "seeds": 40, "steps": 156250,
+              "batch_size": 32, "n_points": 10000},
+}
+
+DISTANCES = ("pwcca", "cosine", "euclidean")
+ANALYSIS_VERSION = 2     # bump when the cached analyses below change
+
+
+def net_config(ctx, width_factor: float, lr: float, seed: int, steps: int, batch_size: int) -> dict:
+    """The training config (cache key) of one PWCCA convnet, checkpoints at init and at the end."""
+    return classifier_config(ctx, {"name": "pwcca_convnet", "width_factor": float(width_factor)}, steps=steps,
+                             lr=lr, batch_size=batch_size, checkpoints=[0, steps], seed=seed)
+
+
+def width_sweep(ctx):
+    """[(width_factor, [(config, run) per seed])] of the scale's width sweep (trained or cached);
+    seeds ``ctx.seed + i``."""
+    s = WIDTH_SWEEP[ctx.scale]
+    out = []
+    for wf in s["width_factors"]:
+        nets = []
+        for i in range(s["seeds"]):
+            cfg = net_config(ctx, wf, s["lr"], ctx.seed + i, s["steps"], s["batch_size"])
+            nets.append((cfg, train_classifier(ctx, cfg, desc=f"PWCCA convnet x{wf} (seed {ctx.seed + i})")))
+        out.append((wf, nets))
+    return out
+
+
+def lr_population(ctx):
+    """[(lr, [(config, run) per seed])] of the scale's learning-rate population; seeds ``ctx.seed + i``."""
+    s = LR_POPULATION[ctx.scale]
+    out = []
+    for lr in s["lrs"]:
+        nets = []
+        for i in range(s["seeds"]):
+            cfg = net_config(ctx, s["width_factor"], lr, ctx.seed + i, s["steps"], s["batch_size"])
+            nets.append((cfg, train_classifier(ctx, cfg, desc=f"PWCCA convnet lr {lr:g} (seed {ctx.seed + i})")))
+        out.append((lr, nets))
+    return out
+
+
+def eval_images(ctx, n_points):
+    """The datapoints the representations are taken on: the first ``n_points`` training images
+    (all with None), float32 (n, c, h, w)."""
+    x, _ = image_data(ctx, train=True)
+    return x if n_points is None else x[:n_points]
+
+
+def filter_means(config: dict, state, x: np.ndarray, batch: int = 256) -> list:
+    """Every layer of ``model.layer_names`` except "in", as the paper represents it: conv outputs
+    (n, c, h, w) averaged over the spatial positions -> (n, c); dense outputs (n, d) unchanged.
+    float64, eval mode.  Computed batch by batch, so full-size maps are never held (CIFAR-10)."""
+    import torch
+    from .training import load_model
+    model = load_model(config, state)
+    outs = None
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            hs = model.hidden(torch.as_tensor(x[i:i + batch]))[1:]
+            hs = [(h.mean(dim=(2, 3)) if h.ndim == 4 else h).double().numpy() for h in hs]
+            outs = [[h] for h in hs] if outs is None else [o + [h] for o, h in zip(outs, hs)]
+    return [np.concatenate(o) for o in outs]
+
+
+def layer_names(config: dict) -> list:
+    """The layer names :func:`filter_means` returns, in order (``model.layer_names`` without "in")."""
+    from .models import build
+    return list(build(config["model"]).layer_names[1:])
+
+
+#: left out of the width analysis: "pool" is the spatial mean of conv11, i.e. exactly conv11's
+#: representation here, so it would only repeat conv11
+SKIP_LAYERS = ("pool",)
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over datapoints of 1 - cos(a_t, b_t), neurons matched by index; a, b (n, p).
+    A datapoint where either vector is zero contributes 1 (cosine 0)."""
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    den = na * nb
+    cos = np.divide(np.sum(a * b, axis=1), den, out=np.zeros(len(a)), where=den > 0)
+    return float(np.mean(1.0 - cos))
+
+
+def euclidean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over datapoints of |a_t - b_t|_2 / sqrt(p), neurons matched by index; a, b (n, p)."""
+    return float(np.mean(np.linalg.norm(a - b, axis=1)) / np.sqrt(a.shape[1]))
+
+
+def symmetric_pwcca_distance(a: np.ndarray, b: np.ndarray, backend: str = "auto") -> float:
+    """(d(a, b) + d(b, a)) / 2 with d the paper's PWCCA distance (``fastcca.pwcca``, weights from
+    the first argument's neurons): one Moments, both sides weighted."""
+    m = fastcca.Moments.from_arrays(a, b, backend=backend)
+    return 0.5 * (fastcca.pwcca(m, side="x").distance + fastcca.pwcca(m, side="y").distance)
+
+
+def pair_distances(reps_a: list, reps_b: list, backend: str = "auto") -> np.ndarray:
+    """(3, n_layers) distances of two nets' layer representations: rows :data:`DISTANCES`."""
+    out = np.zeros((len(DISTANCES), len(reps_a)))
+    for li, (a, b) in enumerate(zip(reps_a, reps_b)):
+        out[0, li] = symmetric_pwcca_distance(a, b, backend)
+        out[1, li] = cosine_distance(a, b)
+        out[2, li] = euclidean_distance(a, b)
+    return out
+
+
+def width_sweep_analysis(ctx, checkpoint: str = "trained") -> dict:
+    """Pairwise distances within each width of the sweep, at ``checkpoint`` "trained" (the last)
+    or "init" (step 0), cached (kind "pwcca_width_analysis").
+
+    Layers: every named layer after the input except :data:`SKIP_LAYERS` (conv1..conv11, logits,
+    out).  Returns float64 arrays: ``width_factors`` (W,), ``filters`` (W, n_layers) channels per layer,
+    ``distance`` (3, W, n_pairs, n_layers) (rows :data:`DISTANCES`, pairs = every pair of the
+    seeds), ``test_accuracy`` / ``train_accuracy`` (W, seeds); and ``layers`` (str array)."""
+    s = WIDTH_SWEEP[ctx.scale]
+    sweep = width_sweep(ctx)
+    key = {"sweep": {k: v for k, v in s.items()}, "seed": ctx.seed, "checkpoint": checkpoint,
+           "version": ANALYSIS_VERSION, "configs": [[c for c, _ in nets] for _, nets in sweep]}
+    return ctx.cache.get_or_compute("pwcca_width_analysis", key,
+                                    lambda: _width_analysis(ctx, sweep, checkpoint, s["n_points"]))
+
+
+def _width_analysis(ctx, sweep, checkpoint, n_points):
+    from tqdm.auto import tqdm
+    idx = -1 if checkpoint == "trained" else 0
+    x = eval_images(ctx, n_points)
+    xtr, ytr = image_data(ctx, train=True)
+    xte, yte = image_data(ctx, train=False)
+    all_names = layer_names(sweep[0][1][0][0])
+    keep = [i for i, n in enumerate(all_names) if n not in SKIP_LAYERS]
+    names = [all_names[i] for i in keep]
+    dist, filters, acc_te, acc_tr = [], [], [], []
+    bar = tqdm(total=sum(len(n) * (len(n) - 1) // 2 for _, n in sweep), desc=f"width sweep distances ({checkpoint})",
+               disable=not ctx.progress, leave=False)
+    for wf, nets in sweep:
+        reps = [[r[i] for i in keep] for r in (filter_means(cfg, run["states"][idx], x) for cfg, run in nets)]
+        filters.append([r.shape[1] for r in reps[0]])
+        acc_te.append([accuracy(cfg, run["states"][idx], xte, yte) for cfg, run in nets])
+        acc_tr.append([accuracy(cfg, run["states"][idx], xtr, ytr) for cfg, run in nets])
+        rows = []
+        for i, j in itertools.combinations(range(len(nets)), 2):
+            rows.append(pair_distances(reps[i], reps[j], ctx.fastcca_backend))
+            bar.update()
+        dist.append(np.stack(rows, axis=1))                       # (3, pairs, layers)
+    bar.close()
+    return {"width_factors": np.asarray([wf for wf, _ in sweep], dtype=float),
+            "filters": np.asarray(filters, dtype=float), "distance": np.stack(dist, axis=1),
+            "test_accuracy": np.asarray(acc_te), "train_accuracy": np.asarray(acc_tr),
+            "layers": np.asarray(names)}
+
+
+# ----------------------------------------------------------------------------------------------
+# ablation (Fig 5b)
+
+def ablation_curve(config: dict, state, layer: int, x: np.ndarray, y: np.ndarray, fractions, orders: int = 3,
+                   seed: int = 0) -> np.ndarray:
+    """Accuracy on (x, y) when a growing fraction of the channels of hidden layer ``layer``
+    (index into ``model.layer_names``, "in" = 0) is zeroed (the layer's output after its ReLU set
+    to 0, as Morcos et al. 2018 ablate), the forward pass continued from there.
+
+    For each of ``orders`` random channel orders (``default_rng([seed, order])``), the first
+    ``round(f * c)`` channels of the order are ablated for every f in ``fractions``; returns the
+    accuracies (orders, len(fractions))."""
+    import torch
+    from .training import load_model
+    model = load_model(config, state)
+    with torch.no_grad():
+        h = torch.as_tensor(x)
+        for stage in model.stages[:layer]:
+            h = stage(h)
+        c = h.shape[1]
+        out = np.zeros((orders, len(fractions)))
+        for o in range(orders):
+            perm = np.random.default_rng([seed, o]).permutation(c)
+            for k, f in enumerate(fractions):
+                g = h.clone()
+                g[:, torch.as_tensor(perm[:int(round(f * c))], dtype=torch.long)] = 0
+                pred = model.forward_from(layer, g).argmax(1).numpy()
+                out[o, k] = np.mean(pred == y)
+    return out
+
+
+def curve_area(fractions, acc) -> float:
+    """Area under accuracy vs ablated fraction (trapezoids), divided by the fraction range: the
+    mean accuracy over the ablation, 1 for a net that keeps perfect accuracy to the end."""
+    f = np.asarray(fractions, dtype=float)
+    a = np.asarray(acc, dtype=float)
+    return float(np.sum((a[1:] + a[:-1]) * np.diff(f)) / 2 / (f[-1] - f[0]))
+
+
+def cluster_labels(dist: np.ndarray, k: int, method: str = "average", on: str = "profile") -> np.ndarray:
+    """Hierarchical clustering of N items from their (N, N) distance matrix (symmetrised, zero
+    diagonal), the tree cut into at most k clusters (scipy ``linkage(method)`` +
+    ``fcluster(criterion="maxclust")``).
+
+    on: ``"matrix"`` clusters the distances themselves; ``"profile"`` (default) clusters the rows
+    of the matrix, the items' distance profiles, with the Euclidean distance between rows: two
+    items join when they lie at similar distances from every item.  The profile also groups a
+    set of items that are far from each other but alike in how they relate to the rest (here: the
+    low learning-rate nets, far from every net, each other included), which the direct linkage
+    leaves as singletons.
+
+    Returns labels 0..k-1 numbered by first appearance in the matrix order (deterministic)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist, squareform
+    if on not in ("matrix", "profile"):
+        raise ValueError(f"on: expected 'matrix' or 'profile', got {on!r}")
+    d = np.asarray(dist, dtype=float)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"dist: expected a square (N, N) matrix, got shape {d.shape}")
+    d = 0.5 * (d + d.T)
+    np.fill_diagonal(d, 0.0)
+    cond = squareform(np.maximum(d, 0.0), checks=False) if on == "matrix" else pdist(d)
+    raw = fcluster(linkage(cond, method=method), k, criterion="maxclust")
+    remap = {}
+    for r in raw:
+        remap.setdefault(r, len(remap))
+    return np.asarray([remap[r] for r in raw])
+
+
+def adjusted_rand(a, b) -> float:
+    """Adjusted Rand index of two labelings (Hubert & Arabie 1985): 1 identical partitions, ~0
+    for independent ones (expected value 0 under random labelings with the same group sizes)."""
+    from scipy.special import comb
+    a, b = np.asarray(a), np.asarray(b)
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    table = np.zeros((ia.max() + 1, ib.max() + 1))
+    np.add.at(table, (ia, ib), 1)
+    index = comb(table, 2).sum()
+    sa, sb = comb(table.sum(1), 2).sum(), comb(table.sum(0), 2).sum()
+    expected = sa * sb / comb(len(a), 2)
+    top = 0.5 * (sa + sb)
+    return 1.0 if top == expected else float((index - expected) / (top - expected))
+
+
+def permutation_pvalue(stat, x, labels, n: int = 2000, seed: int = 0) -> float:
+    """One-sided permutation p-value of ``stat(x, labels)`` (larger = stronger association):
+    the fraction of ``n`` random relabelings (labels permuted) scoring at least the observed value,
+    with the +1 correction ``(1 + hits) / (1 + n)``."""
+    rng = np.random.default_rng(seed)
+    obs = stat(x, labels)
+    lab = np.asarray(labels)
+    hits = sum(stat(x, rng.permutation(lab)) >= obs - 1e-12 for _ in range(n))
+    return float((1 + hits) / (1 + n))
+
+
+def eta_squared(values, labels) -> float:
+    """Fraction of the variance of ``values`` explained by the groups ``labels`` (one-way ANOVA
+    eta^2 = between-group sum of squares / total sum of squares); 0 when values are constant."""
+    v = np.asarray(values, dtype=float)
+    lab = np.asarray(labels)
+    tot = np.sum((v - v.mean()) ** 2)
+    if tot == 0:
+        return 0.0
+    between = sum(np.sum(lab == g) * (v[lab == g].mean() - v.mean()) ** 2 for g in np.unique(lab))
+    return float(between / tot)
+
+
+def lr_population_analysis(ctx, layer: str, fractions, orders: int) -> dict:
+    """The learning-rate population's (N, N) PWCCA distance matrix at ``layer`` (entries
+    ``pwcca(A, B)`` weighted by A's neurons, as a row; ``distance`` symmetrised), each net's
+    accuracies and ablation curve at the same layer (test images), cached.
+
+    Returns arrays: ``lr`` (N,), ``seed`` (N,), ``distance`` (N, N) symmetric, ``distance_raw``
+    (N, N) one-sided, ``train_accuracy``, ``test_accuracy`` (N,), ``ablation`` (N, orders,
+    len(fractions)), ``fractions``."""
+    s = LR_POPULATION[ctx.scale]
+    pop = lr_population(ctx)
+    key = {"population": dict(s), "seed": ctx.seed, "layer": layer, "fractions": [float(f) for f in fractions],
+           "orders": int(orders), "version": ANALYSIS_VERSION,
+           "configs": [[c for c, _ in nets] for _, nets in pop]}
+    return ctx.cache.get_or_compute("pwcca_lr_analysis", key,
+                                    lambda: _lr_analysis(ctx, pop, layer, fractions, orders, s["n_points"]))
+
+
+def _lr_analysis(ctx, pop, layer, fractions, orders, n_points):
+    from tqdm.auto import tqdm
+    x = eval_images(ctx, n_points)
+    xtr, ytr = image_data(ctx, train=True)
+    xte, yte = image_data(ctx, train=False)
+    nets = [(lr, cfg, run) for lr, group in pop for cfg, run in group]
+    names = layer_names(nets[0][1])
+    li = names.index(layer)
+    reps = [filter_means(cfg, run["states"][-1], x)[li] for _, cfg, run in nets]
+    n = len(nets)
+    raw = np.zeros((n, n))
+    bar = tqdm(total=n * (n - 1) // 2, desc="lr population distances", disable=not ctx.progress, leave=False)
+    for i, j in itertools.combinations(range(n), 2):
+        m = fastcca.Moments.from_arrays(reps[i], reps[j], backend=ctx.fastcca_backend)
+        raw[i, j] = fastcca.pwcca(m, side="x").distance
+        raw[j, i] = fastcca.pwcca(m, side="y").distance
+        bar.update()
+    bar.close()
+    abl = np.stack([ablation_curve(cfg, run["states"][-1], li + 1, xte, yte, fractions, orders, seed=cfg["seed"])
+                    for _, cfg, run in nets])
+    return {"lr": np.asarray([lr for lr, _, _ in nets]), "seed": np.asarray([cfg["seed"] for _, cfg, _ in nets]),
+            "distance": 0.5 * (raw + raw.T), "distance_raw": raw,
+            "train_accuracy": np.asarray([accuracy(cfg, run["states"][-1], xtr, ytr) for _, cfg, run in nets]),
+            "test_accuracy": np.asarray([accuracy(cfg, run["states"][-1], xte, yte) for _, cfg, run in nets]),
+            "ablation": abl, "fractions": np.asarray(fractions, dtype=float)}
