@@ -150,6 +150,15 @@ def symmetric_pwcca_distance(a: np.ndarray, b: np.ndarray, backend: str = "auto"
     return 0.5 * (fastcca.pwcca(m, side="x").distance + fastcca.pwcca(m, side="y").distance)
 
 
+def chance_pwcca_distance(n: int, p: int, seed: int = 0, backend: str = "auto") -> float:
+    """The symmetrised PWCCA distance of two INDEPENDENT standard Gaussian sets (n, p): what CCA
+    finds between unrelated representations from n datapoints.  It falls below 1 as p / n grows
+    (finite-sample canonical correlations; n=1438: about 0.91 at p=16, 0.64 at p=256), so a
+    distance that narrows with width must be read against it."""
+    rng = np.random.default_rng([seed, n, p])
+    return symmetric_pwcca_distance(rng.standard_normal((n, p)), rng.standard_normal((n, p)), backend)
+
+
 def pair_distances(reps_a: list, reps_b: list, backend: str = "auto") -> np.ndarray:
     """(3, n_layers) distances of two nets' layer representations: rows :data:`DISTANCES`."""
     out = np.zeros((len(DISTANCES), len(reps_a)))

@@ -10,6 +10,9 @@ conv1, 16 .. 256 in conv9-11), 5 nets per width, 300 Adam steps; the paper: CIFA
 (the paper's), on the training images.  Distance: the paper's PWCCA distance, symmetrised
 ``(d(A, B) + d(B, A)) / 2`` (:mod:`paper_repro.populations`), mean over the 10 pairs of a width.
 Summary distance of a net / a width: the mean over the conv layers conv1 .. conv11.
+Dashed: the "chance" distance of two independent Gaussian sets with the same datapoints and
+neurons per layer (:func:`paper_repro.populations.chance_pwcca_distance`), the finite-sample
+floor that also falls with width.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from scipy.stats import spearmanr
 
 from ..analysis import corr
 from ..claims import ClaimCheck
-from ..populations import DISTANCES, WIDTH_SWEEP, width_sweep_analysis
+from ..populations import DISTANCES, WIDTH_SWEEP, chance_pwcca_distance, width_sweep_analysis
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig4", title="distance vs width; test accuracy vs distance",
@@ -38,12 +41,17 @@ def analysis_data(ctx, checkpoint: str = "trained") -> dict:
     """The width sweep's distances as JSON-ready lists (shared by Fig 4, A6, A7)."""
     a = width_sweep_analysis(ctx, checkpoint)
     n_seeds = a["test_accuracy"].shape[1]
+    n = _n_points(ctx)
+    conv = [i for i, name in enumerate(a["layers"]) if str(name).startswith("conv")]
+    chance = [[chance_pwcca_distance(n, int(f[i]), ctx.seed, ctx.fastcca_backend) for i in conv]
+              for f in a["filters"]]
     return {"width_factors": a["width_factors"].tolist(), "filters": a["filters"].tolist(),
             "layers": [str(n) for n in a["layers"]], "metrics": list(DISTANCES),
             "distance": a["distance"].tolist(),                       # (metric, width, pair, layer)
             "pairs": [list(p) for p in itertools.combinations(range(n_seeds), 2)],
             "test_accuracy": a["test_accuracy"].tolist(), "train_accuracy": a["train_accuracy"].tolist(),
-            "n_datapoints": int(_n_points(ctx)), "checkpoint": checkpoint}
+            "n_datapoints": int(n), "checkpoint": checkpoint,
+            "chance_distance_conv": chance}                           # (width, conv layer)
 
 
 def _n_points(ctx):
@@ -122,11 +130,14 @@ def draw_width_panel(ax, data, metric: str, label: str):
         ax.errorbar(wf, mean[:, li], yerr=std[:, li], color=cmap(k / max(1, len(conv) - 1)), lw=1.2, ms=3,
                     marker="o", capsize=2, label=data["layers"][li] if k in (0, len(conv) // 2, len(conv) - 1) else None)
     ax.plot(wf, s["conv_mean"], color="k", lw=2.5, marker="s", label="mean over conv layers")
+    if metric == "pwcca":
+        ax.plot(wf, np.mean(data["chance_distance_conv"], axis=1), color="0.4", lw=1.5, ls="--",
+                label="chance: independent Gaussians, same n and p (conv mean)")
     _width_ticks(ax, data)
     ax.set_ylabel(f"pairwise {label} distance")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title(f"(a) {label} distance between 5 nets of a width\n"
+    ax.set_title(f"(a) {label} distance between the {len(data['test_accuracy'][0])} nets of a width\n"
                  f"Spearman(width, distance) = {s['spearman_width_distance']:.2f}", fontsize=9)
 
 

@@ -83,26 +83,58 @@ def compute(ctx) -> dict:
 
 def check(data) -> ClaimCheck:
     s = data["stats"]
-    aligned = s["p_ari"] < P_MAX
+    lr, cl = np.asarray(data["lr"]), np.asarray(data["clusters"])
+    majority = [int(np.bincount(cl[lr == u]).argmax()) for u in data["lrs"]]
+    separates = len(set(majority)) == len(majority)
+    aligned = s["p_ari"] < P_MAX and separates
     ablation = s["p_eta2_ablation"] < P_MAX
     return ClaimCheck(
         claim="nets trained with different learning rates form clusters of PWCCA distance aligned with the "
               "learning rate, and the clusters differ in ablation robustness",
         statistic=(f"clusters: average linkage on the distance profiles, k = number of learning rates; holds iff "
                    f"the adjusted Rand index of clusters vs learning rates and eta^2 of the ablation area by "
-                   f"cluster both have permutation p < {P_MAX}"),
+                   f"cluster both have permutation p < {P_MAX}, and every learning rate has its own majority "
+                   "cluster (the clusters tell all learning rates apart)"),
         measured={"ari_clusters_lr": s["ari_clusters_lr"], "p_ari": s["p_ari"],
                   "ari_direct_linkage_lr": s["ari_direct_linkage_lr"],
                   "eta2_ablation_clusters": s["eta2_ablation_clusters"], "p_eta2_ablation": s["p_eta2_ablation"],
                   "eta2_test_accuracy_clusters": s["eta2_test_accuracy_clusters"],
                   "p_eta2_test_accuracy": s["p_eta2_test_accuracy"], "cluster_sizes": np.bincount(data["clusters"]).tolist(),
-                  "block_mean_distance_by_lr": data["block_mean_distance"]},
+                  "block_mean_distance_by_lr": data["block_mean_distance"],
+                  "cluster_composition": _composition(data),
+                  "majority_cluster_per_lr": dict(zip([f"lr {u:g}" for u in data["lrs"]], majority))},
         holds=bool(aligned and ablation),
-        note=("the low-lr nets (under-trained at 300 steps) are far from every net, each other included, so "
-              "the direct linkage leaves them as singletons (ARI "
-              f"{s['ari_direct_linkage_lr']:.2f}); the profile clustering groups them.  The higher learning "
-              "rates share one cluster at this scale (their distances overlap)"))
+        note=_note(data))
 
+
+def _composition(data) -> dict:
+    """cluster -> {learning rate: number of nets}."""
+    lr, cl = np.asarray(data["lr"]), np.asarray(data["clusters"])
+    return {f"cluster {c}": {f"lr {u:g}": int(np.sum((cl == c) & (lr == u))) for u in data["lrs"] if np.any((cl == c) & (lr == u))}
+            for c in np.unique(cl)}
+
+
+def _note(data) -> str:
+    """What the distance blocks show, from the numbers (within vs between learning rates)."""
+    b = np.asarray(data["block_mean_distance"])
+    s = data["stats"]
+    parts = []
+    for i, lr in enumerate(data["lrs"]):
+        others = np.delete(b[i], i)
+        if len(others) and b[i, i] > others.min():
+            parts.append(f"the lr {lr:g} nets are farther from each other ({b[i, i]:.2f}) than from the nearest "
+                         f"other learning rate ({others.min():.2f}): a diffuse group, not a tight cluster")
+    lr, cl = np.asarray(data["lr"]), np.asarray(data["clusters"])
+    groups = {}
+    for u in data["lrs"]:
+        groups.setdefault(int(np.bincount(cl[lr == u]).argmax()), []).append(f"{u:g}")
+    shared = [g for g in groups.values() if len(g) > 1]
+    if shared:
+        parts.append("learning rates " + "; ".join(" and ".join(g) for g in shared) + " share one cluster (their "
+                     "distances overlap): only part of the learning-rate structure is recovered")
+    parts.append(f"direct average linkage on the matrix: ARI {s['ari_direct_linkage_lr']:.2f} (the profile "
+                 f"clustering: {s['ari_clusters_lr']:.2f})")
+    return "; ".join(parts)
 
 def draw(data):
     import matplotlib.pyplot as plt
@@ -116,7 +148,7 @@ def draw(data):
     shown = d[np.ix_(order, order)].copy()
     np.fill_diagonal(shown, np.nan)
     im = ax.imshow(shown, cmap="viridis_r", interpolation="nearest")
-    fig.colorbar(im, ax=ax, fraction=0.046, label=f"PWCCA distance ({data['layer']})")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.1, label=f"PWCCA distance ({data['layer']})")
     ccols = plt.get_cmap("tab10")
     n = len(lr)
     for i, j in enumerate(order):
@@ -140,7 +172,7 @@ def draw(data):
     handles += [Line2D([], [], ls="", marker="o", color=ccols(c), label=f"cluster {c}") for c in np.unique(cl)]
     ax.legend(handles=handles, fontsize=7)
     ax.set_xlabel("generalisation: test accuracy")
-    ax.set_ylabel("ablation robustness: area under accuracy vs fraction ablated")
+    ax.set_ylabel("ablation robustness (area under ablation curve)")
     s = data["stats"]
     ax.set_title(f"(b) ablation robustness vs generalisation, by cluster\nARI(cluster, lr) = {s['ari_clusters_lr']:.2f} "
                  f"(p={s['p_ari']:.3g}); eta2 ablation = {s['eta2_ablation_clusters']:.2f} (p={s['p_eta2_ablation']:.3g})",

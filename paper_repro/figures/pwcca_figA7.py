@@ -6,6 +6,8 @@ Same nets as Fig 4 (the width sweep of :mod:`paper_repro.populations`): the init
 checkpoint of the same runs (BatchNorm in eval mode with its initial running statistics, mean 0
 and variance 1, i.e. the identity), the trained net the last one.  Distance: the paper's PWCCA
 distance, symmetrised, mean over the pairs of a width; x: the number of filters of that layer.
+Dashed: the chance distance of independent Gaussian sets with the same n and p (the finite-sample
+floor, :func:`paper_repro.populations.chance_pwcca_distance`).
 """
 from __future__ import annotations
 
@@ -42,11 +44,14 @@ def check(data) -> ClaimCheck:
     tr, ini = meas["trained"], meas["init"]
     converge = tr["spearman_width_distance"] <= WIDTH_RHO_MAX
     flat = abs(ini["relative_change_narrowest_to_widest"]) < FLAT_MAX
+    ch = np.mean(data["trained"]["chance_distance_conv"], axis=1)
     note = ("the digits nets at init also converge with width: wide random conv nets represent the inputs "
-            "alike (towards their infinite-width kernel limit) and CCA on more neurons from the same "
-            f"{data['trained']['n_datapoints']} datapoints finds more spurious correlation; the paper's flat "
-            "init curve would need its setting (CIFAR-10, 32x32 inputs, the paper's widths)" if not flat else
-            "digits, widths 1/32 .. 1/2 of the paper's")
+            "alike (towards their infinite-width kernel limit), and CCA on more neurons from the same "
+            f"{data['trained']['n_datapoints']} datapoints finds more spurious correlation (chance distance of "
+            f"independent Gaussians, conv mean: {ch[0]:.2f} -> {ch[-1]:.2f} across the widths; init and trained "
+            "stay well below it); the paper's flat init curve would need its setting (CIFAR-10, 32x32 inputs, "
+            "the paper's widths)" if not flat else "digits, widths 1/32 .. 1/2 of the paper's")
+    meas["chance_distance_conv_mean"] = np.mean(data["trained"]["chance_distance_conv"], axis=1).tolist()
     return ClaimCheck(
         claim="trained nets converge to more similar solutions as width grows, while at initialisation the "
               "distance is flat in width",
@@ -69,6 +74,10 @@ def draw(data):
         for j, li in enumerate(conv):
             ax.plot(filt[:, li], mean[:, li], marker="o", ms=3, lw=1.2, color=cmap(j / max(1, len(conv) - 1)),
                     label=d["layers"][li] if j in (0, len(conv) // 2, len(conv) - 1) else None)
+        chance = np.asarray(d["chance_distance_conv"])
+        xs = np.unique(filt[:, conv])
+        ch = [np.mean(chance[filt[:, conv] == v]) for v in xs]
+        ax.plot(xs, ch, color="0.4", ls="--", lw=1.5, label="chance: independent Gaussians, same n and p")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("number of filters in the layer")
         ax.grid(alpha=0.3)
@@ -79,6 +88,6 @@ def draw(data):
     axes[0].set_ylabel("pairwise PWCCA distance")
     axes[0].set_ylim(bottom=0)
     fig.suptitle("PWCCA Fig A7: distance vs number of filters, untrained vs trained (PWCCA convnet on digits, "
-                 "5 nets per width)", fontsize=10)
+                 f"{len(data['trained']['test_accuracy'][0])} nets per width)", fontsize=10)
     fig.tight_layout()
     return fig
