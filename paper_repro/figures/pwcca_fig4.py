@@ -136,7 +136,11 @@ def draw_width_panel(ax, data, metric: str, label: str):
     _width_ticks(ax, data)
     ax.set_ylabel(f"pairwise {label} distance")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if metric == "pwcca":                      # room above the curves for the legend
+        ax.set_ylim(0, 1.3)
+        ax.legend(fontsize=6.5, ncol=2, loc="upper center")
+    else:
+        ax.legend(fontsize=7)
     ax.set_title(f"(a) {label} distance between the {len(data['test_accuracy'][0])} nets of a width\n"
                  f"Spearman(width, distance) = {s['spearman_width_distance']:.2f}", fontsize=9)
 

@@ -84,9 +84,9 @@ def draw(data):
         ax.set_title(f"{'at initialisation' if k == 'init' else 'trained'}: Spearman(width, conv-mean distance) = "
                      f"{s['spearman_width_distance']:.2f}\nchange narrowest -> widest: {_relative_change(s):+.0%}",
                      fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6.5, ncol=2, loc="upper center")
     axes[0].set_ylabel("pairwise PWCCA distance")
-    axes[0].set_ylim(bottom=0)
+    axes[0].set_ylim(0, 1.3)
     fig.suptitle("PWCCA Fig A7: distance vs number of filters, untrained vs trained (PWCCA convnet on digits, "
                  f"{len(data['trained']['test_accuracy'][0])} nets per width)", fontsize=10)
     fig.tight_layout()
