@@ -218,31 +218,33 @@ def _width_analysis(ctx, sweep, checkpoint, n_points):
 # ablation (Fig 5b)
 
 def ablation_curve(config: dict, state, layer: int, x: np.ndarray, y: np.ndarray, fractions, orders: int = 3,
-                   seed: int = 0) -> np.ndarray:
+                   seed: int = 0, batch: int = 512) -> np.ndarray:
     """Accuracy on (x, y) when a growing fraction of the channels of hidden layer ``layer``
     (index into ``model.layer_names``, "in" = 0) is zeroed (the layer's output after its ReLU set
-    to 0, as Morcos et al. 2018 ablate), the forward pass continued from there.
+    to 0, as Morcos et al. 2018 ablate), the forward pass continued from there (eval mode).
 
     For each of ``orders`` random channel orders (``default_rng([seed, order])``), the first
     ``round(f * c)`` channels of the order are ablated for every f in ``fractions``; returns the
-    accuracies (orders, len(fractions))."""
+    accuracies (orders, len(fractions)).  Images go through in batches of ``batch``."""
     import torch
     from .training import load_model
     model = load_model(config, state)
+    correct = np.zeros((orders, len(fractions)))
+    perms = None
     with torch.no_grad():
-        h = torch.as_tensor(x)
-        for stage in model.stages[:layer]:
-            h = stage(h)
-        c = h.shape[1]
-        out = np.zeros((orders, len(fractions)))
-        for o in range(orders):
-            perm = np.random.default_rng([seed, o]).permutation(c)
-            for k, f in enumerate(fractions):
-                g = h.clone()
-                g[:, torch.as_tensor(perm[:int(round(f * c))], dtype=torch.long)] = 0
-                pred = model.forward_from(layer, g).argmax(1).numpy()
-                out[o, k] = np.mean(pred == y)
-    return out
+        for i in range(0, len(x), batch):
+            h = torch.as_tensor(x[i:i + batch])
+            for stage in model.stages[:layer]:
+                h = stage(h)
+            if perms is None:
+                perms = [np.random.default_rng([seed, o]).permutation(h.shape[1]) for o in range(orders)]
+            yb = y[i:i + batch]
+            for o, perm in enumerate(perms):
+                for k, f in enumerate(fractions):
+                    g = h.clone()
+                    g[:, torch.as_tensor(perm[:int(round(f * len(perm)))], dtype=torch.long)] = 0
+                    correct[o, k] += np.sum(model.forward_from(layer, g).argmax(1).numpy() == yb)
+    return correct / len(x)
 
 
 def curve_area(fractions, acc) -> float:

@@ -139,6 +139,7 @@ def test_ablation_curve_matches_a_hook_that_zeroes_channels():
     got = P.ablation_curve(cfg, state, layer, x, y, fr, orders=2, seed=7)
     assert got.shape == (2, 4)
     assert np.all(got[:, 0] == 1.0)                            # nothing ablated: its own predictions
+    np.testing.assert_allclose(P.ablation_curve(cfg, state, layer, x, y, fr, orders=2, seed=7, batch=64), got)
     c = model.widths[3]
     for o in range(2):
         perm = np.random.default_rng([7, o]).permutation(c)
