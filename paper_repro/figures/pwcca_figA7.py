@@ -19,7 +19,7 @@ from ..registry import FigureInfo
 from .pwcca_fig4 import CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, analysis_data, conv_layers, summarise
 
 INFO = FigureInfo(id="pwcca-figA7", title="distance vs number of filters, at init vs trained",
-                  time_small="~2.5 min from an empty cache; ~40 s after Fig 4 (init distances)",
+                  time_small="~3 min from an empty cache; ~10 s after pwcca-fig4",
                   needs=("torch (CPU)", "scikit-learn digits (CIFAR-10 at paper scale)"))
 
 CONFIGS = {scale: {k: v for k, v in c.items() if k != "checkpoint"} for scale, c in FIG4_CONFIGS.items()}
