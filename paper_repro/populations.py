@@ -13,7 +13,9 @@ Two populations (Morcos, Raghu & Bengio 2018, section 3.2 / 3.3), both of
 
 Representation of a layer (the paper's): each conv filter's output averaged over spatial
 positions, (n, channels); dense layers as they are.  Datapoints: the scale's TRAINING images
-(digits: 1437; paper scale: the first ``n_points`` CIFAR-10 training images).
+(digits: 1438; paper scale: the first ``n_points`` CIFAR-10 training images).  Memory at
+paper scale: Fig 5 holds every net's layer representation at once (200 nets x 10000 x 512
+float64 = 8 GB).
 
 Distances between two nets at one layer (:func:`pair_distances`):
 
@@ -22,9 +24,14 @@ Distances between two nets at one layer (:func:`pair_distances`):
   used here is the mean of both directions, ``(d(A, B) + d(B, A)) / 2``;
 - ``cosine``: neuron i of net A matched with neuron i of net B (no alignment, as the paper's
   appendix baselines): the mean over datapoints of ``1 - <a_t, b_t> / (|a_t| |b_t|)``, with
-  ``a_t, b_t`` (p,) the two nets' representations of datapoint t (0 contribution when one is 0);
+  ``a_t, b_t`` (p,) the two nets' representations of datapoint t (cosine taken as 0 when either
+  vector is 0);
 - ``euclidean``: the mean over datapoints of ``|a_t - b_t|_2 / sqrt(p)`` (the root mean square
   difference per neuron, so layers and widths of different p compare), on the raw activations.
+
+Also here: :func:`chance_pwcca_distance` (the finite-sample floor of PWCCA for unrelated sets),
+:func:`ablation_curve` / :func:`curve_area` (ablation robustness), :func:`cluster_labels`,
+:func:`adjusted_rand`, :func:`eta_squared`, :func:`permutation_pvalue` (Fig 5's statistics).
 """
 from __future__ import annotations
 
