@@ -132,6 +132,10 @@ def _note(data) -> str:
     if shared:
         parts.append("learning rates " + "; ".join(" and ".join(g) for g in shared) + " share one cluster (their "
                      "distances overlap): only part of the learning-rate structure is recovered")
+    tr, te = np.asarray(data["train_accuracy"]), np.asarray(data["test_accuracy"])
+    parts.append("mean train / test accuracy per learning rate: " + ", ".join(
+        f"{u:g}: {tr[lr == u].mean():.3f} / {te[lr == u].mean():.3f}" for u in data["lrs"])
+        + " (a learning rate that is still fitting differs from the others by training progress too)")
     parts.append(f"direct average linkage on the matrix: ARI {s['ari_direct_linkage_lr']:.2f} (the profile "
                  f"clustering: {s['ari_clusters_lr']:.2f})")
     return "; ".join(parts)
