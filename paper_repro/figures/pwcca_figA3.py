@@ -9,8 +9,8 @@ PTB from ``--data-dir`` (held-out windows from PTB's valid split).
 Datapoints: held-out sequences (the same chain, a separate draw).  Each is run through a
 ``burn_in`` prefix first, and steps j = 1..T are counted after it -- as in the paper's LMs, whose
 state is carried over from the preceding text.  (Without the prefix the state at j = 1 depends
-on the first token only: ~30 distinct rows for 64 neurons, where fastcca.pwcca currently raises
-LinAlgError -- a core issue reported to the lead, not masked here.)  At step j a layer's
+on the first token only: ~30 distinct rows for 64 neurons, so every layer is a function of one
+categorical token and any two of them are trivially similar.)  At step j a layer's
 representation is the (sequences, hidden) matrix of its hidden states.
 - cosine distance: mean over sequences of 1 - cos(h_j, h_T);
 - Euclidean distance: mean over sequences of ||h_j - h_T||, divided by the mean ||h_T||;
