@@ -44,7 +44,7 @@ from ..registry import FigureInfo
 from ..runs import svcca_run
 
 INFO = FigureInfo(id="svcca-fig6", title="DFT-CCA similarity of each layer with class logits, five classes",
-                  time_small="~1 min (35 s of it: the shared ResNet run, cached)",
+                  time_small="~30 s CPU (10 s with the ResNet cached)",
                   needs=("torch (CPU)", "scikit-learn digits (paper scale: CIFAR-10 from --data-dir)"))
 
 CONFIGS = {
@@ -247,9 +247,9 @@ def draw(data):
     cmap = plt.get_cmap("viridis")
     tags = ["pair 1", "pair 1", "pair 2", "pair 2", "distinct"]
     for j, (c, tag) in enumerate(zip(classes, tags)):
-        ax.plot(x, sims[-1, :, j], color=cmap(j / 4), lw=2.2, marker="o", ms=3.5, label=f"digit {c} ({tag})")
+        ax.plot(x, sims[-1, :, j], color=cmap(j / 4), lw=2.2, marker="o", ms=3.5, label=f"{c} ({tag})")
     ax.plot(x, np.asarray(data["chance_floor"], dtype=float), color="0.5", ls="--", lw=1.2,
-            label=f"chance (digit {classes[0]}, permuted logit)")
+            label=f"chance ({classes[0]}, permuted)")
     ax.set_xticks(x)
     ax.set_xticklabels(layers, rotation=60, fontsize=7)
     ax.set_ylim(0, 1.02)
@@ -257,7 +257,7 @@ def draw(data):
     ax.set_ylabel("CCA similarity (DFT) with class logit")
     ax.set_title(f"(a) final net (step {steps[-1]}): similarity vs layer", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=6.5, loc="lower right", bbox_to_anchor=(1.0, 0.12), title="digit class", title_fontsize=6.5)
     lc = plt.get_cmap("magma")
     for j, (c, tag) in enumerate(zip(classes, tags)):
         ax = axes.flat[j + 1]
