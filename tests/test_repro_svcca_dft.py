@@ -106,6 +106,8 @@ def test_claim_stats_closed_form():
     gaps = [np.mean(np.abs(fa[:, i] - fa[:, j])) for i in range(6) for j in range(i + 1, 6)]
     assert st["all_pairs_gap_median"] == pytest.approx(np.median(gaps))
     assert st["distinct_rank_of_all"] == 1
+    # class 0 as the distinct one: means 0.6, 0.533, 0.3, 0.3, 0.9, 0.2 -> 2nd
+    assert f6.claim_stats(fa[:, [1, 2, 3, 4, 0]], fa, [1, 2, 3, 4, 0], [0, 1, 2])["distinct_rank_of_all"] == 2
     conf = -np.array([[np.mean(np.abs(fa[:, i] - fa[:, j])) for j in range(6)] for i in range(6)])
     assert f6.claim_stats(fa[:, :5], fa, [0, 1, 2, 3, 4], [0, 1, 2], conf)["confusion_vs_gap_spearman"] \
         == pytest.approx(-1.0)
@@ -145,3 +147,27 @@ def test_fig7_recording_is_keyed_to_the_right_layers():
         b = outs[1][names[1].index(layers[1][j][1])]
         assert grid[i, j] == pytest.approx(fastcca.conv_svcca(a, b, mode="fft", keep=0.99).similarity, abs=1e-8)
         assert cgrid[i, j] == pytest.approx(fastcca.conv_cca(a, b, mode="fft").similarity, abs=1e-8)
+
+
+def test_fig6_streamed_moments_equal_one_shot_similarity():
+    """logit_moments (chunks of images, ConvMoments per layer and class) == logit_similarity of
+    the whole arrays, for conv and dense layers; softmax_outputs in chunks == layer_outputs' "out"."""
+    torch = pytest.importorskip("torch")
+    from paper_repro.classifiers import layer_outputs
+    from paper_repro.models import build
+    torch.manual_seed(1)
+    spec = {"name": "resnet", "width": 4, "blocks": 1, "in_channels": 1}
+    model = build(spec).eval()
+    tcfg = {"model": spec}
+    x = np.random.default_rng(1).random((150, 1, 8, 8)).astype(np.float32)
+    outs = layer_outputs(tcfg, model.state_dict(), x)
+    names = list(model.layer_names)
+    keep, i_log = [names.index(n) for n in ("conv", "r2.1", "bn", "pool")], names.index("logits")
+    mom = f6.logit_moments(tcfg, model.state_dict(), x, keep, i_log, [2, 7], batch=40)
+    got = f6._sims(mom)
+    for r, i in enumerate(keep):
+        for k, c in enumerate([2, 7]):
+            assert got[r][k] == pytest.approx(f6.logit_similarity(outs[i], outs[i_log][:, c]), abs=1e-9)
+    assert got[keep.index(names.index("pool"))] == pytest.approx([1.0, 1.0], abs=1e-9)  # logits linear in pool
+    probs = f6.softmax_outputs(tcfg, model.state_dict(), x, 64)
+    np.testing.assert_allclose(probs, outs[names.index("out")], atol=1e-6)
