@@ -293,9 +293,10 @@ def draw(data):
     lc = plt.get_cmap("magma")
     for j, (c, tag) in enumerate(zip(classes, tags)):
         ax = axes.flat[j + 1]
+        every = max(1, len(layers) // 15)                          # legend entries: at most ~15 layers
         for li, nm in enumerate(layers):
             ax.plot(steps, sims[:, li, j], color=lc(0.05 + 0.8 * li / max(1, len(layers) - 1)), lw=1.4,
-                    label=nm)
+                    label=nm if li % every == 0 or li == len(layers) - 1 else None)
         ax.set_ylim(0, 1.02)
         ax.set_title(f"({'bcdef'[j]}) digit {c} ({tag}): each layer over training", fontsize=10)
         ax.set_xlabel("training step")
