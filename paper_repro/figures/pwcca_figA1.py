@@ -63,8 +63,9 @@ def draw(data):
         perf = np.asarray(m["performance"], dtype=float)
         ax.plot(steps, perf, "-o", color="tab:blue", ms=3, lw=2, label=m["performance_name"])
         if not m["higher_is_better"]:
-            from matplotlib.ticker import NullFormatter, ScalarFormatter
+            from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
             ax.yaxis.set_major_formatter(ScalarFormatter())
             ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel(m["performance_name"], color="tab:blue")
