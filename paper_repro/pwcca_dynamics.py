@@ -107,10 +107,25 @@ def coefficient_dynamics(reps: list, steps: list, early_frac: float, mid_frac: f
             "width": int(final.shape[1]), "n": int(final.shape[0])}
 
 
+def one_layer(config: dict, state, x: np.ndarray, index: int, batch: int = 512, device: str = "cpu") -> np.ndarray:
+    """Layer ``index`` (of ``model.layer_names``) of a classifier checkpoint for images x, flattened
+    to (n, features) float64; like :func:`paper_repro.classifiers.layer_outputs` but keeping only
+    that layer (at paper scale all layers of 10000 CIFAR images would not fit in memory)."""
+    import torch
+    from .training import load_model
+    model = load_model(config, state).to(device)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            h = model.hidden(torch.as_tensor(x[i:i + batch], device=device))[index]
+            out.append(h.reshape(h.shape[0], -1).double().cpu().numpy())
+    return np.concatenate(out)
+
+
 def _cnn_model(ctx, cfg: dict, backend: str) -> dict:
     """The SVCCA convnet run (shared through the cache), layer cfg["cnn_layer"]: its dynamics
     over all images (cfg["cnn_images"]: "all" = train + test, "test"), and test accuracy."""
-    from .classifiers import accuracy, image_data, layer_outputs
+    from .classifiers import accuracy, image_data
     from .models import build
     from .runs import svcca_run
     tcfg, run = svcca_run(ctx, "convnet")
@@ -119,7 +134,7 @@ def _cnn_model(ctx, cfg: dict, backend: str) -> dict:
     x = np.concatenate([xtr, xte]) if cfg["cnn_images"] == "all" else xte
     li = build(tcfg["model"]).layer_names.index(cfg["cnn_layer"])
     dev = ctx.torch_device
-    reps = [layer_outputs(tcfg, s, x, device=dev)[li].reshape(len(x), -1) for s in run["states"]]
+    reps = [one_layer(tcfg, s, x, li, device=dev) for s in run["states"]]
     steps = run["checkpoints"]
     dyn = coefficient_dynamics(reps, steps, cfg["early_frac"], cfg["mid_frac"], cfg["k_frac"], backend)
     perf = [accuracy(tcfg, s, xte, yte, device=dev) for s in run["states"]]

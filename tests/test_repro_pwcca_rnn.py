@@ -135,3 +135,17 @@ def test_step_distances_closed_forms():
     assert out["cosine"][2] == pytest.approx(2.0, abs=1e-12)             # opposite: 1 - (-1)
     assert out["euclidean"][2] == pytest.approx(2.0, rel=1e-12)
     assert out["pwcca"][3] > 0.9                                         # independent: ~uncorrelated
+
+
+def test_one_layer_matches_layer_outputs():
+    torch = pytest.importorskip("torch")
+    from paper_repro.classifiers import layer_outputs
+    from paper_repro.models import build
+    from paper_repro.pwcca_dynamics import one_layer
+    torch.manual_seed(0)
+    config = {"model": {"name": "svcca_convnet", "in_channels": 1, "image": 8, "width": 2, "fc": 6}}
+    state = build(config["model"]).state_dict()
+    x = np.random.default_rng(0).random((37, 1, 8, 8)).astype(np.float32)
+    full = layer_outputs(config, state, x, batch=16)
+    for li in (1, 10):                                   # c1 (n, c, h, w) and fc1 (n, d)
+        np.testing.assert_allclose(one_layer(config, state, x, li, batch=16), full[li].reshape(37, -1))
