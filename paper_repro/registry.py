@@ -72,10 +72,13 @@ IMPLEMENTED: dict[str, str] = {
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
+    "pwcca-fig1": "paper_repro.figures.pwcca_fig1",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",
+    "pwcca-figA1": "paper_repro.figures.pwcca_figA1",
     "pwcca-figA2": "paper_repro.figures.pwcca_figA2",
     "pwcca-figA3": "paper_repro.figures.pwcca_figA3",
+    "pwcca-figA4": "paper_repro.figures.pwcca_figA4",
     "pwcca-figA8": "paper_repro.figures.pwcca_figA8",
 }
 
