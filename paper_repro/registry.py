@@ -67,6 +67,7 @@ CATALOG: dict[str, str] = {
 IMPLEMENTED: dict[str, str] = {
     "svcca-fig1": "paper_repro.figures.svcca_fig1",
     "svcca-fig3": "paper_repro.figures.svcca_fig3",
+    "svcca-fig4": "paper_repro.figures.svcca_fig4",
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
