@@ -71,6 +71,7 @@ IMPLEMENTED: dict[str, str] = {
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
     "svcca-figA3": "paper_repro.figures.svcca_figA3",
+    "svcca-figA4": "paper_repro.figures.svcca_figA4",
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",

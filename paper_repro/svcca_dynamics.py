@@ -84,7 +84,8 @@ def nearest_checkpoints(steps, fractions) -> list:
     return [int(np.argmin(np.abs(steps - f * steps[-1]))) for f in fractions]
 
 
-def checkpoint_grids(ctx, config: dict, states: list, x: np.ndarray, pairs: str, inner: bool = True):
+def checkpoint_grids(ctx, config: dict, states: list, x: np.ndarray, pairs: str, inner: bool = True,
+                     conv: str = "fft"):
     """SVCCA of every compared layer at each checkpoint against the network at ``states[-1]``.
 
     ``pairs="all"``: a list (one per state) of :class:`fastcca.grid.SimilarityMatrix`, rows = layer
@@ -98,12 +99,13 @@ def checkpoint_grids(ctx, config: dict, states: list, x: np.ndarray, pairs: str,
     mods = layer_modules(proto, inner)
     wrapped = [(lambda s=s: hooked(load_model(config, s).to(device))) for s in states]
     res = compare_checkpoints(hooked(proto).to(device), wrapped, batches(x, device=device),
-                              [m for _, m in mods], reference=-1, pairs=pairs, conv="fft",
+                              [m for _, m in mods], reference=-1, pairs=pairs, conv=conv,
                               backend=ctx.fastcca_backend, progress=False, **MEASURE)
     return [label for label, _ in mods], res
 
 
-def two_model_grid(ctx, config_a: dict, state_a, config_b: dict, state_b, x: np.ndarray, inner: bool = True):
+def two_model_grid(ctx, config_a: dict, state_a, config_b: dict, state_b, x: np.ndarray, inner: bool = True,
+                   conv: str = "fft"):
     """SVCCA of every compared layer of net a (rows) with every layer of net b (columns): a
     :class:`fastcca.grid.SimilarityMatrix`, one pass over x."""
     from fastcca.torch import record
@@ -112,7 +114,7 @@ def two_model_grid(ctx, config_a: dict, state_a, config_b: dict, state_b, x: np.
     a, b = load_model(config_a, state_a), load_model(config_b, state_b)
     mods_a, mods_b = layer_modules(a, inner), layer_modules(b, inner)
     rec = record(hooked(a).to(device), [m for _, m in mods_a], batches(x, device=device),
-                 model_b=hooked(b).to(device), layers_b=[m for _, m in mods_b], conv="fft",
+                 model_b=hooked(b).to(device), layers_b=[m for _, m in mods_b], conv=conv,
                  backend=ctx.fastcca_backend, progress=False)
     grid = rec.grid(measure=MEASURE["measure"], keep=MEASURE["keep"], keep_rule=MEASURE["keep_rule"])
     return [l for l, _ in mods_a], [l for l, _ in mods_b], grid
