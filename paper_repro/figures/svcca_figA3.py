@@ -104,6 +104,7 @@ def draw(data):
         ax.legend(fontsize=6, ncol=2, loc="lower right", title="layer (dark: low, yellow: high)",
                   title_fontsize=6)
         ax.grid(alpha=0.3)
+    fig.get_layout_engine().set(rect=(0.0, 0.03, 1.0, 0.97))     # room for the runner's footer line
     fig.suptitle(f"SVCCA Fig A3: per-layer SVCCA similarity with the end of training "
                  f"({data['n_images']} {data['images']}; conv layers by DFT)", fontsize=11)
     return fig

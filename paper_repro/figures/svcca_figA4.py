@@ -121,6 +121,7 @@ def draw(data):
     ax2.set_xlabel("layer")
     ax2.set_title("diagonal", fontsize=10)
     ax2.grid(alpha=0.3)
+    fig.get_layout_engine().set(rect=(0.0, 0.03, 1.0, 0.97))     # room for the runner's footer line
     fig.suptitle(f"SVCCA Fig A4: two inits of the same convnet, end of training (step {data['steps']}; "
                  f"{data['n_images']} {data['images']}; conv layers by DFT)", fontsize=10)
     return fig
