@@ -31,7 +31,7 @@ import itertools
 
 import numpy as np
 
-from .classifiers import accuracy, classifier_config, image_data, train_classifier, training_labels
+from .classifiers import classifier_config, image_data, train_classifier, training_labels
 
 GROUPS = ("generalizing", "memorizing")
 PAIR_GROUPS = ("generalizing", "memorizing", "inter")
@@ -91,32 +91,37 @@ def analysis_images(ctx, train: bool) -> tuple:
     return x, y, shuffled
 
 
-def spatial_mean(h: np.ndarray) -> np.ndarray:
-    """(n, c, h, w) -> (n, c): each channel's mean over spatial positions; 2-D input unchanged."""
-    h = np.asarray(h)
-    if h.ndim == 2:
-        return h
-    if h.ndim < 2:
-        raise ValueError(f"h: expected (n, c, ...) or (n, p) activations, got shape {h.shape}")
-    return h.reshape(h.shape[0], h.shape[1], -1).mean(axis=2)
-
-
-def representations(config: dict, state, x: np.ndarray, batch: int = 500) -> list:
+def representations(config: dict, state, x: np.ndarray, batch: int = 500, device: str = "cpu") -> list:
     """The layers of :data:`LAYERS` for images x: a list of float64 (n, p) arrays (input and
-    conv layers as channel means over positions, softmax as is), computed batch by batch so that
-    the full conv maps are never held."""
+    conv layers as channel means over positions, softmax as is), computed batch by batch on
+    ``device`` so that the full conv maps are never held (model in eval mode)."""
     import torch
     from .training import load_model
-    model = load_model(config, state)
+    model = load_model(config, state).to(device)
     names = model.layer_names
     want = [names.index("in")] + [names.index(f"conv{i}") for i in range(1, 12)] + [names.index("out")]
     outs = [[] for _ in want]
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            hs = model.hidden(torch.as_tensor(x[i:i + batch]))
+            hs = model.hidden(torch.as_tensor(x[i:i + batch], device=device))
             for o, j in zip(outs, want):
-                o.append(spatial_mean(hs[j].double().numpy()))
+                h = hs[j]
+                if h.ndim > 2:
+                    h = h.flatten(2).mean(dim=2)
+                o.append(h.double().cpu().numpy())
     return [np.concatenate(o) for o in outs]
+
+
+def predictions(config: dict, state, x: np.ndarray, batch: int = 500, device: str = "cpu") -> np.ndarray:
+    """Predicted class (n,) int64 of a checkpoint for images x, batch by batch on ``device``."""
+    import torch
+    from .training import load_model
+    model = load_model(config, state).to(device)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.append(model(torch.as_tensor(x[i:i + batch], device=device)).argmax(1).cpu().numpy())
+    return np.concatenate(out)
 
 
 def group_pairs(nets: int) -> dict:
@@ -151,13 +156,15 @@ def layer_distances(ctx, train: bool, metrics: dict, desc: str = "distances") ->
     x, y_true, y_shuf = analysis_images(ctx, train)
     xtr, ytr, ytr_shuf = analysis_images(ctx, True)
     xte, yte = image_data(ctx, train=False)
+    dev = ctx.torch_device
     acc = {}
     for group in GROUPS:
         fit = ytr_shuf if group == "memorizing" else ytr
-        acc[group] = {"train_fit": [accuracy(c, s, xtr, fit) for c, s in runs[group]],
-                      "train_true": [accuracy(c, s, xtr, ytr) for c, s in runs[group]],
-                      "test": [accuracy(c, s, xte, yte) for c, s in runs[group]]}
-    reps = {g: [representations(c, s, x) for c, s in runs[g]] for g in GROUPS}
+        ptr = [predictions(c, s, xtr, device=dev) for c, s in runs[group]]
+        acc[group] = {"train_fit": [float(np.mean(p == fit)) for p in ptr],
+                      "train_true": [float(np.mean(p == ytr)) for p in ptr],
+                      "test": [float(np.mean(predictions(c, s, xte, device=dev) == yte)) for c, s in runs[group]]}
+    reps = {g: [representations(c, s, x, device=dev) for c, s in runs[g]] for g in GROUPS}
     pairs = group_pairs(len(runs["generalizing"]))
     dist = {m: {k: {"values": [[0.0] * len(pairs[k]) for _ in LAYERS]} for k in PAIR_GROUPS} for m in metrics}
     total = len(metrics) * sum(len(p) for p in pairs.values()) * len(LAYERS)

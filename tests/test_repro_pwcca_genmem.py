@@ -130,16 +130,6 @@ def test_analysis_labels_are_the_memorizing_nets_training_labels(tmp_path):
 
 
 # ---------------------------------------------------------------------------- representations
-def test_spatial_mean():
-    rng = np.random.default_rng(3)
-    h = rng.standard_normal((4, 3, 5, 2))
-    assert np.allclose(genmem.spatial_mean(h), h.mean(axis=(2, 3)))
-    z = rng.standard_normal((4, 6))
-    assert genmem.spatial_mean(z) is z or np.array_equal(genmem.spatial_mean(z), z)
-    with pytest.raises(ValueError, match="activations"):
-        genmem.spatial_mean(np.ones(3))
-
-
 def test_representations_match_fastcca_torch_mean_capture():
     """The layer matrices of genmem (one forward pass, channel means) give the same PWCCA as
     fastcca.torch.record(..., conv="mean") streaming the same two nets' conv layers."""
