@@ -77,12 +77,16 @@ IMPLEMENTED: dict[str, str] = {
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
     "pwcca-fig1": "paper_repro.figures.pwcca_fig1",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
+    "pwcca-fig3": "paper_repro.figures.pwcca_fig3",
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",
     "pwcca-figA1": "paper_repro.figures.pwcca_figA1",
     "pwcca-figA2": "paper_repro.figures.pwcca_figA2",
     "pwcca-figA3": "paper_repro.figures.pwcca_figA3",
     "pwcca-figA4": "paper_repro.figures.pwcca_figA4",
+    "pwcca-figA5": "paper_repro.figures.pwcca_figA5",
     "pwcca-figA8": "paper_repro.figures.pwcca_figA8",
+    "pwcca-figA9": "paper_repro.figures.pwcca_figA9",
+    "pwcca-figA10": "paper_repro.figures.pwcca_figA10",
 }
 
 
