@@ -95,7 +95,7 @@ def check(data) -> ClaimCheck:
                   "test_loss_nats": data["test_loss"]},
         holds=bool(holds),
         note="synthetic first-order Markov sequences, not PTB: the state needs little memory of the past"
-             + (f"; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
+             + ("; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
                 if data["pwcca_failures"] else ""))
 
 
