@@ -136,7 +136,7 @@ def check(data) -> ClaimCheck:
         note="synthetic first-order Markov sequences, not PTB; FIGURES.md's wording of the claim is read as above; "
              "all repeated-step distances are small (the state settles within ~5 repeats), so 'late repeats do not "
              "look similar' holds only relative to early ones -- see the numbers"
-             + (f"; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
+             + ("; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
                 if data["pwcca_failures"] else ""))
 
 
