@@ -66,9 +66,12 @@ CATALOG: dict[str, str] = {
 
 IMPLEMENTED: dict[str, str] = {
     "svcca-fig1": "paper_repro.figures.svcca_fig1",
+    "svcca-fig2a": "paper_repro.figures.svcca_fig2a",
+    "svcca-fig2b": "paper_repro.figures.svcca_fig2b",
     "svcca-fig3": "paper_repro.figures.svcca_fig3",
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
+    "svcca-figA5": "paper_repro.figures.svcca_figA5",
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
     "pwcca-fig6": "paper_repro.figures.pwcca_fig6",
