@@ -69,6 +69,7 @@ IMPLEMENTED: dict[str, str] = {
     "svcca-fig2a": "paper_repro.figures.svcca_fig2a",
     "svcca-fig2b": "paper_repro.figures.svcca_fig2b",
     "svcca-fig3": "paper_repro.figures.svcca_fig3",
+    "svcca-fig5": "paper_repro.figures.svcca_fig5",
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
     "svcca-figA5": "paper_repro.figures.svcca_figA5",
