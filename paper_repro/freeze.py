@@ -92,7 +92,8 @@ def train_with_freezing(config: dict, x, y, x_test, y_test, device: str = "cpu",
     def evaluate():
         model.eval()
         with torch.no_grad():
-            pred = model(xte).argmax(1).cpu().numpy()
+            pred = np.concatenate([model(xte[i:i + 1000]).argmax(1).cpu().numpy()
+                                   for i in range(0, len(xte), 1000)])
         _apply_modes(model, frozen)
         return float(np.mean(pred == y_test))
 
