@@ -66,14 +66,18 @@ CATALOG: dict[str, str] = {
 
 IMPLEMENTED: dict[str, str] = {
     "svcca-fig1": "paper_repro.figures.svcca_fig1",
+    "svcca-fig2a": "paper_repro.figures.svcca_fig2a",
+    "svcca-fig2b": "paper_repro.figures.svcca_fig2b",
     "svcca-fig3": "paper_repro.figures.svcca_fig3",
     "svcca-fig4": "paper_repro.figures.svcca_fig4",
+    "svcca-fig5": "paper_repro.figures.svcca_fig5",
     "svcca-fig6": "paper_repro.figures.svcca_fig6",
     "svcca-fig7": "paper_repro.figures.svcca_fig7",
     "svcca-figA1": "paper_repro.figures.svcca_figA1",
     "svcca-figA2": "paper_repro.figures.svcca_figA2",
     "svcca-figA3": "paper_repro.figures.svcca_figA3",
     "svcca-figA4": "paper_repro.figures.svcca_figA4",
+    "svcca-figA5": "paper_repro.figures.svcca_figA5",
     "svcca-figA6": "paper_repro.figures.svcca_figA6",
     "pwcca-fig1": "paper_repro.figures.pwcca_fig1",
     "pwcca-fig2": "paper_repro.figures.pwcca_fig2",
