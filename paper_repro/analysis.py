@@ -75,10 +75,10 @@ def corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def pwcca_distance(x, y, backend: str = "auto", failures: list | None = None, where: str = "") -> float:
     """``fastcca.pwcca(x, y).distance`` (paper definition), or nan when fastcca raises
-    ``LinAlgError`` -- it currently does on some ill-conditioned inputs (e.g. LSTM states with a
-    1e-10 condition ratio, or fewer distinct datapoints than neurons), a core issue.  Each failure
-    is appended to ``failures`` (``where``: the figure's label for the point) so the figure
-    reports it instead of hiding it."""
+    ``LinAlgError``.  Versions before the rank-deficiency fix did on some ill-conditioned inputs
+    (LSTM states with a 1e-10 condition ratio, fewer distinct datapoints than neurons); the
+    guard stays so that a failure is never silent: each is appended to ``failures`` (``where``:
+    the figure's label for the point) and the figure reports it."""
     try:
         return fastcca.pwcca(x, y, backend=backend).distance
     except np.linalg.LinAlgError as exc:

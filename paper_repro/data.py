@@ -127,3 +127,82 @@ def cifar10(data_dir: str | None, train: bool = True):
     x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
     y = np.concatenate([p[1] for p in parts])
     return x, y
+
+
+# Word-level corpora for the recurrent figures at --scale paper: candidate file names under
+# --data-dir, in the layouts of Mikolov's simple-examples (PTB), the AWD-LSTM repository's
+# getdata.sh (data/penn, data/wikitext-2) and Salesforce's WikiText-2 archive.
+CORPORA = {
+    "ptb": {
+        "title": "Penn Treebank, word level (Mikolov et al. 2010 preprocessing)",
+        "files": {s: [f"penn/{s}.txt", f"ptb/ptb.{s}.txt", f"ptb.{s}.txt",
+                      f"simple-examples/data/ptb.{s}.txt"] for s in ("train", "valid", "test")},
+        "hint": "download http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz and extract it into "
+                "<data-dir> (giving <data-dir>/simple-examples/data/ptb.train.txt), or run AWD-LSTM's getdata.sh "
+                "and pass its data/ folder (<data-dir>/penn/train.txt)",
+    },
+    "wikitext2": {
+        "title": "WikiText-2 (Merity et al. 2016), word level",
+        "files": {s: [f"wikitext-2/wiki.{s}.tokens", f"wiki.{s}.tokens"] for s in ("train", "valid", "test")},
+        "hint": "download wikitext-2-v1.zip (Salesforce / the AWD-LSTM getdata.sh) and extract it into <data-dir> "
+                "(giving <data-dir>/wikitext-2/wiki.train.tokens)",
+    },
+}
+
+
+def _corpus_path(data_dir: str | None, name: str, split: str) -> str:
+    if name not in CORPORA:
+        raise ValueError(f"corpus: expected one of {sorted(CORPORA)}, got {name!r}")
+    spec = CORPORA[name]
+    if data_dir is None:
+        raise FileNotFoundError(f"--scale paper needs {spec['title']}: {spec['hint']}, and pass --data-dir <data-dir>")
+    for rel in spec["files"][split]:
+        path = os.path.join(data_dir, rel)
+        if os.path.exists(path):
+            return path
+    tried = ", ".join(os.path.join(data_dir, r) for r in spec["files"][split])
+    raise FileNotFoundError(f"{spec['title']}: no {split} split found (tried {tried}): {spec['hint']}")
+
+
+def _read_words(path: str) -> list:
+    """Every line's whitespace-separated words followed by "<eos>" (the usual LM preprocessing)."""
+    with open(path, encoding="utf-8") as fh:
+        return [w for line in fh for w in line.split() + ["<eos>"]]
+
+
+def word_corpus(data_dir: str | None, name: str, split: str = "train"):
+    """A word-level corpus as token ids: (ids (N,) int64, vocab tuple of words).
+
+    The vocabulary is the train split's words in order of first appearance (so ids do not depend
+    on the split asked for); words of another split that are not in it map to "<unk>" (PTB and
+    WikiText-2 already replace rare words by "<unk>", so this does not happen on the real files)
+    or raise when the corpus has no "<unk>".  A missing file is a clear error saying what to
+    download and where to put it.
+    """
+    vocab = {}
+    train_words = _read_words(_corpus_path(data_dir, name, "train"))
+    for w in train_words:
+        vocab.setdefault(w, len(vocab))
+    words = train_words if split == "train" else _read_words(_corpus_path(data_dir, name, split))
+    unk = vocab.get("<unk>")
+    ids = np.empty(len(words), dtype=np.int64)
+    for i, w in enumerate(words):
+        j = vocab.get(w, unk)
+        if j is None:
+            raise ValueError(f"{name} {split}: word {w!r} is not in the train vocabulary and the corpus has no <unk>")
+        ids[i] = j
+    return ids, tuple(vocab)
+
+
+def token_windows(ids: np.ndarray, n: int, length: int, seed: int) -> np.ndarray:
+    """(min(n, N // length), length) int64: non-overlapping consecutive windows of the token stream
+    ``ids`` (N,); when there are more than n, n of them drawn without replacement by
+    ``default_rng([seed, 11])`` and kept in stream order."""
+    count = len(ids) // length
+    if count == 0:
+        raise ValueError(f"length: the corpus has {len(ids)} tokens, fewer than one window of {length}")
+    windows = ids[: count * length].reshape(count, length)
+    if n < count:
+        pick = np.sort(np.random.default_rng([seed, 11]).choice(count, size=n, replace=False))
+        windows = windows[pick]
+    return np.ascontiguousarray(windows)

@@ -1,20 +1,39 @@
-"""Recurrent language models on synthetic sequences, trained once per configuration (shared by
-the PWCCA paper's recurrent figures).  Default scale: :func:`~paper_repro.data.markov_sequences`
-(no text corpus ships with the installed packages); PTB / WikiText-2 are not wired in yet."""
+"""Recurrent language models, trained once per configuration (shared by the recurrent figures).
+
+Data: at the tiny / small scales :func:`~paper_repro.data.markov_sequences` (no text corpus
+ships with the installed packages); a config with ``"corpus"`` (``"ptb"`` or ``"wikitext2"``,
+or a dict ``{"<layers>": name}`` giving each model depth its own corpus, as the PWCCA paper's
+3-layer PTB and 5-layer WikiText-2 models) reads that corpus from ``--data-dir``
+(:func:`~paper_repro.data.word_corpus`): training windows from the train split, held-out ones
+from the valid split, and the model's vocabulary is the corpus's.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from .data import markov_sequences
+from .data import markov_sequences, token_windows, word_corpus
 
 
-def lm_train_config(cfg: dict, layers: int, checkpoints: list, seed: int) -> dict:
+def corpus_of(cfg: dict, layers: int | None = None) -> str | None:
+    """The corpus name a config uses for a model with ``layers`` layers (None: synthetic)."""
+    c = cfg.get("corpus")
+    if isinstance(c, dict):
+        if str(layers) not in c:
+            raise ValueError(f"corpus: no corpus given for a {layers}-layer model in {c}")
+        c = c[str(layers)]
+    return c
+
+
+def lm_train_config(cfg: dict, layers: int, checkpoints: list, seed: int, vocab: int | None = None) -> dict:
     """The cache key / training config of an LSTM LM; cfg holds vocab, embed, hidden, length,
-    n_train, steps, batch, lr."""
-    return {"model": {"name": "lstm_lm", "vocab": cfg["vocab"], "embed": cfg["embed"], "hidden": cfg["hidden"],
-                      "layers": layers},
-            "data": {"name": "markov_sequences", "n": cfg["n_train"], "length": cfg["length"],
-                     "vocab": cfg["vocab"], "seed": seed},
+    n_train, steps, batch, lr (and optionally corpus); ``vocab`` overrides cfg's (a corpus's size)."""
+    corpus = corpus_of(cfg, layers)
+    data = ({"name": "markov_sequences", "n": cfg["n_train"], "length": cfg["length"], "vocab": cfg["vocab"],
+             "seed": seed} if corpus is None else
+            {"name": corpus, "split": "train", "n": cfg["n_train"], "length": cfg["length"], "seed": seed})
+    return {"model": {"name": "lstm_lm", "vocab": int(vocab or cfg["vocab"]), "embed": cfg["embed"],
+                      "hidden": cfg["hidden"], "layers": layers},
+            "data": data,
             "steps": cfg["steps"], "lr": cfg["lr"], "batch_size": cfg["batch"], "loss": "lm",
             "checkpoints": sorted(set(checkpoints)), "seed": 1000 * seed + layers}
 
@@ -22,14 +41,25 @@ def lm_train_config(cfg: dict, layers: int, checkpoints: list, seed: int) -> dic
 def train_lm(ctx, cfg: dict, layers: int, checkpoints: list, seed: int):
     """Train (or load) an LSTM LM; returns (train config, run dict of :func:`train_cached`)."""
     from .training import train_cached
-    tcfg = lm_train_config(cfg, layers, checkpoints, seed)
-    train = markov_sequences(cfg["n_train"], cfg["length"], cfg["vocab"], seed)
+    corpus = corpus_of(cfg, layers)
+    if corpus is None:
+        train, vocab = markov_sequences(cfg["n_train"], cfg["length"], cfg["vocab"], seed), None
+    else:
+        ids, words = word_corpus(ctx.data_dir, corpus, "train")
+        train, vocab = token_windows(ids, cfg["n_train"], cfg["length"], seed), len(words)
+    tcfg = lm_train_config(cfg, layers, checkpoints, seed, vocab=vocab)
     return tcfg, train_cached(ctx, tcfg, train, train, desc=f"{layers}-layer LSTM LM")
 
 
-def held_out(cfg: dict, n: int, length: int, seed: int) -> np.ndarray:
-    """Held-out sequences from the same chain (a separate draw: a different (n, length) stream)."""
-    return markov_sequences(n, length + 1, cfg["vocab"], seed)[:, 1:]
+def held_out(cfg: dict, n: int, length: int, seed: int, layers: int | None = None,
+             data_dir: str | None = None) -> np.ndarray:
+    """(n, length) held-out token sequences: from the same Markov chain (a separate draw: a
+    different (n, length) stream), or windows of the corpus's valid split."""
+    corpus = corpus_of(cfg, layers)
+    if corpus is None:
+        return markov_sequences(n, length + 1, cfg["vocab"], seed)[:, 1:]
+    ids, _ = word_corpus(data_dir, corpus, "valid")
+    return token_windows(ids, n, length, seed)
 
 
 def hidden_states(tcfg: dict, state, tokens: np.ndarray) -> list:

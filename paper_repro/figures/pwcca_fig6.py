@@ -3,7 +3,8 @@ distance of each layer's representation at a training checkpoint to the same lay
 of training, for a 3-layer and a 5-layer LSTM; (d) the same with the unweighted mean CCA.
 
 Default scale: LSTM LMs (64 units) on synthetic sequences from a fixed first-order Markov chain
-(:mod:`paper_repro.lm`), not PTB / WikiText-2 (not wired in yet, also not at ``--scale paper``).
+(:mod:`paper_repro.lm`), not PTB / WikiText-2; ``--scale paper`` trains the 3-layer model on PTB and
+the 5-layer one on WikiText-2 (as the paper) from ``--data-dir``.
 The x axis is training steps (the paper: epochs).  Representation of a layer: its hidden states
 at every step of ``n_eval`` held-out sequences (datapoints = sequences x steps, after a
 ``burn_in`` prefix).  PWCCA: paper definition, distance = 1 - similarity (the published PTB /
@@ -22,7 +23,7 @@ from ..lm import held_out, hidden_states, train_lm
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig6", title="PWCCA distance to final representation vs epoch, recurrent LMs",
-                  time_small="~2 min", needs=("torch (CPU)", "synthetic sequences (PTB/WT2 at paper scale: not yet)"))
+                  time_small="~2 min", needs=("torch (CPU)", "synthetic sequences (PTB / WikiText-2 from --data-dir at paper scale)"))
 
 _BASE = {"vocab": 32, "embed": 32, "hidden": 64, "length": 20, "n_train": 4000, "batch": 64, "lr": 3e-3}
 CONFIGS = {
@@ -30,7 +31,8 @@ CONFIGS = {
              "steps": 20, "checkpoints": [0, 5, 10, 20], "depths": [3, 5], "n_eval": 100, "burn_in": 4},
     "small": dict(_BASE, steps=1000, checkpoints=[0, 10, 25, 50, 100, 150, 200, 300, 400, 500, 600, 700, 800,
                                                    900, 1000], depths=[3, 5], n_eval=500, burn_in=10),
-    "paper": dict(_BASE, hidden=200, embed=64, n_train=20000, steps=5000,
+    "paper": dict(_BASE, hidden=200, embed=64, n_train=10**9, steps=5000, vocab=None,
+                  corpus={"3": "ptb", "5": "wikitext2"},
                   checkpoints=[0, 50, 100, 250, 500] + list(range(1000, 5001, 500)), depths=[3, 5],
                   n_eval=1000, burn_in=10),
 }
@@ -39,10 +41,10 @@ CONFIGS = {
 def compute(ctx) -> dict:
     cfg = ctx.config(CONFIGS)
     seed, b = cfg["seed"], cfg["burn_in"]
-    tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed)
     models, failures = [], []
     for depth in cfg["depths"]:
         tcfg, run = train_lm(ctx, cfg, depth, cfg["checkpoints"], seed)
+        tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=depth, data_dir=ctx.data_dir)
         reps = []                                            # checkpoint -> layer -> (n_eval*T, hidden)
         for state in run["states"]:
             hs = hidden_states(tcfg, state, tokens)

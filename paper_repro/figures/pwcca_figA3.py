@@ -4,13 +4,13 @@ with cosine, Euclidean and CCA (PWCCA) distance.
 
 Default scale: no text corpus ships with the installed packages, so the LM is trained on
 synthetic sequences (:func:`paper_repro.data.markov_sequences`: a fixed first-order Markov chain
-over 32 tokens, 3 successors per token) -- not PTB.  ``--scale paper`` only makes the model and
-the evaluation set larger; it does not read PTB yet (not implemented).
+over 32 tokens, 3 successors per token) -- not PTB.  ``--scale paper`` trains a larger model on
+PTB from ``--data-dir`` (held-out windows from PTB's valid split).
 Datapoints: held-out sequences (the same chain, a separate draw).  Each is run through a
 ``burn_in`` prefix first, and steps j = 1..T are counted after it -- as in the paper's LMs, whose
 state is carried over from the preceding text.  (Without the prefix the state at j = 1 depends
-on the first token only: ~30 distinct rows for 64 neurons, where fastcca.pwcca currently raises
-LinAlgError -- a core issue reported to the lead, not masked here.)  At step j a layer's
+on the first token only: ~30 distinct rows for 64 neurons, so every layer is a function of one
+categorical token and any two of them are trivially similar.)  At step j a layer's
 representation is the (sequences, hidden) matrix of its hidden states.
 - cosine distance: mean over sequences of 1 - cos(h_j, h_T);
 - Euclidean distance: mean over sequences of ||h_j - h_T||, divided by the mean ||h_T||;
@@ -26,14 +26,14 @@ from ..claims import ClaimCheck
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA3", title="LSTM unrolled 20 steps: distance of step j to the last step",
-                  time_small="~1 min", needs=("torch (CPU)", "synthetic sequences (PTB at paper scale: not yet)"))
+                  time_small="~1 min", needs=("torch (CPU)", "synthetic sequences (PTB from --data-dir at paper scale)"))
 
 CONFIGS = {
     "tiny": {"vocab": 16, "embed": 8, "hidden": 12, "layers": 2, "length": 8, "burn_in": 4, "n_train": 200,
              "n_eval": 200, "steps": 30, "batch": 32, "lr": 1e-2},
     "small": {"vocab": 32, "embed": 32, "hidden": 64, "layers": 2, "length": 20, "burn_in": 10, "n_train": 4000,
               "n_eval": 2000, "steps": 600, "batch": 64, "lr": 1e-2},
-    "paper": {"vocab": 32, "embed": 64, "hidden": 200, "layers": 3, "length": 20, "burn_in": 10, "n_train": 20000,
+    "paper": {"vocab": None, "corpus": "ptb", "embed": 64, "hidden": 200, "layers": 3, "length": 20, "burn_in": 10, "n_train": 10**9,
               "n_eval": 5000, "steps": 3000, "batch": 64, "lr": 3e-3},
 }
 METRICS = ("cosine", "euclidean", "pwcca")
@@ -47,12 +47,12 @@ def compute(ctx) -> dict:
     cfg = ctx.config(CONFIGS)
     seed, b = cfg["seed"], cfg["burn_in"]
     tcfg, run = train_lm(ctx, cfg, cfg["layers"], [cfg["steps"]], seed)
-    test = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed)
+    test = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=cfg["layers"], data_dir=ctx.data_dir)
     hs = [h[:, b:] for h in hidden_states(tcfg, run["states"][-1], test)]    # layers x (n, T, hidden)
     with torch.no_grad():
         logits = load_model(tcfg, run["states"][-1])(torch.as_tensor(test))
         test_loss = float(torch.nn.functional.cross_entropy(
-            logits[:, :-1].reshape(-1, cfg["vocab"]), torch.as_tensor(test)[:, 1:].reshape(-1)))
+            logits[:, :-1].reshape(-1, tcfg["model"]["vocab"]), torch.as_tensor(test)[:, 1:].reshape(-1)))
     T = cfg["length"]
     dist = {m: [[0.0] * T for _ in hs] for m in METRICS}
     failures = []
@@ -95,7 +95,7 @@ def check(data) -> ClaimCheck:
                   "test_loss_nats": data["test_loss"]},
         holds=bool(holds),
         note="synthetic first-order Markov sequences, not PTB: the state needs little memory of the past"
-             + (f"; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
+             + ("; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
                 if data["pwcca_failures"] else ""))
 
 

@@ -66,7 +66,6 @@ def compute(ctx) -> dict:
 
 def check(data) -> ClaimCheck:
     ac = data["abs_corr"]
-    m = {k: float(np.mean(v)) for k, v in ac.items()}
     mismatch = {k: float(np.mean(1.0 - np.asarray(v))) for k, v in ac.items()}
     ratio = mismatch["neurons"] / max(mismatch["svcca"], 1e-12)
     holds = min(ac["svcca"]) >= 0.95 and ratio >= 10.0

@@ -2,7 +2,8 @@
 layer, the SVCCA similarity between the layer during training and the same layer at the end.
 
 Runs: the LSTM LMs of pwcca-fig6 (same configuration, shared through the cache): 3- and 5-layer
-LSTMs on synthetic Markov-chain sequences at the default scale, not PTB (not wired in yet).
+LSTMs on synthetic Markov-chain sequences at the default scale, not PTB (PTB / WikiText-2 from
+``--data-dir`` at ``--scale paper``).
 SVCCA keeps the top directions reaching 0.99 of the sum of singular values (the papers' rule);
 similarity = mean of the min(k1, k2) canonical correlations.  Datapoints: hidden states at all
 steps of the held-out sequences (after a burn-in prefix), as in pwcca-fig6.
@@ -27,10 +28,10 @@ INFO = FigureInfo(id="svcca-figA6", title="stacked LSTM, per-layer learning dyna
 def compute(ctx) -> dict:
     cfg = ctx.config(CONFIGS)
     seed, b = cfg["seed"], cfg["burn_in"]
-    tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed)
     models = []
     for depth in cfg["depths"]:
         tcfg, run = train_lm(ctx, cfg, depth, cfg["checkpoints"], seed)
+        tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=depth, data_dir=ctx.data_dir)
         reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens)] for s in run["states"]]
         sim = [[0.0] * len(reps) for _ in range(depth)]
         kept = [[0] * len(reps) for _ in range(depth)]
