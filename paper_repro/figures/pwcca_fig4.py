@@ -128,7 +128,8 @@ def draw_width_panel(ax, data, metric: str, label: str):
     cmap = plt.get_cmap("viridis")
     for k, li in enumerate(conv):
         ax.errorbar(wf, mean[:, li], yerr=std[:, li], color=cmap(k / max(1, len(conv) - 1)), lw=1.2, ms=3,
-                    marker="o", capsize=2, label=data["layers"][li] if k in (0, len(conv) // 2, len(conv) - 1) else None)
+                    marker="o", capsize=2,
+                    label=data["layers"][li] if k in (0, len(conv) // 2, len(conv) - 1) else None)
     ax.plot(wf, s["conv_mean"], color="k", lw=2.5, marker="s", label="mean over conv layers")
     if metric == "pwcca":
         ax.plot(wf, np.mean(data["chance_distance_conv"], axis=1), color="0.4", lw=1.5, ls="--",

@@ -99,7 +99,8 @@ def check(data) -> ClaimCheck:
                   "ari_direct_linkage_lr": s["ari_direct_linkage_lr"],
                   "eta2_ablation_clusters": s["eta2_ablation_clusters"], "p_eta2_ablation": s["p_eta2_ablation"],
                   "eta2_test_accuracy_clusters": s["eta2_test_accuracy_clusters"],
-                  "p_eta2_test_accuracy": s["p_eta2_test_accuracy"], "cluster_sizes": np.bincount(data["clusters"]).tolist(),
+                  "p_eta2_test_accuracy": s["p_eta2_test_accuracy"],
+                  "cluster_sizes": np.bincount(data["clusters"]).tolist(),
                   "block_mean_distance_by_lr": data["block_mean_distance"],
                   "cluster_composition": _composition(data),
                   "majority_cluster_per_lr": dict(zip([f"lr {u:g}" for u in data["lrs"]], majority))},
@@ -110,7 +111,8 @@ def check(data) -> ClaimCheck:
 def _composition(data) -> dict:
     """cluster -> {learning rate: number of nets}."""
     lr, cl = np.asarray(data["lr"]), np.asarray(data["clusters"])
-    return {f"cluster {c}": {f"lr {u:g}": int(np.sum((cl == c) & (lr == u))) for u in data["lrs"] if np.any((cl == c) & (lr == u))}
+    return {f"cluster {c}": {f"lr {u:g}": int(np.sum((cl == c) & (lr == u)))
+                             for u in data["lrs"] if np.any((cl == c) & (lr == u))}
             for c in np.unique(cl)}
 
 
@@ -178,8 +180,9 @@ def draw(data):
     ax.set_xlabel("generalisation: test accuracy")
     ax.set_ylabel("ablation robustness (area under ablation curve)")
     s = data["stats"]
-    ax.set_title(f"(b) ablation robustness vs generalisation, by cluster\nARI(cluster, lr) = {s['ari_clusters_lr']:.2f} "
-                 f"(p={s['p_ari']:.3g}); eta2 ablation = {s['eta2_ablation_clusters']:.2f} (p={s['p_eta2_ablation']:.3g})",
+    ax.set_title(f"(b) ablation robustness vs generalisation, by cluster\n"
+                 f"ARI(cluster, lr) = {s['ari_clusters_lr']:.2f} (p={s['p_ari']:.3g}); "
+                 f"eta2 ablation = {s['eta2_ablation_clusters']:.2f} (p={s['p_eta2_ablation']:.3g})",
                  fontsize=9)
     ax.grid(alpha=0.3)
     ax = axes[2]

@@ -12,7 +12,6 @@ floor, :func:`paper_repro.populations.chance_pwcca_distance`).
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from ..claims import ClaimCheck
 from ..registry import FigureInfo
