@@ -212,11 +212,31 @@ NOT_AT_SMALL["pwcca-figA7"] = "at init the digits nets' PWCCA distance also fall
 NOT_AT_SMALL["pwcca-fig5"] = "only the low learning rate separates; lr 1e-3 and 1e-2 share one cluster on digits"
 
 
+# claims that hold at seed 0 (the default) but not at every seed tried (seeds 0, 1, 2 with
+# `python -m paper_repro svcca|pwcca --seed N`, 2026-11-27): a different training run, e.g. on a
+# CPU that rounds differently, may flip them, so CI does not gate on them
+SEED_FRAGILE = {
+    "svcca-fig2b": "fc1 needs 3.4 neurons per SVCCA direction at seed 0 but 2.1 / 2.7 at seeds 1 / 2 (threshold 3)",
+    "pwcca-fig1": "at seed 1 the 5-layer LM's top-k (signal) CCA vectors are not stable (distance 0.70 at the end)",
+}
+
+
+def _claim_param(fig_id):
+    marks = [pytest.mark.claim]
+    if fig_id in NOT_AT_SMALL:
+        # strict: the documented verdict (fails at seeds 0, 1 and 2) is itself checked
+        marks += [pytest.mark.not_at_small, pytest.mark.xfail(reason=NOT_AT_SMALL[fig_id], strict=True)]
+    if fig_id in SEED_FRAGILE:
+        marks.append(pytest.mark.seed_fragile)
+    return pytest.param(fig_id, marks=marks)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fig_id", [pytest.param(i, marks=pytest.mark.xfail(reason=NOT_AT_SMALL[i], strict=False))
-                                    if i in NOT_AT_SMALL else i for i in sorted(registry.IMPLEMENTED)])
+@pytest.mark.parametrize("fig_id", [_claim_param(i) for i in sorted(registry.IMPLEMENTED)])
 def test_claim_holds_at_default_scale(fig_id, tmp_path_factory):
-    """The paper's claim, checked at the default scale (15 s - 2.5 min each on 2 shared cores)."""
+    """The paper's claim, checked at the default scale (seconds to ~1.5 min each, 1 thread; the
+    figures share one cache, so shared runs train once).  CI runs the ones marked neither
+    not_at_small nor seed_fragile: ``pytest -m "claim and not not_at_small and not seed_fragile"``."""
     out = str(tmp_path_factory.getbasetemp() / "small_scale")
     rec = run_figure(fig_id, RunContext(scale="small", out=out, progress=False))
     assert rec["claim_check"]["holds"], rec["claim_check"]
