@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def format_list() -> str:
-    lines = [f"{'id':<14} {'status':<22} {'time@small':<11} title"]
+    lines = ["time@small: wall time at the default scale from an empty cache (measured on a quiet 2-core "
+             "machine, asv_bench/repro_times.py)",
+             f"{'id':<14} {'status':<22} {'time@small':<11} title"]
     for fig_id, title in registry.CATALOG.items():
         if registry.is_implemented(fig_id):
             inf = registry.info(fig_id)

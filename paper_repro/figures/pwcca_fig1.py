@@ -28,7 +28,7 @@ from ..pwcca_dynamics import compute_runs
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig1", title="sorted CCA coefficients over training; signal vs noise CCA vectors",
-                  time_small="~2-4 min (shared machine; seconds once cached)",
+                  time_small="~40 s",
                   needs=("torch (CPU)", "SVCCA convnet run (shared)", "pwcca-fig6 LSTM LM runs (shared)",
                          "synthetic sequences (PTB / WikiText-2 from --data-dir at paper scale)"))
 

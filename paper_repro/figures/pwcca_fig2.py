@@ -24,7 +24,7 @@ from ..data import signal_noise_pair
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig2", title="synthetic: CCA distance vs signal/noise for mean CCA, PWCCA, SVCCA",
-                  time_small="~1.5 min", needs=("synthetic data", "fastcca core"))
+                  time_small="~8 s", needs=("synthetic data", "fastcca core"))
 
 _KS = [20, 50, 70, 80, 100, 120, 140, 160, 180, 199]
 CONFIGS = {

@@ -18,7 +18,7 @@ from ..genmem import (EARLY, LATE, accuracy_summary, cca_metrics, draw_panel, ea
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig3", title="PWCCA distance per layer: generalizing vs memorizing nets",
-                  time_small="~3 min from an empty cache (10 nets), seconds once they are cached",
+                  time_small="~53 s",
                   needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 # the nets are configured in paper_repro.genmem.GENMEM_RUNS (shared with Figs A5, A9, A10)

@@ -27,7 +27,7 @@ from ..populations import DISTANCES, WIDTH_SWEEP, chance_pwcca_distance, width_s
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig4", title="distance vs width; test accuracy vs distance",
-                  time_small="~3 min (90 s CPU; trains the width sweep: 25 nets)",
+                  time_small="~86 s",
                   needs=("torch (CPU)", "scikit-learn digits (CIFAR-10 at paper scale)"))
 
 CONFIGS = {scale: {"width_sweep": dict(s), "checkpoint": "trained"} for scale, s in WIDTH_SWEEP.items()}

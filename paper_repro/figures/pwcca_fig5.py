@@ -32,7 +32,7 @@ from ..populations import (LR_POPULATION, adjusted_rand, cluster_labels, curve_a
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig5", title="distance matrix over nets with varied learning rates; clusters vs ablation",
-                  time_small="~2 min (65 s CPU; 24 nets, 5 shared with pwcca-fig4)",
+                  time_small="~49 s",
                   needs=("torch (CPU)", "scikit-learn digits (CIFAR-10 at paper scale)"))
 
 _FRACTIONS = [round(0.1 * i, 1) for i in range(11)]

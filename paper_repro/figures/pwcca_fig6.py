@@ -23,7 +23,7 @@ from ..lm import held_out, hidden_states, train_lm
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig6", title="PWCCA distance to final representation vs epoch, recurrent LMs",
-                  time_small="~2 min", needs=("torch (CPU)", "synthetic sequences (PTB / WikiText-2 from --data-dir at paper scale)"))
+                  time_small="~25 s", needs=("torch (CPU)", "synthetic sequences (PTB / WikiText-2 from --data-dir at paper scale)"))
 
 _BASE = {"vocab": 32, "embed": 32, "hidden": 64, "length": 20, "n_train": 4000, "batch": 64, "lr": 3e-3}
 CONFIGS = {

@@ -22,7 +22,7 @@ from ..registry import FigureInfo
 from .pwcca_fig1 import CONFIGS
 
 INFO = FigureInfo(id="pwcca-figA1", title="accuracy / perplexity curves of the fig1 runs",
-                  time_small="~2-3 min (seconds after pwcca-fig1)",
+                  time_small="~37 s",
                   needs=("torch (CPU)", "the runs of pwcca-fig1 (cached, shared)"))
 
 

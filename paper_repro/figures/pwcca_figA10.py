@@ -16,7 +16,7 @@ from ..genmem import accuracy_summary, cca_metrics, draw_panel, late_gaps, layer
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA10", title="fig3 on test data",
-                  time_small="~3 min from an empty cache (the Fig 3 nets), seconds once they are cached",
+                  time_small="~49 s",
                   needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 CONFIGS = {"tiny": {"split": "test"}, "small": {"split": "test"}, "paper": {"split": "test"}}

@@ -25,7 +25,7 @@ from ..data import random_orthogonal
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA2", title="toy RNN: cosine / Euclidean / CCA distance to the final state",
-                  time_small="~40 s", needs=("synthetic data", "fastcca core"))
+                  time_small="~4 s", needs=("synthetic data", "fastcca core"))
 
 CONFIGS = {
     "tiny": {"p": 10, "runs": 100, "steps": 8, "alphas": [0.0, 1.0]},

@@ -26,7 +26,7 @@ from ..claims import ClaimCheck
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA3", title="LSTM unrolled 20 steps: distance of step j to the last step",
-                  time_small="~1 min", needs=("torch (CPU)", "synthetic sequences (PTB from --data-dir at paper scale)"))
+                  time_small="~8 s", needs=("torch (CPU)", "synthetic sequences (PTB from --data-dir at paper scale)"))
 
 CONFIGS = {
     "tiny": {"vocab": 16, "embed": 8, "hidden": 12, "layers": 2, "length": 8, "burn_in": 4, "n_train": 200,

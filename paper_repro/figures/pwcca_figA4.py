@@ -31,7 +31,7 @@ from ..registry import FigureInfo
 from .pwcca_figA3 import CONFIGS as A3_CONFIGS
 
 INFO = FigureInfo(id="pwcca-figA4", title="as A3 with one input repeated for 20 steps from different starts",
-                  time_small="~1 min from an empty cache (seconds after pwcca-figA3)",
+                  time_small="~13 s",
                   needs=("torch (CPU)", "the LSTM LM of pwcca-figA3 (cached, shared)",
                          "synthetic sequences (PTB from --data-dir at paper scale)"))
 

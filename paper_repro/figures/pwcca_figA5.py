@@ -24,7 +24,7 @@ from ..genmem import LATE, accuracy_summary, cca_metrics, draw_panel, late_gaps,
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA5", title="cosine and Euclidean versions of fig3",
-                  time_small="~3 min from an empty cache (the Fig 3 nets), seconds once they are cached",
+                  time_small="~54 s",
                   needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 CONFIGS = {"tiny": {"split": "train"}, "small": {"split": "train"}, "paper": {"split": "train"}}

@@ -21,7 +21,7 @@ from .pwcca_fig4 import (ACC_R_MAX, CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, anal
                          draw_width_panel, summarise)
 
 INFO = FigureInfo(id="pwcca-figA6", title="cosine and Euclidean versions of fig4",
-                  time_small="~3 min from an empty cache; ~10 s after pwcca-fig4",
+                  time_small="~83 s",
                   needs=("torch (CPU)", "scikit-learn digits (CIFAR-10 at paper scale)"))
 
 CONFIGS = {scale: dict(c) for scale, c in FIG4_CONFIGS.items()}

@@ -18,7 +18,7 @@ from ..registry import FigureInfo
 from .pwcca_fig4 import CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, analysis_data, conv_layers, summarise
 
 INFO = FigureInfo(id="pwcca-figA7", title="distance vs number of filters, at init vs trained",
-                  time_small="~3 min from an empty cache; ~10 s after pwcca-fig4",
+                  time_small="~1.5 min",
                   needs=("torch (CPU)", "scikit-learn digits (CIFAR-10 at paper scale)"))
 
 CONFIGS = {scale: {k: v for k, v in c.items() if k != "checkpoint"} for scale, c in FIG4_CONFIGS.items()}

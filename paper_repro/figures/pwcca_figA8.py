@@ -17,7 +17,7 @@ from ..registry import FigureInfo
 from .pwcca_fig6 import CONFIGS
 
 INFO = FigureInfo(id="pwcca-figA8", title="cosine and Euclidean learning dynamics for the RNNs",
-                  time_small="~2 min (seconds after pwcca-fig6)",
+                  time_small="~28 s",
                   needs=("torch (CPU)", "the LSTM LM runs of pwcca-fig6 (cached, shared)"))
 METRICS = ("cosine", "euclidean")
 

@@ -19,7 +19,7 @@ from ..genmem import (EARLY, LATE, accuracy_summary, cca_metrics, draw_panel, ea
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA9", title="fig3 with unweighted mean CCA and with SVCCA",
-                  time_small="~3 min from an empty cache (the Fig 3 nets), seconds once they are cached",
+                  time_small="~56 s",
                   needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 CONFIGS = {"tiny": {"split": "train"}, "small": {"split": "train"}, "paper": {"split": "train"}}

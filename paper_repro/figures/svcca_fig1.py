@@ -21,7 +21,7 @@ from ..registry import FigureInfo
 from ..toy import TOY_CONFIGS, activations, toy_nets
 
 INFO = FigureInfo(id="svcca-fig1", title="toy regression, two inits: neurons vs SVD vs SVCCA directions",
-                  time_small="~2.5 min", needs=("torch (CPU)", "toy nets (cached, shared with svcca-fig3)"))
+                  time_small="~12 s", needs=("torch (CPU)", "toy nets (cached, shared with svcca-fig3)"))
 
 CONFIGS = {s: {"toy": TOY_CONFIGS[s], "top": 3, "keep": 0.99} for s in TOY_CONFIGS}
 

@@ -22,7 +22,7 @@ from ..registry import FigureInfo
 from ..toy import TOY_CONFIGS, activations, output_from, toy_nets
 
 INFO = FigureInfo(id="svcca-fig3", title="toy net output: full vs projection onto top 2/6/15/30 SVCCA directions",
-                  time_small="~2.5 min",
+                  time_small="~13 s",
                   needs=("torch (CPU)", "toy nets (cached, shared with svcca-fig1)"))
 
 CONFIGS = {

@@ -32,7 +32,7 @@ from ..svcca_dynamics import (MEASURE, bn_blocks, bottom_up, checkpoint_grids, n
                               residual_stripes)
 
 INFO = FigureInfo(id="svcca-fig4", title="layer x layer SVCCA during training, convnet and ResNet",
-                  time_small="~2.5 min", needs=("torch (CPU)", "the SVCCA convnet and ResNet runs (cached, shared)"))
+                  time_small="~42 s", needs=("torch (CPU)", "the SVCCA convnet and ResNet runs (cached, shared)"))
 
 _FRACTIONS = [0.0, 0.35, 0.75, 1.0]
 CONFIGS = {

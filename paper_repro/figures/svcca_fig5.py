@@ -26,7 +26,7 @@ from ..registry import FigureInfo
 from ..runs import SVCCA_RUNS
 
 INFO = FigureInfo(id="svcca-fig5", title="freeze training: test accuracy vs step, layers frozen bottom-up",
-                  time_small="~3 min", needs=("torch (CPU)", "its own cached training runs (paper_repro.freeze)"))
+                  time_small="~52 s", needs=("torch (CPU)", "its own cached training runs (paper_repro.freeze)"))
 
 CONFIGS = {
     "tiny": {"steps": {"convnet": 24, "resnet": 24}, "runs": 2, "eval_every": 6, "tail": 0.2, "tol": 0.01},

@@ -44,7 +44,7 @@ from ..registry import FigureInfo
 from ..runs import svcca_run
 
 INFO = FigureInfo(id="svcca-fig6", title="DFT-CCA similarity of each layer with class logits, five classes",
-                  time_small="~30 s CPU (10 s with the ResNet cached)",
+                  time_small="~29 s",
                   needs=("torch (CPU)", "scikit-learn digits (paper scale: CIFAR-10 from --data-dir)"))
 
 CONFIGS = {

@@ -33,7 +33,7 @@ from ..registry import FigureInfo
 from ..runs import svcca_run
 
 INFO = FigureInfo(id="svcca-fig7", title="DFT-CCA heatmap: ResNet conv layers vs convnet layers",
-                  time_small="~40 s CPU (5 s with the runs cached)",
+                  time_small="~30 s",
                   needs=("torch (CPU)", "scikit-learn digits (paper scale: CIFAR-10 from --data-dir)"))
 
 CONFIGS = {

@@ -23,7 +23,7 @@ from ..data import random_orthogonal, toy_regression
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="svcca-figA1", title="CCA is invariant to permutation, rotation and scaling of neurons",
-                  time_small="~25 s", needs=("synthetic data", "fastcca core"))
+                  time_small="~3 s", needs=("synthetic data", "fastcca core"))
 
 CONFIGS = {
     "tiny": {"n": 100, "p": 5, "noise": 0.01},

@@ -25,7 +25,7 @@ from ..registry import FigureInfo
 
 INFO = FigureInfo(id="svcca-figA2",
                   title="covariance of one channel: pixel basis vs DFT basis, with/without translations",
-                  time_small="~35 s", needs=("scikit-learn digits (paper scale: CIFAR-10 from --data-dir)",))
+                  time_small="~3 s", needs=("scikit-learn digits (paper scale: CIFAR-10 from --data-dir)",))
 
 CONFIGS = {
     "tiny": {"data": "digits", "max_images": 200, "max_shift": 2},

@@ -26,7 +26,7 @@ from ..runs import svcca_run
 from ..svcca_dynamics import MEASURE, bottom_up, checkpoint_grids
 
 INFO = FigureInfo(id="svcca-figA3", title="per-layer SVCCA with the final step vs training step",
-                  time_small="~3 min", needs=("torch (CPU)", "the SVCCA convnet and ResNet runs (cached, shared)"))
+                  time_small="~49 s", needs=("torch (CPU)", "the SVCCA convnet and ResNet runs (cached, shared)"))
 
 CONFIGS = {
     "tiny": {"max_images": 200, "resnet_inner": True, "settled": 0.9},

@@ -26,7 +26,7 @@ from ..runs import svcca_run
 from ..svcca_dynamics import MEASURE, NOT_HIDDEN, two_model_grid
 
 INFO = FigureInfo(id="svcca-figA4", title="layer x layer SVCCA between two inits of the same convnet",
-                  time_small="~1.2 min", needs=("torch (CPU)", "two SVCCA convnet runs (cached, one shared with Fig 4)"))
+                  time_small="~21 s", needs=("torch (CPU)", "two SVCCA convnet runs (cached, one shared with Fig 4)"))
 
 CONFIGS = {
     "tiny": {"max_images": 200},

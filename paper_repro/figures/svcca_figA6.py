@@ -21,7 +21,7 @@ from ..registry import FigureInfo
 from .pwcca_fig6 import CONFIGS
 
 INFO = FigureInfo(id="svcca-figA6", title="stacked LSTM, per-layer learning dynamics",
-                  time_small="~2 min (seconds after pwcca-fig6)",
+                  time_small="~25 s",
                   needs=("torch (CPU)", "the LSTM LM runs of pwcca-fig6 (cached, shared)"))
 
 
