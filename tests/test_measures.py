@@ -102,6 +102,29 @@ def test_pwcca_paper_definition_from_data(pair):
     assert fastcca.pwcca(x, y, eps=0, side="y").similarity == pytest.approx(fastcca.pwcca(y, x, eps=0).similarity, abs=1e-10)
 
 
+@pytest.mark.parametrize("case", ["tiny_coefficients", "clustered", "wider_y", "wider_x"])
+def test_pwcca_coefficients_equal_cca_singular_values(case):
+    """PWCCA's one-sided eigh route (rho_i = ||M^H u_i||) gives the SVD's coefficients to rounding,
+    also near 0 (where sqrt of an eigenvalue would keep only ~8 digits) and for clustered ones."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    if case == "tiny_coefficients":            # independent sides: every rho ~ 1/sqrt(n) or smaller
+        x, y = rng.standard_normal((n, 40)), rng.standard_normal((n, 30))
+    elif case == "clustered":                  # 10 shared dims (rho ~ 1, clustered) + noise dims
+        s = rng.standard_normal((n, 10))
+        x = np.hstack([s, rng.standard_normal((n, 20))]) @ rng.standard_normal((30, 30))
+        y = np.hstack([s, rng.standard_normal((n, 25))]) @ rng.standard_normal((35, 35))
+    else:
+        a, b = rng.standard_normal((n, 12)), rng.standard_normal((n, 50))
+        b[:, :12] += a
+        x, y = (a, b) if case == "wider_y" else (b, a)
+    ref = fastcca.cca(x, y).coefficients                 # svdvals of the whitened cross block
+    for side in ("x", "y"):
+        r = fastcca.pwcca(x, y, side=side)
+        np.testing.assert_allclose(r.coefficients, ref, rtol=0, atol=1e-13)
+        assert np.all(np.diff(r.coefficients) <= 0)
+
+
 def tutorial_svcca(x, y, keep):
     """SVD of the centred data, keep by the papers' sum-of-singular-values rule, then CCA."""
     out = []
