@@ -182,18 +182,16 @@ class Moments:
         check_same_datapoints(xa, ya)
         if self.n:
             self._check_dims(xa.shape[1], ya.shape[1], "update")
-        cx = be.center_checked(xa)
+        # precision="float32": centred in float64, stored in float32 for the products
+        prod_dtype = be.xp.float32 if self.precision == "float32" else be.xp.float64
+        cx = be.center_checked(xa, prod_dtype)
         if cx is None:
             raise ValueError(f"x: the batch holds NaN or Inf (shape {xa.shape}); the accumulator is unchanged")
-        cy = cx if same else be.center_checked(ya)
+        cy = cx if same else be.center_checked(ya, prod_dtype)
         if cy is None:
             raise ValueError(f"y: the batch holds NaN or Inf (shape {ya.shape}); the accumulator is unchanged")
         xc, mx = cx
         yc, my = cy
-        if self.precision == "float32":
-            # centred in float64, products in float32 (sgemm/ssyrk), merged into float64 state
-            xc = xc.astype(be.xp.float32)
-            yc = xc if same else yc.astype(be.xp.float32)
         sxx = be.scatter(xc, xc)
         syy = sxx if same else be.scatter(yc, yc)
         sxy = sxx if same else be.scatter(xc, yc)

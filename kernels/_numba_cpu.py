@@ -59,9 +59,11 @@ def _subtract_rows(x, mean, out):
             orow[j] = np.float64(row[j]) - mean[j]
 
 
-def center_checked(x: np.ndarray):
-    """Finite check, column means and float64 centred copy of a C-ordered (n, p) array.
+def center_checked(x: np.ndarray, out_dtype=np.float64):
+    """Finite check, column means and centred copy of a C-ordered (n, p) array.
 
+    The subtraction is done in float64 and stored as ``out_dtype`` (float32 stores the same
+    values ``astype(float32)`` of the float64 result would, without the float64 copy).
     Returns ``(centred, mean, finite)``; when ``finite`` is False the other two are
     meaningless and nothing should be merged.
     """
@@ -71,7 +73,7 @@ def center_checked(x: np.ndarray):
     if bad:
         return None, None, False
     mean = sums / x.shape[0]
-    out = np.empty(x.shape, dtype=np.float64)
+    out = np.empty(x.shape, dtype=out_dtype)
     _subtract_rows(x, mean, out)
     return out, mean, True
 

@@ -144,7 +144,7 @@ class XpBackend:
         return self._to_host(a)
 
     # ------------------------------------------------------------------ moments
-    def center_checked(self, x):
+    def center_checked(self, x, out_dtype=None):
         """``(centred float64 copy, column means)`` of an (n, p) device batch, or ``None`` if it
         holds NaN/Inf.  One float64 copy, centred in place; the full finiteness scan runs only
         when a column mean is not finite (NaN/Inf anywhere makes its column's sum non-finite;
@@ -155,6 +155,8 @@ class XpBackend:
         if not bool(xp.isfinite(mean).all()) and not bool(xp.isfinite(xc).all()):
             return None
         xc -= mean
+        if out_dtype is not None and xp.dtype(out_dtype) != xp.float64:
+            xc = xc.astype(out_dtype)
         return xc, mean
 
     def scatter(self, a, b):

@@ -40,18 +40,22 @@ def to_numpy(a):
     return np.asarray(a)
 
 
-def center_checked(x: np.ndarray):
+def center_checked(x: np.ndarray, out_dtype=np.float64):
     """Centre an (n, p) batch on its own column means, in float64.
 
-    Returns ``(xc, mean)`` with ``xc`` a new C-ordered float64 array, or ``None`` when ``x``
-    holds NaN or Inf.  One fused Numba pass for C-ordered float32/float64 input of useful
+    Returns ``(xc, mean)`` with ``xc`` a new C-ordered array of ``out_dtype`` (float64, or
+    float32 for ``precision="float32"``: the float64 differences rounded once, no float64
+    copy), or ``None`` when ``x`` holds NaN or Inf.  One fused Numba pass for C-ordered float32/float64 input of useful
     size; NumPy otherwise (other dtypes, other orders are first made C-ordered float64 by
     NumPy itself).
     """
     if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous and x.size >= _NUMBA_MIN_ELEMENTS:
-        xc, mean, finite = _numba_cpu.center_checked(x)
+        xc, mean, finite = _numba_cpu.center_checked(x, out_dtype)
         return (xc, mean) if finite else None
-    return center_checked_numpy(x)
+    out = center_checked_numpy(x)
+    if out is None or out_dtype == np.float64:
+        return out
+    return out[0].astype(out_dtype), out[1]
 
 
 def center_checked_numpy(x: np.ndarray):
