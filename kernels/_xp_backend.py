@@ -148,7 +148,8 @@ class XpBackend:
         """``(centred float64 copy, column means)`` of an (n, p) device batch, or ``None`` if it
         holds NaN/Inf.  One float64 copy, centred in place; the full finiteness scan runs only
         when a column mean is not finite (NaN/Inf anywhere makes its column's sum non-finite;
-        a finite column whose sum overflows is scanned and accepted)."""
+        a finite column whose sum overflows is scanned and accepted).  ``out_dtype`` (e.g.
+        float32 for ``precision="float32"``): the centred copy is cast to it at the end."""
         xp = self.xp
         xc = x.astype(xp.float64, order="C", copy=True)
         mean = xc.mean(axis=0)
