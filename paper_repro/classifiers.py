@@ -85,9 +85,12 @@ def train_classifier(ctx, config: dict, desc: str = "train classifier") -> dict:
     return train_cached(ctx, config, x, training_labels(config, y), desc=desc)
 
 
-def layer_outputs(config: dict, state, x: np.ndarray, batch: int = 512, device: str = "cpu") -> list:
+def layer_outputs(config: dict, state, x: np.ndarray, batch: int = 512, device: str = "cpu",
+                  spatial_mean: bool = False) -> list:
     """Every named layer's output (``model.layer_names`` order) for images x, float64 numpy
-    arrays (n, ...), the model in eval mode (BatchNorm running statistics)."""
+    arrays (n, ...), the model in eval mode (BatchNorm running statistics), computed batch by
+    batch.  ``spatial_mean``: conv outputs (n, c, h, w) averaged over positions -> (n, c) inside
+    each batch (the PWCCA paper's filter representation; full-size maps are never held)."""
     import torch
     from .training import load_model
     model = load_model(config, state).to(device)
@@ -95,16 +98,25 @@ def layer_outputs(config: dict, state, x: np.ndarray, batch: int = 512, device: 
     with torch.no_grad():
         for i in range(0, len(x), batch):
             hs = model.hidden(torch.as_tensor(x[i:i + batch], device=device))
+            if spatial_mean:
+                hs = [h.mean(dim=(2, 3)) if h.ndim == 4 else h for h in hs]
             hs = [h.double().cpu().numpy() for h in hs]
             outs = [[h] for h in hs] if outs is None else [o + [h] for o, h in zip(outs, hs)]
     return [np.concatenate(o) for o in outs]
 
 
-def accuracy(config: dict, state, x: np.ndarray, y: np.ndarray, device: str = "cpu") -> float:
-    """Top-1 accuracy of a checkpoint on (x, y)."""
+def predictions(config: dict, state, x: np.ndarray, batch: int = 512, device: str = "cpu") -> np.ndarray:
+    """Predicted class (n,) int64 of a checkpoint for images x, batch by batch, eval mode."""
     import torch
     from .training import load_model
     model = load_model(config, state).to(device)
+    out = []
     with torch.no_grad():
-        pred = model(torch.as_tensor(x, device=device)).argmax(1).cpu().numpy()
-    return float(np.mean(pred == y))
+        for i in range(0, len(x), batch):
+            out.append(model(torch.as_tensor(x[i:i + batch], device=device)).argmax(1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def accuracy(config: dict, state, x: np.ndarray, y: np.ndarray, device: str = "cpu") -> float:
+    """Top-1 accuracy of a checkpoint on (x, y)."""
+    return float(np.mean(predictions(config, state, x, device=device) == y))

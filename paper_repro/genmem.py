@@ -31,7 +31,8 @@ import itertools
 
 import numpy as np
 
-from .classifiers import classifier_config, image_data, train_classifier, training_labels
+from .classifiers import (classifier_config, image_data, layer_outputs, predictions, train_classifier,
+                          training_labels)
 
 GROUPS = ("generalizing", "memorizing")
 PAIR_GROUPS = ("generalizing", "memorizing", "inter")
@@ -95,33 +96,11 @@ def representations(config: dict, state, x: np.ndarray, batch: int = 500, device
     """The layers of :data:`LAYERS` for images x: a list of float64 (n, p) arrays (input and
     conv layers as channel means over positions, softmax as is), computed batch by batch on
     ``device`` so that the full conv maps are never held (model in eval mode)."""
-    import torch
-    from .training import load_model
-    model = load_model(config, state).to(device)
-    names = model.layer_names
+    from .models import build
+    names = build(config["model"]).layer_names
     want = [names.index("in")] + [names.index(f"conv{i}") for i in range(1, 12)] + [names.index("out")]
-    outs = [[] for _ in want]
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            hs = model.hidden(torch.as_tensor(x[i:i + batch], device=device))
-            for o, j in zip(outs, want):
-                h = hs[j]
-                if h.ndim > 2:
-                    h = h.flatten(2).mean(dim=2)
-                o.append(h.double().cpu().numpy())
-    return [np.concatenate(o) for o in outs]
-
-
-def predictions(config: dict, state, x: np.ndarray, batch: int = 500, device: str = "cpu") -> np.ndarray:
-    """Predicted class (n,) int64 of a checkpoint for images x, batch by batch on ``device``."""
-    import torch
-    from .training import load_model
-    model = load_model(config, state).to(device)
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            out.append(model(torch.as_tensor(x[i:i + batch], device=device)).argmax(1).cpu().numpy())
-    return np.concatenate(out)
+    outs = layer_outputs(config, state, x, batch=batch, device=device, spatial_mean=True)
+    return [outs[j] for j in want]
 
 
 def group_pairs(nets: int) -> dict:
@@ -186,6 +165,18 @@ def layer_distances(ctx, train: bool, metrics: dict, desc: str = "distances") ->
     return {"layers": list(LAYERS), "pairs": {k: len(v) for k, v in pairs.items()}, "distance": dist,
             "accuracy": acc, "n_images": int(len(x)), "split": "train" if train else "test",
             "widths": widths, "nets_per_group": len(runs["generalizing"]), "config": dict(GENMEM_RUNS[ctx.scale])}
+
+
+def figure_distances(ctx, configs: dict, metric_names, desc: str) -> dict:
+    """A generalizing / memorizing figure's ``compute``: :func:`layer_distances` on the split its
+    ``configs`` name with the metrics ``metric_names`` (:func:`cca_metrics`); PWCCA failures are
+    listed under ``"pwcca_failures"``."""
+    cfg = ctx.config(configs)
+    failures: list = []
+    data = layer_distances(ctx, cfg["split"] == "train", cca_metrics(metric_names, ctx.fastcca_backend, failures),
+                           desc=desc)
+    data["pwcca_failures"] = failures
+    return data
 
 
 # ---------------------------------------------------------------------------- distances

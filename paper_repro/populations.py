@@ -41,7 +41,7 @@ import numpy as np
 
 import fastcca
 
-from .classifiers import accuracy, classifier_config, image_data, train_classifier
+from .classifiers import accuracy, classifier_config, image_data, layer_outputs, train_classifier
 
 #: per scale: the width sweep (Fig 4, A6, A7).  ``width_factors`` multiply the paper's widths
 #: 64..512 (PWCCAConvNet); training as the paper at paper scale (Adam 1e-3, batch 32, 100 epochs
@@ -113,16 +113,7 @@ def filter_means(config: dict, state, x: np.ndarray, batch: int = 256) -> list:
     """Every layer of ``model.layer_names`` except "in", as the paper represents it: conv outputs
     (n, c, h, w) averaged over the spatial positions -> (n, c); dense outputs (n, d) unchanged.
     float64, eval mode.  Computed batch by batch, so full-size maps are never held (CIFAR-10)."""
-    import torch
-    from .training import load_model
-    model = load_model(config, state)
-    outs = None
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            hs = model.hidden(torch.as_tensor(x[i:i + batch]))[1:]
-            hs = [(h.mean(dim=(2, 3)) if h.ndim == 4 else h).double().numpy() for h in hs]
-            outs = [[h] for h in hs] if outs is None else [o + [h] for o, h in zip(outs, hs)]
-    return [np.concatenate(o) for o in outs]
+    return layer_outputs(config, state, x, batch=batch, spatial_mean=True)[1:]
 
 
 def layer_names(config: dict) -> list:

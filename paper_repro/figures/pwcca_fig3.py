@@ -13,8 +13,8 @@ widths x 0.125; the paper: CIFAR-10, widths x 1, 100 epochs.
 from __future__ import annotations
 
 from ..claims import ClaimCheck
-from ..genmem import (EARLY, LATE, accuracy_summary, cca_metrics, draw_panel, early_max_difference,
-                      late_gaps, layer_distances, subtitle)
+from ..genmem import (EARLY, LATE, accuracy_summary, draw_panel, early_max_difference,
+                      late_gaps, figure_distances, subtitle)
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig3", title="PWCCA distance per layer: generalizing vs memorizing nets",
@@ -29,12 +29,7 @@ TOL = 0.05         # "equal" / "~0": within 0.05 of PWCCA distance (the publishe
 
 
 def compute(ctx) -> dict:
-    cfg = ctx.config(CONFIGS)
-    failures: list = []
-    data = layer_distances(ctx, cfg["split"] == "train", cca_metrics(["pwcca"], ctx.fastcca_backend, failures),
-                           desc="pwcca-fig3 PWCCA")
-    data["pwcca_failures"] = failures
-    return data
+    return figure_distances(ctx, CONFIGS, ["pwcca"], desc="pwcca-fig3 PWCCA")
 
 
 def check(data) -> ClaimCheck:

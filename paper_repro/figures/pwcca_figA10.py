@@ -12,7 +12,7 @@ images are unrelated to any label, and each net's guess is its own.
 from __future__ import annotations
 
 from ..claims import ClaimCheck
-from ..genmem import accuracy_summary, cca_metrics, draw_panel, late_gaps, layer_distances, subtitle
+from ..genmem import accuracy_summary, draw_panel, late_gaps, figure_distances, subtitle
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA10", title="fig3 on test data",
@@ -26,12 +26,7 @@ TOL = 0.05      # the memorizing nets must be at least this much further apart a
 
 
 def compute(ctx) -> dict:
-    cfg = ctx.config(CONFIGS)
-    failures: list = []
-    data = layer_distances(ctx, cfg["split"] == "train", cca_metrics(["pwcca"], ctx.fastcca_backend, failures),
-                           desc="pwcca-figA10 PWCCA (test)")
-    data["pwcca_failures"] = failures
-    return data
+    return figure_distances(ctx, CONFIGS, ["pwcca"], desc="pwcca-figA10 PWCCA (test)")
 
 
 def check(data) -> ClaimCheck:

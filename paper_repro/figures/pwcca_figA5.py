@@ -20,7 +20,7 @@ same numbers as Fig 3) is drawn alongside for reference; the paper's A5 has the 
 from __future__ import annotations
 
 from ..claims import ClaimCheck
-from ..genmem import LATE, accuracy_summary, cca_metrics, draw_panel, late_gaps, layer_distances, subtitle
+from ..genmem import LATE, accuracy_summary, draw_panel, late_gaps, figure_distances, subtitle
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA5", title="cosine and Euclidean versions of fig3",
@@ -33,12 +33,7 @@ MISS = 0.5    # a metric "misses" the effect when its relative late gap is below
 
 
 def compute(ctx) -> dict:
-    cfg = ctx.config(CONFIGS)
-    failures: list = []
-    data = layer_distances(ctx, cfg["split"] == "train", cca_metrics(METRICS, ctx.fastcca_backend, failures),
-                           desc="pwcca-figA5 cosine / Euclidean")
-    data["pwcca_failures"] = failures
-    return data
+    return figure_distances(ctx, CONFIGS, METRICS, desc="pwcca-figA5 cosine / Euclidean")
 
 
 def check(data) -> ClaimCheck:

@@ -14,8 +14,8 @@ generalizing curve and the two others -- is smaller without the projection weigh
 from __future__ import annotations
 
 from ..claims import ClaimCheck
-from ..genmem import (EARLY, LATE, accuracy_summary, cca_metrics, draw_panel, early_max_difference, late_gaps,
-                      layer_distances, subtitle)
+from ..genmem import (EARLY, LATE, accuracy_summary, draw_panel, early_max_difference, late_gaps,
+                      figure_distances, subtitle)
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA9", title="fig3 with unweighted mean CCA and with SVCCA",
@@ -28,12 +28,7 @@ SMALLER = 0.75   # "misses the narrowing": late gap below 0.75 x PWCCA's (all th
 
 
 def compute(ctx) -> dict:
-    cfg = ctx.config(CONFIGS)
-    failures: list = []
-    data = layer_distances(ctx, cfg["split"] == "train", cca_metrics(METRICS, ctx.fastcca_backend, failures),
-                           desc="pwcca-figA9 mean CCA / SVCCA")
-    data["pwcca_failures"] = failures
-    return data
+    return figure_distances(ctx, CONFIGS, METRICS, desc="pwcca-figA9 mean CCA / SVCCA")
 
 
 def check(data) -> ClaimCheck:
