@@ -24,6 +24,7 @@ import scipy.linalg as sla
 
 from .._validation import as_host_matrix
 from . import _numba_cpu
+from ._blas_threads import one_thread_blas, one_thread_scipy_blas
 
 NAME = "cpu"
 xp = np
@@ -107,7 +108,8 @@ def eigh_top(a: np.ndarray, k: int):
     if 4 * k > p:
         w, v = np.linalg.eigh(a)
         return w[::-1][:k].copy(), v[:, ::-1][:, :k].copy()
-    w, v = sla.eigh(a, subset_by_index=[p - k, p - 1], driver="evr", check_finite=False)
+    with one_thread_scipy_blas():   # SciPy's OpenBLAS is a second thread pool: see _blas_threads
+        w, v = sla.eigh(a, subset_by_index=[p - k, p - 1], driver="evr", check_finite=False)
     return w[::-1].copy(), v[:, ::-1].copy()
 
 
@@ -119,7 +121,10 @@ def cholesky(a):
 
 
 def solve_lower(l, b, trans: bool = False):
-    return sla.solve_triangular(l, b, lower=True, trans="C" if trans else "N", check_finite=False)
+    # one thread: SciPy's OpenBLAS is a second pool beside NumPy's (see _blas_threads), and a
+    # triangular solve between NumPy calls ran 1.8x faster so at p = 512
+    with one_thread_scipy_blas():
+        return sla.solve_triangular(l, b, lower=True, trans="C" if trans else "N", check_finite=False)
 
 
 def svdvals(a):
@@ -201,23 +206,13 @@ def symmetrize_upper(s: np.ndarray, block: int = 512) -> None:
 # (``eigh``, ``eigvalsh``, ``svdvals`` above already accept stacks.)
 # ---------------------------------------------------------------------------------------------
 import os as _os
-import threading as _threading
 from concurrent.futures import ThreadPoolExecutor as _ThreadPoolExecutor
 
 import scipy.fft as _sfft
 
-try:  # optional: pins BLAS to one thread around the many small GEMMs (see batched_region)
-    from threadpoolctl import ThreadpoolController as _ThreadpoolController
-except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn; fastcca lists it
-    _ThreadpoolController = None
-
 #: threads that share the frequency blocks of one batched product (each runs 1-thread BLAS)
 BLOCK_THREADS = max(1, min(4, _os.cpu_count() or 1))
 _POOL = None
-_CONTROLLER = None
-_REGION_LOCK = _threading.RLock()
-_REGION_DEPTH = 0
-_REGION_LIMIT = None
 
 
 def _pool():
@@ -227,31 +222,9 @@ def _pool():
     return _POOL
 
 
-class batched_region:
-    """Context manager: BLAS pinned to one thread while many small products/decompositions
-    run (NumPy's batched ``eigh`` on 528 blocks of 32 x 32 complex took 1.48 s with 2 OpenBLAS
-    threads and 0.12 s with 1 on the loaded 2-core machine: threads spin-wait per tiny call).
-    Re-entrant; the library scan of threadpoolctl happens once per process.  A no-op without
-    threadpoolctl."""
-
-    def __enter__(self):
-        global _CONTROLLER, _REGION_DEPTH, _REGION_LIMIT
-        with _REGION_LOCK:
-            if _ThreadpoolController is not None and _REGION_DEPTH == 0:
-                if _CONTROLLER is None:
-                    _CONTROLLER = _ThreadpoolController()
-                _REGION_LIMIT = _CONTROLLER.limit(limits=1, user_api="blas")
-            _REGION_DEPTH += 1
-        return self
-
-    def __exit__(self, *exc):
-        global _REGION_DEPTH, _REGION_LIMIT
-        with _REGION_LOCK:
-            _REGION_DEPTH -= 1
-            if _REGION_DEPTH == 0 and _REGION_LIMIT is not None:
-                _REGION_LIMIT.restore_original_limits()
-                _REGION_LIMIT = None
-        return False
+#: Context manager: every BLAS on one thread while many small products/decompositions run
+#: (re-entrant; see :mod:`fastcca.kernels._blas_threads` for the measurements).
+batched_region = one_thread_blas
 
 
 def spatial_mean_checked(x: np.ndarray):
