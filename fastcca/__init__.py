@@ -7,7 +7,7 @@ README for every definition.
 """
 from .backend import BackendUnavailableError, get_backend
 from ._io import FastccaFileError
-from ._validation import DegenerateCCAWarning
+from ._validation import DegenerateCCAWarning, Float32PrecisionWarning
 from .measures import cca, linear_cka, mean_cca, pwcca, svcca
 from .moments import Moments
 from .grid import JointMoments, SimilarityMatrix, similarity_grid
@@ -22,4 +22,5 @@ __all__ = [
     "ConvMoments", "conv_cca", "conv_svcca", "conv_pwcca", "conv_moments",
     "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult", "ConvResult",
     "get_backend", "BackendUnavailableError", "FastccaFileError", "DegenerateCCAWarning",
+    "Float32PrecisionWarning",
 ]

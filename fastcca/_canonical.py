@@ -61,6 +61,27 @@ class Whitening:
             return be.solve_lower(self.chol, u, trans=True)
         return self.factor @ u
 
+    def max_variance_inflation(self, be, s) -> float:
+        """``max_i S_hat_ii (G G^H)_ii`` over the kept neurons, for ``s`` the side's unscaled
+        scatter block (p, p).  With ``G G^H = S_hat^-1`` (restricted to the whitened rank) this
+        is the largest variance inflation factor ``1 / (1 - R_i^2)``: how nearly neuron i is a
+        linear combination of the others.  It lies within a factor k of ``1 / lambda_min`` of
+        the neurons' correlation matrix, the factor by which whitening amplifies an error of
+        relative size u in every scatter entry (``u sqrt(S_ii S_jj)``, what a float32 product
+        makes) into the canonical correlations.  0 for an empty side."""
+        xp = be.xp
+        if self.rank == 0:
+            return 0.0
+        k = int(self.kept.sum())
+        if self.route == "cholesky":
+            linv = be.solve_lower(self.chol, xp.eye(k, dtype=self.chol.dtype))
+            ggh = xp.sum(xp.abs(linv) ** 2, axis=0)          # G = L^-H: columns of L^-1
+        else:
+            ggh = xp.sum(xp.abs(self.factor) ** 2, axis=1)
+        idx = xp.asarray(np.flatnonzero(self.kept))
+        d = xp.real(xp.diagonal(s))[idx] / self.scale
+        return float(xp.max(d * ggh))
+
 
 def whiten(be, s, eps: float, rcond: float | None = None, symmetric: bool = False) -> Whitening:
     """Regularised whitening of a symmetric PSD scatter block ``s`` (p, p); see module doc."""

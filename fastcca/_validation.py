@@ -13,6 +13,11 @@ class DegenerateCCAWarning(UserWarning):
     """Fewer datapoints than the CCA needs: some coefficients are 1 by construction."""
 
 
+class Float32PrecisionWarning(UserWarning):
+    """``precision="float32"`` products on data too collinear for them: the result may be off
+    by far more than float32 rounding (see ``fastcca.measures._precision``)."""
+
+
 def _torch_to_numpy(a):
     # bfloat16/float16 tensors have no (or a lossy) NumPy twin: widen to float32 first.
     t = a.detach()

@@ -42,8 +42,9 @@ from ._canonical import whiten
 from ._validation import (DegenerateCCAWarning, check_choice, check_fraction_or_count,
                           check_nonnegative)
 from .backend import get_backend
+from .measures._precision import float32_error_notes
 from .measures.pwcca import _projection_weights
-from .measures.svcca import KEEP_RULES, top_directions
+from .measures.svcca import KEEP_RULES, kept_space_inflation, top_directions
 from .moments import Moments
 
 MEASURES = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
@@ -243,9 +244,10 @@ class JointMoments:
         return self.scatter[self._slice(a), self._slice(b)]
 
     def moments(self, a, b) -> Moments:
-        """A :class:`fastcca.Moments` of the pair (x = layer ``a``, y = layer ``b``), with copies."""
+        """A :class:`fastcca.Moments` of the pair (x = layer ``a``, y = layer ``b``), with copies
+        (and this accumulator's ``precision``, so measures report its float32 error)."""
         self._require_data()
-        m = Moments(self.backend)
+        m = Moments(self.backend, self.precision)
         m._be = self._be
         sa, sb = self._slice(a), self._slice(b)
         m.n = self.n
@@ -348,6 +350,8 @@ class _Prep:
     fro: float = 0.0
     k: int = 0
     note: str = ""
+    #: largest variance inflation factor of what ``t`` whitens (float32 precision only, else 0)
+    inflation: float = 0.0
 
 
 def _whitening_operator(be, s, eps, rcond):
@@ -366,17 +370,20 @@ def _whitening_operator(be, s, eps, rcond):
 def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond) -> _Prep:
     s = jm.block(key, key)
     xp = be.xp
+    f32 = jm.precision == "float32"
     if measure == "linear_cka":
         return _Prep(fro=float(xp.linalg.norm(s)))
     if measure == "svcca":
         k, lam, vecs = top_directions(be, s, keep, keep_rule)
         t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond)
         t = t_red @ vecs.T if k else xp.zeros((0, s.shape[0]))
-        return _Prep(t=t, rank=w.rank, kept=np.ones(s.shape[0], bool), k=k)
+        return _Prep(t=t, rank=w.rank, kept=np.ones(s.shape[0], bool), k=k,
+                     inflation=kept_space_inflation(be, s, lam, vecs) if f32 else 0.0)
     t, w = _whitening_operator(be, s, eps, rcond)
     dropped = int((~w.kept).sum())
     note = f"{dropped} neuron(s) dropped (variance < eps={eps:g} x the largest)" if dropped else ""
-    return _Prep(t=t, rank=w.rank, kept=w.kept, k=int(w.kept.sum()), note=note)
+    return _Prep(t=t, rank=w.rank, kept=w.kept, k=int(w.kept.sum()), note=note,
+                 inflation=w.max_variance_inflation(be, s) if f32 else 0.0)
 
 
 def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
@@ -508,4 +515,7 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
                "or svcca")
         warnings.warn(msg, DegenerateCCAWarning, stacklevel=3)
         notes.append(msg)
+    if jm.precision == "float32":
+        notes += float32_error_notes(f"{measure} grid", {f"layer {key}": p.inflation for key, p in preps.items()},
+                                     stacklevel=3)
     return out, tuple(notes)

@@ -262,7 +262,7 @@ class Moments:
         self._require_data()
         be = self._be
         _io.save_npz_atomic(path, dict(
-            format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64),
+            format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), precision=np.array(self.precision),
             mean_x=be.to_numpy(self.mean_x), mean_y=be.to_numpy(self.mean_y),
             sxx=be.to_numpy(self.sxx), syy=be.to_numpy(self.syy), sxy=be.to_numpy(self.sxy)))
 
@@ -280,7 +280,11 @@ class Moments:
                     f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype {d[k].dtype}, expected {shp} float64")
         if n < 1:
             raise _io.FastccaFileError(f"{os.fspath(path)}: n={n}, expected >= 1")
-        m = cls("cpu" if backend == "auto" else backend)
+        # files written before precision was saved hold float64 products
+        precision = str(d.get("precision", "float64"))
+        if precision not in cls.PRECISIONS:
+            raise _io.FastccaFileError(f"{os.fspath(path)}: precision {precision!r}, expected one of {cls.PRECISIONS}")
+        m = cls("cpu" if backend == "auto" else backend, precision)
         be = m._be
         m.n = n
         for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):

@@ -154,6 +154,22 @@ def test_save_load_roundtrip(tmp_path, pair):
     back = Moments.load(path)
     assert_same_moments(back, m, rtol=0)
     assert fastcca.svcca(back).similarity == fastcca.svcca(m).similarity
+    assert back.precision == "float64"
+
+
+def test_save_load_keeps_precision(tmp_path, pair):
+    # float32 products are remembered, so measures on the loaded moments still check their error
+    x, y = pair
+    m32 = Moments.from_arrays(x, y, precision="float32")
+    m32.save(tmp_path / "m32.npz")
+    back = Moments.load(tmp_path / "m32.npz")
+    assert back.precision == "float32"
+    assert_same_moments(back, m32, rtol=0)
+    # a file from before precision was saved reads as float64
+    with np.load(tmp_path / "m32.npz") as z:
+        old = {k: z[k] for k in z.files if k != "precision"}
+    np.savez(tmp_path / "old.npz", **old)
+    assert Moments.load(tmp_path / "old.npz").precision == "float64"
 
 
 def test_load_rejects_foreign_and_truncated_files(tmp_path, pair):

@@ -10,11 +10,14 @@ from .._canonical import canonical_correlations
 from .._validation import check_nonnegative, warn_if_degenerate
 from ..results import CCAResult
 from ._inputs import as_moments, kept_note, rank_note
+from ._precision import float32_error_notes
 
 
 def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
-                    measure="cca", what="CCA") -> CCAResult:
-    """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks)."""
+                    measure="cca", what="CCA", precision="float64") -> CCAResult:
+    """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks).
+    ``precision``: the arithmetic the blocks were accumulated in; for ``"float32"`` the
+    estimated error is checked (:mod:`fastcca.measures._precision`)."""
     p, q = sxx.shape[0], syy.shape[0]
     sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights)
     notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
@@ -23,6 +26,9 @@ def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
     msg = warn_if_degenerate(n, sol.wx.rank, sol.wy.rank, what)
     if msg:
         notes.append(msg)
+    if precision == "float32":
+        notes += float32_error_notes(what, {"side x": sol.wx.max_variance_inflation(be, sxx),
+                                            "side y": sol.wy.max_variance_inflation(be, syy)})
     xw = yw = None
     if weights:
         # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units
@@ -70,7 +76,8 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     """
     eps = check_nonnegative(eps, "eps")
     m = as_moments(x, y, backend, precision)
-    return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights)
+    return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights,
+                           precision=m.precision)
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,

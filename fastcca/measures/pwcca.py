@@ -23,6 +23,7 @@ from .._canonical import canonical_correlations
 from .._validation import check_choice, check_nonnegative, warn_if_degenerate
 from ..results import PWCCAResult
 from ._inputs import as_moments, kept_note, rank_note
+from ._precision import float32_error_notes
 
 VARIANTS = ("paper", "reference")
 SIDES = ("x", "y", "fewer")
@@ -118,6 +119,10 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     msg = warn_if_degenerate(m.n, sol.wx.rank, sol.wy.rank, "PWCCA")
     if msg:
         notes.append(msg)
+    if m.precision == "float32":
+        inflation = {"side x": sol.wx.max_variance_inflation(be, m.sxx),
+                     "side y": sol.wy.max_variance_inflation(be, m.syy)}
+        notes += float32_error_notes("PWCCA", inflation, stacklevel=3)
     if rho.size == 0:
         weights = np.zeros(0)
     elif variant == "paper":

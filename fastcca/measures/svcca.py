@@ -17,6 +17,7 @@ import numpy as np
 from .._validation import check_choice, check_fraction_or_count, check_nonnegative
 from ..results import SVCCAResult
 from ._inputs import as_moments
+from ._precision import float32_error_notes
 from .cca import cca_from_blocks
 
 KEEP_RULES = ("sum", "variance")
@@ -68,6 +69,19 @@ def top_directions(be, s, keep, rule: str):
     return k, lam_h, v[:, ::-1][:, :k]
 
 
+def kept_space_inflation(be, s, lam, vecs) -> float:
+    """The largest variance inflation factor of the kept singular directions, in neuron
+    coordinates: ``max_i S_ii sum_j P_ij^2 / lambda_j`` (``S_ii (S_k^+)_ii`` with ``S_k`` the
+    rank-k part of ``s`` that SVCCA whitens); 0 when nothing is kept."""
+    xp = be.xp
+    k = vecs.shape[1]
+    lam_k = np.asarray(lam[:k], dtype=np.float64)
+    if k == 0 or not (lam_k > 0).any():
+        return 0.0
+    inv = xp.asarray(np.where(lam_k > 0, 1.0 / np.where(lam_k > 0, lam_k, 1.0), 0.0))
+    return float(xp.max(xp.diagonal(s) * ((vecs * vecs) @ inv)))
+
+
 def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
           backend: str = "auto", precision: str = "float64") -> SVCCAResult:
     """SVCCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
@@ -101,7 +115,13 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     syy_k = xp.diag(xp.asarray(lam_y[:ky]))
     sxy_k = px.T @ (m.sxy @ py)
     inner = cca_from_blocks(be, m.n, sxx_k, syy_k, sxy_k, eps=eps, measure="cca", what="SVCCA")
+    notes = inner.notes
+    if m.precision == "float32":
+        # the inner CCA sees diag(lambda): the amplification is the kept space's, in neuron terms
+        inflation = {"side x": kept_space_inflation(be, m.sxx, lam_x, px),
+                     "side y": kept_space_inflation(be, m.syy, lam_y, py)}
+        notes += tuple(float32_error_notes("SVCCA", inflation, stacklevel=3))
     return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
-                       n=m.n, p=m.p, q=m.q, notes=inner.notes, k_x=kx, k_y=ky, keep=keep,
+                       n=m.n, p=m.p, q=m.q, notes=notes, k_x=kx, k_y=ky, keep=keep,
                        keep_rule=keep_rule, singular_values_x=np.sqrt(lam_x),
                        singular_values_y=np.sqrt(lam_y), cca=inner)

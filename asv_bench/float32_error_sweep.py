@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Calibration of the float32 error estimate (``fastcca.measures._precision``): on data sets
+from benign to nearly collinear, the error of ``precision="float32"`` against float64 for CCA,
+PWCCA and SVCCA, next to the estimate ``2^-24 x max variance inflation factor`` and whether the
+result carried a ``Float32PrecisionWarning``.
+
+    PYTHONPATH=. python asv_bench/float32_error_sweep.py [--n 20000] [--p 256] [--json OUT]
+
+Error of a measure = max(|similarity difference|, max |coefficient difference|), or 1 when the
+two precisions keep different numbers of directions.  Exits 1 if any error above 1e-4 came
+without the warning (the estimate missed it), so this check can fail.
+"""
+import argparse
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fastcca  # noqa: E402
+from fastcca.measures._precision import FLOAT32_ERROR_WARN, UNIT_ROUNDOFF_32  # noqa: E402
+
+MISSED_IF_ABOVE = 1e-4
+
+
+def data_sets(n, p, seed=1):
+    """(name, x, y): low rank (32) + isotropic noise of decreasing size (collinear neurons),
+    log-spaced neuron scales (badly scaled but not collinear), stacks of random ReLU layers."""
+    rng = np.random.default_rng(seed)
+    for noise in (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001):
+        z = rng.standard_normal((n, 32))
+        x = z @ rng.standard_normal((32, p)) + noise * rng.standard_normal((n, p))
+        y = z @ rng.standard_normal((32, p)) + noise * rng.standard_normal((n, p)) + 5.0
+        yield f"low rank + noise {noise:g}", x, y
+    for smallest in (1e-1, 1e-2, 1e-3, 1e-4):
+        x = rng.standard_normal((n, p)) * np.logspace(0, np.log10(smallest), p)
+        y = x @ rng.standard_normal((p, p)) / np.sqrt(p) + 0.3 * rng.standard_normal((n, p))
+        yield f"log-spaced scales down to {smallest:g}", x, y
+    z = rng.standard_normal((n, 64))
+    for depth in (1, 2, 3):
+        h = z
+        for _ in range(depth):
+            h = np.maximum(h @ rng.standard_normal((h.shape[1], p)) / np.sqrt(h.shape[1]), 0.0)
+        yield f"{depth} random ReLU layer(s)", h, np.maximum(h @ rng.standard_normal((p, p)) / np.sqrt(p), 0.0)
+
+
+def _error(a, b):
+    d = abs(a.similarity - b.similarity)
+    if len(a.coefficients) != len(b.coefficients):
+        return 1.0
+    return float(max(d, np.max(np.abs(a.coefficients - b.coefficients), initial=0.0)))
+
+
+def _estimate(result):
+    # the estimate is in the warning's note; recompute it from the note's inflation factors
+    import re
+    vifs = [float(v) for note in result.notes for v in re.findall(r"inflation factor ([0-9.e+-]+)", note)]
+    return UNIT_ROUNDOFF_32 * max(vifs) if vifs else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--p", type=int, default=256)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    rows, missed = [], []
+    print(f"n={a.n} p=q={a.p}; warning when 2^-24 x max VIF > {FLOAT32_ERROR_WARN:g}")
+    for name, x, y in data_sets(a.n, a.p):
+        m64 = fastcca.Moments.from_arrays(x, y)
+        m32 = fastcca.Moments.from_arrays(x, y, precision="float32")
+        row = dict(data=name)
+        for measure in ("cca", "pwcca", "svcca"):
+            f = getattr(fastcca, measure)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", fastcca.DegenerateCCAWarning)
+                r64 = f(m64)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", fastcca.Float32PrecisionWarning)
+                    r32 = f(m32)
+            warned = any(issubclass(w.category, fastcca.Float32PrecisionWarning) for w in caught)
+            err = _error(r64, r32)
+            row[measure] = dict(error=err, warned=warned, estimate=_estimate(r32))
+            if err > MISSED_IF_ABOVE and not warned:
+                missed.append((name, measure, err))
+        rows.append(row)
+        print(f"  {name:32s} " + "  ".join(
+            f"{k} err {row[k]['error']:7.1e} {'WARN' if row[k]['warned'] else '    '}"
+            + (f" (est {row[k]['estimate']:.1e})" if row[k]['estimate'] else "") for k in ("cca", "pwcca", "svcca")),
+            flush=True)
+    out = dict(n=a.n, p=a.p, warn_above=FLOAT32_ERROR_WARN, rows=rows,
+               missed=[dict(data=d, measure=m, error=e) for d, m, e in missed])
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+    if missed:
+        print(f"MISSED: {len(missed)} error(s) above {MISSED_IF_ABOVE:g} without a warning: {missed}")
+        return 1
+    print(f"every error above {MISSED_IF_ABOVE:g} came with a Float32PrecisionWarning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
