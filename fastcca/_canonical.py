@@ -281,6 +281,18 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None) ->
     return BatchedWhitening(kept, scale, rank, route, factor)
 
 
+def batched_max_variance_inflation(be, bw: BatchedWhitening, s) -> float:
+    """:meth:`Whitening.max_variance_inflation` over every block of a stack: the largest
+    ``S_hat_b,ii (G_b G_b^H)_ii`` over blocks b and kept neurons i (``s`` the unscaled stack
+    (B, p, p); ``bw.factor`` is explicit, zero where nothing is kept)."""
+    xp = be.xp
+    if not bw.kept.any():
+        return 0.0
+    d = be.to_numpy(xp.real(xp.diagonal(s, axis1=1, axis2=2))) / bw.scale[:, None]
+    ggh = be.to_numpy(xp.sum(xp.abs(bw.factor) ** 2, axis=2))
+    return float(np.max(np.where(bw.kept, d * ggh, 0.0)))
+
+
 @dataclass
 class BatchedCanonicalSolution:
     """Canonical correlations of B block problems: ``rho`` (B, m) with m = min(p, q), each row

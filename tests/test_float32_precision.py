@@ -118,3 +118,27 @@ def test_grid_names_the_collinear_layer():
     with warnings.catch_warnings():
         warnings.simplefilter("error", fastcca.Float32PrecisionWarning)
         fastcca.similarity_grid(jm64, measure="cca")
+
+
+@pytest.mark.parametrize("measure", ("conv_cca", "conv_svcca"))
+def test_conv_fft_warns_on_collinear_channels_only(measure):
+    rng = np.random.default_rng(4)
+    n, c, h = 1500, 24, 6
+    z = rng.standard_normal((n, 4, h, h))
+    mix = rng.standard_normal((c, 4))
+    x = np.einsum("ck,nkij->ncij", mix, z) + 3e-3 * rng.standard_normal((n, c, h, h))
+    y = np.einsum("ck,nkij->ncij", rng.standard_normal((c, 4)), z) + 3e-3 * rng.standard_normal((n, c, h, h))
+    kw = {"keep": c * h * h} if measure == "conv_svcca" else {}      # svcca: keep the noise floor too
+    f = getattr(fastcca, measure)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r64 = f(x, y, **kw)
+        r32 = f(x, y, precision="float32", **kw)
+    warned = [w for w in caught if issubclass(w.category, fastcca.Float32PrecisionWarning)]
+    assert len(warned) == 1 and any("precision='float32'" in n for n in r32.notes)
+    assert abs(r64.similarity - r32.similarity) > 1e-5 or np.max(np.abs(r64.coefficients - r32.coefficients)) > 1e-4
+    benign_x = rng.standard_normal((n, c, h, h))
+    benign_y = benign_x[:, ::-1] + rng.standard_normal((n, c, h, h))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastcca.Float32PrecisionWarning)
+        f(benign_x, benign_y, precision="float32")

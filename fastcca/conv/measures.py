@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._canonical import canonical_correlations_batched
+from .._canonical import batched_max_variance_inflation, canonical_correlations_batched
+from ..measures._precision import float32_error_notes
 from .._validation import (check_choice, check_fraction_or_count, check_nonnegative,
                            warn_if_degenerate)
 from ..measures import cca as _cca, pwcca as _pwcca, svcca as _svcca
@@ -113,7 +114,10 @@ def _pool(rho, count, mult, total):
     return np.sort(out)[::-1]
 
 
-def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=None) -> ConvResult:
+def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=None,
+                inflation=None) -> ConvResult:
+    """``inflation``: {"side x": v, "side y": v}, the largest variance inflation factors of what
+    was whitened (float32 precision only; see :mod:`fastcca.measures._precision`)."""
     g = m.grid
     mult = g.multiplicity
     rx, ry = sol.wx.rank, sol.wy.rank
@@ -130,6 +134,8 @@ def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=No
     msg = warn_if_degenerate(m.n, int(rx.max(initial=0)), int(ry.max(initial=0)), what)
     if msg:
         notes.append(msg)
+    if inflation:
+        notes += float32_error_notes(what, inflation, stacklevel=4)
     return ConvResult(measure=measure, similarity=float(coefs.mean()) if coefs.size else 0.0,
                       coefficients=coefs, n=m.n, p=m.c_x, q=m.c_y, notes=tuple(notes), mode="fft",
                       layout=m.layout, eps=eps, frequencies=g.freqs, multiplicity=mult,
@@ -213,7 +219,11 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     if mode != "fft":
         return _wrap(_cca(m, eps=eps, rcond=rcond), m, mode, layout, eps)
     sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond)
-    return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)")
+    inflation = None
+    if m.precision == "float32":
+        inflation = {"side x": batched_max_variance_inflation(m._be, sol.wx, m.sxx),
+                     "side y": batched_max_variance_inflation(m._be, sol.wy, m.syy)}
+    return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)", inflation=inflation)
 
 
 def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: float | int = 0.99,
@@ -254,7 +264,23 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> 
     sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy)
     notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
              f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
-    return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky)
+    inflation = None
+    if m.precision == "float32":
+        inflation = {"side x": _kept_space_inflation(m.sxx, dx, px, vx),
+                     "side y": _kept_space_inflation(m.syy, dy, py, vy)}
+    return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky,
+                       inflation=inflation)
+
+
+def _kept_space_inflation(s, d, proj, valid) -> float:
+    """:func:`fastcca.measures.svcca.kept_space_inflation` per frequency block, the largest:
+    ``max_b,i Re(S_b,ii) sum_j |P_b,ij|^2 / lambda_b,j`` over kept directions j."""
+    lam = np.real(np.diagonal(d, axis1=1, axis2=2))
+    inv = np.where(valid & (lam > 0), 1.0 / np.where(lam > 0, lam, 1.0), 0.0)        # (F, K)
+    if not inv.any():
+        return 0.0
+    vif = np.real(np.diagonal(s, axis1=1, axis2=2)) * np.einsum("fik,fk->fi", np.abs(proj) ** 2, inv)
+    return float(vif.max())
 
 
 def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: float = 1e-10,
