@@ -249,6 +249,7 @@ class JointMoments:
         self._require_data()
         m = Moments(self.backend, self.precision)
         m._be = self._be
+        m.float32_products = self.precision == "float32"
         sa, sb = self._slice(a), self._slice(b)
         m.n = self.n
         m.mean_x, m.mean_y = self.mean[sa].copy(), self.mean[sb].copy()

@@ -80,6 +80,9 @@ class Moments:
     def __init__(self, backend: str = "auto", precision: str = "float64"):
         get_backend(backend)  # validate the name (and CUDA availability) early
         self.precision = check_choice(precision, "precision", self.PRECISIONS)
+        #: whether any float32 products are in the state (own updates, or merged from others):
+        #: measures then estimate their float32 error (``fastcca.measures._precision``)
+        self.float32_products = False
         self._backend_name = backend
         self._be = None if backend == "auto" else get_backend(backend)
         self.n = 0
@@ -117,7 +120,7 @@ class Moments:
     def copy(self) -> "Moments":
         new = Moments.__new__(Moments)
         new._backend_name, new._be, new.n = self._backend_name, self._be, self.n
-        new.precision = self.precision
+        new.precision, new.float32_products = self.precision, self.float32_products
         for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
             v = getattr(self, k)
             setattr(new, k, None if v is None else v.copy())
@@ -136,6 +139,7 @@ class Moments:
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         state.setdefault("precision", "float64")
+        state.setdefault("float32_products", state["precision"] == "float32" and state.get("n", 0) > 0)
         name = state.pop("_be_name", None)
         self.__dict__.update(state)
         self._be = None if name is None else get_backend(name)
@@ -201,6 +205,7 @@ class Moments:
             sxy = sxx if same else sxy.astype(be.xp.float64)
         self._be = be
         self._merge_parts(xa.shape[0], mx, my, sxx, syy, sxy, owned=True, same=same)
+        self.float32_products |= self.precision == "float32"
         return self
 
     def merge(self, other: "Moments") -> "Moments":
@@ -219,6 +224,7 @@ class Moments:
         self._be = self._be or other._be
         self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy,
                           owned=False, same=False)
+        self.float32_products |= other.float32_products
         return self
 
     def _merge_parts(self, nb, mx, my, sxx, syy, sxy, *, owned: bool, same: bool) -> None:
@@ -263,6 +269,7 @@ class Moments:
         be = self._be
         _io.save_npz_atomic(path, dict(
             format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), precision=np.array(self.precision),
+            float32_products=np.array(self.float32_products),
             mean_x=be.to_numpy(self.mean_x), mean_y=be.to_numpy(self.mean_y),
             sxx=be.to_numpy(self.sxx), syy=be.to_numpy(self.syy), sxy=be.to_numpy(self.sxy)))
 
@@ -285,6 +292,7 @@ class Moments:
         if precision not in cls.PRECISIONS:
             raise _io.FastccaFileError(f"{os.fspath(path)}: precision {precision!r}, expected one of {cls.PRECISIONS}")
         m = cls("cpu" if backend == "auto" else backend, precision)
+        m.float32_products = bool(d.get("float32_products", precision == "float32"))
         be = m._be
         m.n = n
         for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):

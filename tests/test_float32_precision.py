@@ -142,3 +142,33 @@ def test_conv_fft_warns_on_collinear_channels_only(measure):
     with warnings.catch_warnings():
         warnings.simplefilter("error", fastcca.Float32PrecisionWarning)
         f(benign_x, benign_y, precision="float32")
+
+
+def test_merged_float32_products_are_tracked(tmp_path):
+    # a float64 accumulator that merged a float32 shard holds float32 products: measures check
+    x, y = _low_rank(noise=0.03)
+    m = fastcca.Moments.from_arrays(x[:3000], y[:3000])
+    assert not m.float32_products
+    m.merge(fastcca.Moments.from_arrays(x[3000:], y[3000:], precision="float32"))
+    assert m.float32_products and m.precision == "float64"    # later updates stay float64
+    with pytest.warns(fastcca.Float32PrecisionWarning):
+        fastcca.cca(m)
+    m.save(tmp_path / "m.npz")
+    assert fastcca.Moments.load(tmp_path / "m.npz").float32_products
+    assert m.copy().float32_products
+    import pickle
+    assert pickle.loads(pickle.dumps(m)).float32_products
+
+
+def test_conv_moments_keep_float32_products_through_save_and_merge(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40, 3, 4, 4))
+    y = rng.standard_normal((40, 2, 4, 4))
+    m32 = fastcca.ConvMoments.from_arrays(x, y, precision="float32")
+    assert m32.float32_products
+    m32.save(tmp_path / "c.npz")
+    back = fastcca.ConvMoments.load(tmp_path / "c.npz")
+    assert back.precision == "float32" and back.float32_products
+    m64 = fastcca.ConvMoments.from_arrays(x, y)
+    assert not m64.float32_products
+    assert m64.merge(m32).float32_products and m64.precision == "float64"

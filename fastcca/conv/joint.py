@@ -224,6 +224,7 @@ class JointConvMoments:
         if swap:
             dka, dkb = dkb, dka
         m = ConvMoments(layout=self.layout, precision=self.precision)
+        m.float32_products = self.precision == "float32"
         m.n = self.n
         m.grid = self.grid(a, b)
         m.shape_x, m.shape_y = self.shapes[ka], self.shapes[kb]

@@ -220,7 +220,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
         return _wrap(_cca(m, eps=eps, rcond=rcond), m, mode, layout, eps)
     sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond)
     inflation = None
-    if m.precision == "float32":
+    if m.float32_products:
         inflation = {"side x": batched_max_variance_inflation(m._be, sol.wx, m.sxx),
                      "side y": batched_max_variance_inflation(m._be, sol.wy, m.syy)}
     return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)", inflation=inflation)
@@ -265,7 +265,7 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> 
     notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
              f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
     inflation = None
-    if m.precision == "float32":
+    if m.float32_products:
         inflation = {"side x": _kept_space_inflation(m.sxx, dx, px, vx),
                      "side y": _kept_space_inflation(m.syy, dy, py, vy)}
     return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky,

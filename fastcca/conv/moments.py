@@ -81,6 +81,8 @@ class ConvMoments:
                  precision: str = "float64"):
         self.layout = check_layout(layout)
         self.precision = check_choice(precision, "precision", PRECISIONS)
+        #: whether any float32 products are in the state (as :class:`fastcca.Moments`)
+        self.float32_products = False
         if backend not in ("auto", "cpu", "cuda"):
             get_backend(backend)  # the standard error for an unknown name
         if backend == "cuda":
@@ -120,6 +122,8 @@ class ConvMoments:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
         self.__dict__.update(state)
         self._be = get_backend("cpu")
 
@@ -199,6 +203,7 @@ class ConvMoments:
         if not self.n:
             self.grid, self.shape_x, self.shape_y = grid, sx, sy
         self._merge_parts(b, mx, my, sxx, syy, sxy, copy=same)
+        self.float32_products |= self.precision == "float32"
         return self
 
     def merge(self, other: "ConvMoments") -> "ConvMoments":
@@ -213,6 +218,7 @@ class ConvMoments:
         else:
             self.grid, self.shape_x, self.shape_y = other.grid, other.shape_x, other.shape_y
         self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy, copy=True)
+        self.float32_products |= other.float32_products
         return self
 
     def _merge_parts(self, nb, mx, my, sxx, syy, sxy, *, copy: bool) -> None:
@@ -251,6 +257,7 @@ class ConvMoments:
         self._require_data()
         _io.save_npz_atomic(path, dict(
             format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), layout=np.array(self.layout),
+            precision=np.array(self.precision), float32_products=np.array(self.float32_products),
             shape_x=np.array(self.shape_x, dtype=np.int64), shape_y=np.array(self.shape_y, dtype=np.int64),
             mean_x=self.mean_x, mean_y=self.mean_y, sxx=self.sxx, syy=self.syy, sxy=self.sxy))
 
@@ -263,7 +270,8 @@ class ConvMoments:
         try:
             sx = tuple(int(v) for v in d["shape_x"])
             sy = tuple(int(v) for v in d["shape_y"])
-            m = cls(layout=str(d["layout"]))  # precision only affects later updates
+            m = cls(layout=str(d["layout"]), precision=str(d.get("precision", "float64")))
+            m.float32_products = bool(d.get("float32_products", m.precision == "float32"))
         except (TypeError, ValueError) as exc:
             raise _io.FastccaFileError(f"{os.fspath(path)}: bad header ({exc})") from None
         if len(sx) != 3 or len(sy) != 3:

@@ -77,7 +77,7 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     eps = check_nonnegative(eps, "eps")
     m = as_moments(x, y, backend, precision)
     return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights,
-                           precision=m.precision)
+                           precision="float32" if m.float32_products else "float64")
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,

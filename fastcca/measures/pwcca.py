@@ -119,7 +119,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     msg = warn_if_degenerate(m.n, sol.wx.rank, sol.wy.rank, "PWCCA")
     if msg:
         notes.append(msg)
-    if m.precision == "float32":
+    if m.float32_products:
         inflation = {"side x": sol.wx.max_variance_inflation(be, m.sxx),
                      "side y": sol.wy.max_variance_inflation(be, m.syy)}
         notes += float32_error_notes("PWCCA", inflation, stacklevel=3)

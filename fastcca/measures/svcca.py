@@ -116,7 +116,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     sxy_k = px.T @ (m.sxy @ py)
     inner = cca_from_blocks(be, m.n, sxx_k, syy_k, sxy_k, eps=eps, measure="cca", what="SVCCA")
     notes = inner.notes
-    if m.precision == "float32":
+    if m.float32_products:
         # the inner CCA sees diag(lambda): the amplification is the kept space's, in neuron terms
         inflation = {"side x": kept_space_inflation(be, m.sxx, lam_x, px),
                      "side y": kept_space_inflation(be, m.syy, lam_y, py)}
