@@ -53,11 +53,18 @@ def _error(a, b):
     return float(max(d, np.max(np.abs(a.coefficients - b.coefficients), initial=0.0)))
 
 
-def _estimate(result):
-    # the estimate is in the warning's note; recompute it from the note's inflation factors
-    import re
-    vifs = [float(v) for note in result.notes for v in re.findall(r"inflation factor ([0-9.e+-]+)", note)]
-    return UNIT_ROUNDOFF_32 * max(vifs) if vifs else None
+def _estimates(m):
+    """The estimate each measure computes on float32 moments ``m`` (default eps and keep), for
+    every data set, not only the warned ones: 2^-24 x the largest variance inflation factor."""
+    from fastcca._canonical import canonical_correlations
+    from fastcca.measures.svcca import kept_space_inflation, top_directions
+    be = m._be
+    sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=1e-10)
+    cca = max(sol.wx.max_variance_inflation(be, m.sxx), sol.wy.max_variance_inflation(be, m.syy))
+    kx, lx, px = top_directions(be, m.sxx, 0.99, "sum")
+    ky, ly, py = top_directions(be, m.syy, 0.99, "sum")
+    sv = max(kept_space_inflation(be, m.sxx, lx, px), kept_space_inflation(be, m.syy, ly, py))
+    return {"cca": UNIT_ROUNDOFF_32 * cca, "pwcca": UNIT_ROUNDOFF_32 * cca, "svcca": UNIT_ROUNDOFF_32 * sv}
 
 
 def main():
@@ -72,6 +79,7 @@ def main():
         m64 = fastcca.Moments.from_arrays(x, y)
         m32 = fastcca.Moments.from_arrays(x, y, precision="float32")
         row = dict(data=name)
+        est = _estimates(m32)
         for measure in ("cca", "pwcca", "svcca"):
             f = getattr(fastcca, measure)
             with warnings.catch_warnings():
@@ -82,15 +90,23 @@ def main():
                     r32 = f(m32)
             warned = any(issubclass(w.category, fastcca.Float32PrecisionWarning) for w in caught)
             err = _error(r64, r32)
-            row[measure] = dict(error=err, warned=warned, estimate=_estimate(r32))
+            row[measure] = dict(error=err, warned=warned, estimate=est[measure])
             if err > MISSED_IF_ABOVE and not warned:
                 missed.append((name, measure, err))
         rows.append(row)
         print(f"  {name:32s} " + "  ".join(
             f"{k} err {row[k]['error']:7.1e} {'WARN' if row[k]['warned'] else '    '}"
-            + (f" (est {row[k]['estimate']:.1e})" if row[k]['estimate'] else "") for k in ("cca", "pwcca", "svcca")),
-            flush=True)
-    out = dict(n=a.n, p=a.p, warn_above=FLOAT32_ERROR_WARN, rows=rows,
+            + f" (est {row[k]['estimate']:.1e})" for k in ("cca", "pwcca", "svcca")), flush=True)
+    # how far the error strays from the estimate: over all cases, and where the error matters
+    ratios = [(r[k]["error"] / r[k]["estimate"], r[k]["error"]) for r in rows for k in ("cca", "pwcca", "svcca")
+              if r[k]["estimate"] > 0 and r[k]["error"] < 1.0]
+    big = [q for q, e in ratios if e > MISSED_IF_ABOVE]
+    summary = dict(ratio_min=min(q for q, _ in ratios), ratio_max=max(q for q, _ in ratios),
+                   ratio_max_where_error_above_1e_4=max(big) if big else None)
+    print(f"error / estimate: {summary['ratio_min']:.2f} - {summary['ratio_max']:.2f} over all cases"
+          + (f", up to {summary['ratio_max_where_error_above_1e_4']:.2f} where the error exceeds {MISSED_IF_ABOVE:g}" if big else "")
+          + " (cases where the precisions keep different numbers of directions left out)")
+    out = dict(n=a.n, p=a.p, warn_above=FLOAT32_ERROR_WARN, rows=rows, summary=summary,
                missed=[dict(data=d, measure=m, error=e) for d, m, e in missed])
     if a.json:
         with open(a.json, "w") as f:
