@@ -212,6 +212,8 @@ import scipy.fft as _sfft
 
 #: threads that share the frequency blocks of one batched product (each runs 1-thread BLAS)
 BLOCK_THREADS = max(1, min(4, _os.cpu_count() or 1))
+#: ``scipy.fft`` workers for the spatial transforms of a chunk
+FFT_WORKERS = BLOCK_THREADS
 _POOL = None
 
 
@@ -248,7 +250,7 @@ def spatial_rfft_blocks(x: np.ndarray, mean_img: np.ndarray, flat: np.ndarray,
     b, c = x.shape[:2]
     dtype = np.dtype(dtype)
     xc = np.subtract(x, mean_img.astype(dtype, copy=False), dtype=dtype)
-    z = _sfft.rfft2(xc, axes=(2, 3)).reshape(b, c, -1)
+    z = _sfft.rfft2(xc, axes=(2, 3), workers=FFT_WORKERS).reshape(b, c, -1)
     # fancy indexing on the frequency-major view: one gather copy straight into (F, b, c)
     return np.ascontiguousarray(np.moveaxis(z, 2, 0)[flat])
 
