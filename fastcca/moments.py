@@ -205,7 +205,9 @@ class Moments:
             sxy = sxx if same else sxy.astype(be.xp.float64)
         self._be = be
         self._merge_parts(xa.shape[0], mx, my, sxx, syy, sxy, owned=True, same=same)
-        self.float32_products |= self.precision == "float32"
+        # the CUDA backend's own float32 GEMM option (``gemm_dtype``) counts as well
+        gemm32 = getattr(getattr(be, "_impl", be), "gemm_dtype", "float64") == "float32"
+        self.float32_products |= self.precision == "float32" or gemm32
         return self
 
     def merge(self, other: "Moments") -> "Moments":

@@ -304,6 +304,8 @@ def test_float32_gemm_mode_error_is_within_its_documented_bound(be):
         assert a.dtype == np.float64
         assert np.linalg.norm(a - b) <= 1e-6 * np.linalg.norm(b), k
     assert fastcca.svcca(m).similarity == pytest.approx(fastcca.svcca(ref).similarity, abs=1e-5)
+    # the backend option marks the state like precision="float32" does, so measures check it
+    assert m.float32_products and not ref.float32_products
 
 
 def test_gram_routes_agree_with_the_svd_and_fall_back(be):
