@@ -52,7 +52,13 @@ FIGURE_COUNTS = {
 }
 #: every key the shrinking may touch: counts only, never a shape
 COUNT_KEYS = {"steps", "intervals", "batch_size", "nets", "seeds", "reps", "permutations", "checkpoints", "runs",
-              "random_draws", "eval_every", "width_factors"}
+              "random_draws", "eval_every"}
+
+
+#: the real paper configurations, read at import (before the fixture shrinks them)
+_REAL_SHARED = {name: dict(getattr(mod, name)["paper"]) for (mod, name) in SHARED_COUNTS}
+_REAL_FIGURES = {fig_id: dict(registry.get_figure(fig_id).CONFIGS["paper"]) for fig_id in registry.IMPLEMENTED}
+_TABLE_NAME = {id(getattr(mod, name)): name for (mod, name) in SHARED_COUNTS}
 
 
 def _shrunk(paper: dict, counts: dict) -> dict:
@@ -70,10 +76,10 @@ def paper_ctx(tmp_path_factory):
     try:
         for (mod, name), counts in SHARED_COUNTS.items():
             table = getattr(mod, name)
-            c = dict(counts)
-            if name == "WIDTH_SWEEP":
-                c["width_factors"] = list(table["paper"]["width_factors"][:WIDTH_FACTORS_BUILT])
-            mp.setitem(table, "paper", _shrunk(table["paper"], c))
+            shrunk = _shrunk(table["paper"], counts)
+            if name == "WIDTH_SWEEP":          # a prefix of the paper's own factors (module docstring)
+                shrunk["width_factors"] = list(table["paper"]["width_factors"][:WIDTH_FACTORS_BUILT])
+            mp.setitem(table, "paper", shrunk)
         for fig_id in registry.IMPLEMENTED:
             mod = registry.get_figure(fig_id)
             cfg = dict(mod.CONFIGS["paper"])
@@ -81,8 +87,7 @@ def paper_ctx(tmp_path_factory):
             for key, table in (("width_sweep", populations.WIDTH_SWEEP), ("population", populations.LR_POPULATION),
                                ("toy", toy.TOY_CONFIGS)):
                 if key in cfg:
-                    assert {k: v for k, v in cfg[key].items() if k not in COUNT_KEYS} == \
-                        {k: v for k, v in table["paper"].items() if k not in COUNT_KEYS}
+                    assert cfg[key] == _REAL_SHARED[_TABLE_NAME[id(table)]], (fig_id, key)
                     cfg[key] = dict(table["paper"])
             if fig_id in FIGURE_COUNTS:
                 cfg = _shrunk(cfg, FIGURE_COUNTS[fig_id])
@@ -96,15 +101,13 @@ def paper_ctx(tmp_path_factory):
         mp.undo()
 
 
-#: the real paper configurations, read at import (before the fixture shrinks them)
-_REAL_SHARED = {name: dict(getattr(mod, name)["paper"]) for (mod, name) in SHARED_COUNTS}
-_REAL_FIGURES = {fig_id: dict(registry.get_figure(fig_id).CONFIGS["paper"]) for fig_id in registry.IMPLEMENTED}
-
-
 def _same_but_counts(shrunk: dict, real: dict, where: str):
     assert set(shrunk) == set(real), where
     for k, v in real.items():
         if k in COUNT_KEYS:
+            continue
+        if k == "width_factors":
+            assert shrunk[k] == v[:WIDTH_FACTORS_BUILT], where
             continue
         if isinstance(v, dict) and k in ("width_sweep", "population", "toy"):
             _same_but_counts(shrunk[k], v, f"{where}[{k}]")
@@ -133,12 +136,33 @@ NOT_RUN = {
 }
 
 
+def _check_counts(fig_id: str, data: dict, ctx):
+    """The datapoint counts a figure reports are the ones it used (a corpus split can hold fewer
+    held-out windows than the config asks for: PTB's valid split has 2458 windows of 30 tokens,
+    pwcca-figA3 asks for 5000)."""
+    from paper_repro.data import word_corpus
+    cfg = registry.get_figure(fig_id).CONFIGS["paper"]
+    if fig_id in ("pwcca-figA3", "pwcca-figA4"):
+        ids, _ = word_corpus(ctx.data_dir, cfg["corpus"], "valid")
+        window = cfg["burn_in"] + cfg["length"]
+        if fig_id == "pwcca-figA4":
+            window = max(window, max(cfg["starts"]) + 1)
+        assert data["n_eval"] == min(cfg["n_eval"], len(ids) // window) < cfg["n_eval"]
+    if fig_id in ("pwcca-fig6", "pwcca-figA8", "svcca-figA6"):
+        for corpus in cfg["corpus"].values():             # the fake splits hold more windows than asked
+            ids, _ = word_corpus(ctx.data_dir, corpus, "valid")
+            assert len(ids) // (cfg["burn_in"] + cfg["length"]) > cfg["n_eval"]
+        assert data["n_datapoints"] == cfg["n_eval"] * cfg["length"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("fig_id", list(registry.IMPLEMENTED))
 def test_figure_paper_scale_runs_on_fake_data(paper_ctx, fig_id):
     if fig_id in NOT_RUN:
         pytest.skip(NOT_RUN[fig_id])
     rec = run_figure(fig_id, paper_ctx)
     assert rec["scale"] == "paper"
+    _check_counts(fig_id, rec["data"], paper_ctx)
     mod = registry.get_figure(fig_id)
     # the JSON written to disk is enough for check() and draw() (what a user re-draws from)
     with open(f"{paper_ctx.out}/{fig_id}.json") as fh:
@@ -152,6 +176,7 @@ def test_figure_paper_scale_runs_on_fake_data(paper_ctx, fig_id):
     plt.close(fig)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("skipped", list(range(WIDTH_FACTORS_BUILT, len(_REAL_SHARED["WIDTH_SWEEP"]["width_factors"]))))
 def test_wide_pwcca_nets_build(skipped):
     """The width-sweep factors the smoke test does not train (2, 4, 7): the net builds on 3 x 32 x
@@ -169,3 +194,23 @@ def test_wide_pwcca_nets_build(skipped):
         hs = model.hidden(torch.zeros(2, 3, 32, 32))
     assert [h.shape[1] for h in hs[1:12]] == [round(w * wf) for w in PWCCA_WIDTHS]
     assert hs[-1].shape == (2, 10)
+
+
+def test_fake_cifar10_reads_back(tmp_path):
+    """The fake batches (the real files' Python 2 pickle format) load through paper_repro's
+    allow-listed unpickler with their pixels and labels, NCHW in [0, 1]."""
+    import numpy as np
+    from paper_repro.data import cifar10
+    from repro_fake_data import py2_cifar_pickle
+    write_fake_cifar10(tmp_path, n_per_batch=12, n_test=10)
+    x, y = cifar10(str(tmp_path), train=True)
+    assert x.shape == (60, 3, 32, 32) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert sorted(set(y.tolist())) == list(range(10))
+    xt, yt = cifar10(str(tmp_path), train=False)
+    assert xt.shape == (10, 3, 32, 32) and yt.tolist() == list(range(10))
+    data = np.arange(2 * 3072, dtype=np.int64).reshape(2, 3072) % 256
+    (tmp_path / "one").write_bytes(py2_cifar_pickle(b"b", data.astype(np.uint8), [3, 7]))
+    from paper_repro.data import _load_cifar_batch
+    img, lab = _load_cifar_batch(str(tmp_path / "one"))
+    assert lab.tolist() == [3, 7] and np.array_equal(img.reshape(2, 3072), data)
+    assert np.array_equal(img[0, 1], data[0, 1024:2048].reshape(32, 32))   # channel-major rows: G plane
