@@ -214,3 +214,20 @@ def test_fake_cifar10_reads_back(tmp_path):
     img, lab = _load_cifar_batch(str(tmp_path / "one"))
     assert lab.tolist() == [3, 7] and np.array_equal(img.reshape(2, 3072), data)
     assert np.array_equal(img[0, 1], data[0, 1024:2048].reshape(32, 32))   # channel-major rows: G plane
+
+
+def test_projector_then_a_neuron_mask_equals_the_dense_product():
+    """Projector.then with a diagonal (neuron-mask) projector scales columns instead of a dense
+    (p, p) @ (p, p) product (svcca-fig2b at paper scale: p = 8192); the result is the same
+    numbers, and a non-diagonal second map still takes the dense product."""
+    import numpy as np
+    from paper_repro.compress import Projector, neuron_projector, subspace_projector
+    rng = np.random.default_rng(3)
+    h = rng.standard_normal((60, 25))
+    sub = subspace_projector(h, rng.standard_normal((25, 4)))
+    mask = neuron_projector(sub(h), [0, 3, 11, 24])
+    both = sub.then(mask)
+    assert np.array_equal(both.P, sub.P @ mask.P)
+    assert np.allclose(both(h), mask(sub(h)), rtol=0, atol=1e-12)
+    dense = Projector(sub.mean, rng.standard_normal((25, 25)))
+    assert np.allclose(sub.then(dense).P, sub.P @ dense.P, rtol=1e-13, atol=1e-13)
