@@ -45,7 +45,14 @@ class Projector:
         projected data, whose mean is unchanged): ``mean + (h - mean) @ (P_self @ P_other)``."""
         if not np.allclose(self.mean, other.mean, rtol=1e-9, atol=1e-12 * (1 + np.abs(self.mean).max())):
             raise ValueError("other: expected a Projector with the same mean (centre) as this one")
-        return Projector(self.mean, self.P @ other.P)
+        q = other.P
+        d = np.diagonal(q)
+        if np.count_nonzero(q) == np.count_nonzero(d):
+            # a diagonal P (a neuron mask, :func:`neuron_projector`): P_self @ diag(d) scales the
+            # columns -- the same numbers in O(p^2) instead of a dense O(p^3) product (p = 8192
+            # for the paper convnet's p2 layer: 0.55 TFLOP per call, ~170 calls in svcca-fig2b)
+            return Projector(self.mean, self.P * d[None, :])
+        return Projector(self.mean, self.P @ q)
 
 
 def flat(h: np.ndarray) -> np.ndarray:

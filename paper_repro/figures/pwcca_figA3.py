@@ -70,7 +70,7 @@ def compute(ctx) -> dict:
             bar.update()
     bar.close()
     return {"steps": list(range(1, T + 1)), "layers": len(hs), "distance": dist, "train_loss_last": float(
-        np.mean(run["loss"][-20:])), "test_loss": test_loss, "n_eval": cfg["n_eval"], "hidden": cfg["hidden"], "burn_in": b,
+        np.mean(run["loss"][-20:])), "test_loss": test_loss, "n_eval": int(len(test)), "hidden": cfg["hidden"], "burn_in": b,
             "pwcca_failures": failures}
 
 

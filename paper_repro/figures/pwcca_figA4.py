@@ -94,7 +94,7 @@ def compute(ctx) -> dict:
         bar.update()
     bar.close()
     return {"starts": cfg["starts"], "repeat": R, "layers": a3["layers"],
-            "distance": dist, "n_eval": a3["n_eval"], "hidden": a3["hidden"], "vocab": tcfg["model"]["vocab"],
+            "distance": dist, "n_eval": int(len(test)), "hidden": a3["hidden"], "vocab": tcfg["model"]["vocab"],
             "pwcca_failures": failures}
 
 
