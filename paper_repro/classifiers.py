@@ -40,6 +40,16 @@ def dataset_name(ctx) -> str:
     return "cifar10" if ctx.scale == "paper" else "digits"
 
 
+def dataset_label(ctx) -> str:
+    """How figures name the image data: ``"digits"`` or ``"CIFAR-10"``."""
+    return "CIFAR-10" if ctx.scale == "paper" else "digits"
+
+
+def stored_dataset_label(data: dict) -> str:
+    """The image-data label a figure's JSON stored (``"image_data_label"``; default digits)."""
+    return data.get("image_data_label", "digits")
+
+
 def label_permutation(seed: int, classes: int = 10, n: int | None = None) -> np.ndarray:
     """A fixed random relabelling for memorizing nets: with ``n`` None a permutation of the class
     ids (classes,); with ``n`` a random label per training image (n,) (the PWCCA paper permutes

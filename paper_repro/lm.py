@@ -24,6 +24,31 @@ def corpus_of(cfg: dict, layers: int | None = None) -> str | None:
     return c
 
 
+#: how figures name each corpus (None: the synthetic default)
+CORPUS_LABELS = {None: "synthetic Markov sequences", "ptb": "PTB", "wikitext2": "WikiText-2"}
+
+
+def corpus_label(cfg: dict, depths) -> str:
+    """What the LMs of ``depths`` were trained on, for titles and claim notes: e.g.
+    ``"synthetic Markov sequences"`` or ``"PTB (3-layer) / WikiText-2 (5-layer)"``."""
+    depths = list(depths)
+    names = [CORPUS_LABELS.get(corpus_of(cfg, d), str(corpus_of(cfg, d))) for d in depths]
+    if len(set(names)) <= 1:
+        return names[0] if names else CORPUS_LABELS[None]
+    return " / ".join(f"{n} ({d}-layer)" for n, d in zip(names, depths))
+
+
+def stored_corpus_label(data: dict) -> str:
+    """The corpus label a figure's JSON stored (``"data_label"``); JSON written before labels
+    were stored came from the synthetic default."""
+    return data.get("data_label", CORPUS_LABELS[None])
+
+
+def synthetic_note(label: str) -> str:
+    """The caveat a claim note carries when the LMs saw the synthetic stand-in, else ''."""
+    return ", not PTB / WikiText-2" if label == CORPUS_LABELS[None] else ""
+
+
 def lm_train_config(cfg: dict, layers: int, checkpoints: list, seed: int, vocab: int | None = None) -> dict:
     """The cache key / training config of an LSTM LM; cfg holds vocab, embed, hidden, length,
     n_train, steps, batch, lr (and optionally corpus); ``vocab`` overrides cfg's (a corpus's size)."""

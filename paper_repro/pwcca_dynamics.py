@@ -183,7 +183,24 @@ def compute_runs(ctx, cfg: dict) -> dict:
     for m in models:
         m.update(convergence_summary(m, cfg["perf_frac"], cfg["change_tol"]))
     return {"models": models, "k_frac": cfg["k_frac"], "perf_frac": cfg["perf_frac"],
-            "change_tol": cfg["change_tol"]}
+            "change_tol": cfg["change_tol"], "data_label": data_label(ctx, cfg)}
+
+
+def data_label(ctx, cfg: dict) -> str:
+    """What Fig 1 / A1's models saw, for titles and notes: e.g. "CNN = SVCCA convnet on digits;
+    LMs on synthetic Markov sequences (stand-ins for PTB / WT2)"."""
+    from .classifiers import dataset_label
+    from .figures.pwcca_fig6 import CONFIGS as FIG6
+    from .lm import corpus_label, synthetic_note
+    lm = corpus_label(FIG6[ctx.scale], cfg["lm_depths"])
+    return (f"CNN = SVCCA convnet on {dataset_label(ctx)}; LMs on {lm}"
+            + (" (stand-ins for PTB / WT2)" if synthetic_note(lm) else ""))
+
+
+def stored_data_label(data: dict) -> str:
+    """The label a Fig 1 / A1 JSON stored; JSON from before labels were stored is the default scale's."""
+    return data.get("data_label", "CNN = SVCCA convnet on digits; LMs on synthetic Markov sequences "
+                                  "(stand-ins for PTB / WT2)")
 
 
 def convergence_summary(m: dict, frac: float, tol: float) -> dict:

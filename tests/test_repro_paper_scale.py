@@ -153,6 +153,22 @@ def _check_counts(fig_id: str, data: dict, ctx):
             ids, _ = word_corpus(ctx.data_dir, corpus, "valid")
             assert len(ids) // (cfg["burn_in"] + cfg["length"]) > cfg["n_eval"]
         assert data["n_datapoints"] == cfg["n_eval"] * cfg["length"]
+    _check_labels(fig_id, data)
+
+
+#: what the titles and claim notes must name at paper scale (they once said "digits" and
+#: "synthetic Markov sequences" whatever the scale)
+_PAPER_LABELS = {"pwcca-fig6": "PTB (3-layer) / WikiText-2 (5-layer)", "pwcca-figA8": "PTB (3-layer) / WikiText-2 (5-layer)",
+                 "svcca-figA6": "PTB (3-layer) / WikiText-2 (5-layer)", "pwcca-figA3": "PTB", "pwcca-figA4": "PTB",
+                 "pwcca-fig1": "CNN = SVCCA convnet on CIFAR-10; LMs on PTB (3-layer) / WikiText-2 (5-layer)",
+                 "pwcca-figA1": "CNN = SVCCA convnet on CIFAR-10; LMs on PTB (3-layer) / WikiText-2 (5-layer)"}
+
+
+def _check_labels(fig_id: str, data: dict):
+    if fig_id in _PAPER_LABELS:
+        assert data["data_label"] == _PAPER_LABELS[fig_id]
+        mod = registry.get_figure(fig_id)
+        assert "synthetic" not in mod.check(data).note and "digits" not in mod.check(data).note
 
 
 @pytest.mark.slow
@@ -231,3 +247,17 @@ def test_projector_then_a_neuron_mask_equals_the_dense_product():
     assert np.allclose(both(h), mask(sub(h)), rtol=0, atol=1e-12)
     dense = Projector(sub.mean, rng.standard_normal((25, 25)))
     assert np.allclose(sub.then(dense).P, sub.P @ dense.P, rtol=1e-13, atol=1e-13)
+
+
+def test_labels_name_the_data_of_each_scale():
+    from paper_repro.context import RunContext
+    from paper_repro.figures.pwcca_fig1 import CONFIGS as FIG1
+    from paper_repro.figures.pwcca_fig6 import CONFIGS as FIG6
+    from paper_repro.lm import corpus_label
+    from paper_repro.pwcca_dynamics import data_label
+    assert corpus_label(FIG6["paper"], [3, 5]) == "PTB (3-layer) / WikiText-2 (5-layer)"
+    assert corpus_label(FIG6["paper"], [3]) == "PTB"
+    assert corpus_label(FIG6["small"], [3, 5]) == "synthetic Markov sequences"
+    assert data_label(RunContext(scale="paper"), FIG1["paper"]) == _PAPER_LABELS["pwcca-fig1"]
+    assert data_label(RunContext(scale="small"), FIG1["small"]) == (
+        "CNN = SVCCA convnet on digits; LMs on synthetic Markov sequences (stand-ins for PTB / WT2)")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import ClaimCheck
-from ..pwcca_dynamics import compute_runs
+from ..pwcca_dynamics import compute_runs, stored_data_label
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig1", title="sorted CCA coefficients over training; signal vs noise CCA vectors",
@@ -84,8 +84,7 @@ def check(data) -> ClaimCheck:
                    f"from T/2 to T (the bottom-k are selected as least correlated with the layer at T/2, so T/2 is "
                    f"the noise curve's peak by construction)"),
         measured=meas, holds=bool(ok),
-        note=("CNN = SVCCA convnet on digits (fc1); the recurrent models are LSTM LMs on synthetic Markov "
-              "sequences standing in for PTB / WikiText-2 (pwcca-fig6's runs); k = 20% of the canonical pairs "
+        note=(f"{stored_data_label(data)}; the CNN layer is fc1, the LMs are pwcca-fig6's runs; k = 20% of the canonical pairs "
               "(the paper: 100 of ~500); the comparison with the final step is trivially 1 at the last checkpoint, "
               "so (1) stops at the last-but-one"))
 
@@ -124,7 +123,6 @@ def draw(data):
     axes[0, 0].set_ylabel("CCA coefficient rho (step t vs final step)")
     axes[1, 0].set_ylabel("CCA distance (1 - mean rho) to step t")
     fig.suptitle("PWCCA Fig 1: CCA coefficients over training; signal (top-k) vs noise (bottom-k) CCA vectors\n"
-                 f"k = {data['k_frac']:.0%} of the canonical pairs; LMs on synthetic Markov sequences "
-                 "(stand-ins for PTB / WT2)", fontsize=10)
+                 f"k = {data['k_frac']:.0%} of the canonical pairs; {stored_data_label(data)}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ import fastcca
 
 from ..analysis import pwcca_distance
 from ..claims import ClaimCheck
-from ..lm import held_out, hidden_states, train_lm
+from ..lm import corpus_label, held_out, hidden_states, stored_corpus_label, synthetic_note, train_lm
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig6", title="PWCCA distance to final representation vs epoch, recurrent LMs",
@@ -64,7 +64,7 @@ def compute(ctx) -> dict:
         models.append({"layers": depth, "distance": dist, "loss_curve": run["loss"][:: max(1, cfg["steps"] // 200)],
                        "final_loss": float(np.mean(run["loss"][-20:]))})
     return {"steps": run["checkpoints"], "models": models, "n_datapoints": cfg["n_eval"] * cfg["length"],
-            "hidden": cfg["hidden"], "pwcca_failures": failures}
+            "hidden": cfg["hidden"], "pwcca_failures": failures, "data_label": corpus_label(cfg, cfg["depths"])}
 
 
 def _per_layer_mean(d):
@@ -92,7 +92,7 @@ def check(data) -> ClaimCheck:
                    "with depth.  Reported, not tested: the relative spread of the layer curves for PWCCA vs "
                    "the unweighted mean CCA (the paper: the unweighted mean obscures the ordering)"),
         measured=dict(meas, pwcca_failed_points=len(data["pwcca_failures"])), holds=bool(ok),
-        note="synthetic Markov-chain sequences, not PTB / WikiText-2; x axis in training steps"
+        note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; x axis in training steps"
              + (f"; fastcca.pwcca raised LinAlgError at {len(data['pwcca_failures'])} point(s), drawn as gaps "
                 "and left out of the means: " + "; ".join(data["pwcca_failures"]) if data["pwcca_failures"] else ""))
 
@@ -113,7 +113,7 @@ def draw(data):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("distance to the final representation")
-    fig.suptitle(f"PWCCA Fig 6: learning dynamics of LSTM LMs ({data['hidden']} units, synthetic Markov "
-                 f"sequences, {data['n_datapoints']} datapoints)", fontsize=10)
+    fig.suptitle(f"PWCCA Fig 6: learning dynamics of LSTM LMs ({data['hidden']} units, {stored_corpus_label(data)}, "
+                 f"{data['n_datapoints']} datapoints)", fontsize=10)
     fig.tight_layout()
     return fig

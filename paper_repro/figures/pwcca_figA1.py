@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import ClaimCheck
-from ..pwcca_dynamics import compute_runs
+from ..pwcca_dynamics import compute_runs, stored_data_label
 from ..registry import FigureInfo
 from .pwcca_fig1 import CONFIGS
 
@@ -49,8 +49,8 @@ def check(data) -> ClaimCheck:
         measured=meas, holds=bool(ok),
         note=("the coefficients are measured against the final step, so they approach 1 only at the end by "
               "construction; the last checkpoint is left out for that reason, but a curve that keeps rising "
-              "smoothly to the end still converges late -- which is the paper's point (Fig 1a-c); LMs on "
-              "synthetic Markov sequences (stand-ins for PTB / WT2); CNN test accuracy on 360 digits is noisy "
+              "smoothly to the end still converges late -- which is the paper's point (Fig 1a-c); "
+              f"{stored_data_label(data)}; the CNN's test accuracy can be noisy "
               "(first passage is used, so a late dip does not move its step)"))
 
 
@@ -80,7 +80,6 @@ def draw(data):
         ax.set_title(f"{m['name']}\nperformance at 95%: step {m['perf_step']}; coefficients: step {m['coef_step']}",
                      fontsize=9)
     fig.suptitle("PWCCA Fig A1: performance of the Fig 1 runs (blue) vs their CCA coefficients (red); dashed: "
-                 "95% convergence steps\nCNN = SVCCA convnet on digits; LMs on synthetic Markov sequences "
-                 "(stand-ins for PTB / WT2)", fontsize=10)
+                 f"95% convergence steps\n{stored_data_label(data)}", fontsize=10)
     fig.tight_layout()
     return fig

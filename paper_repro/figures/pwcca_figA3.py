@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..analysis import pwcca_distance
 from ..claims import ClaimCheck
+from ..lm import CORPUS_LABELS, stored_corpus_label
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA3", title="LSTM unrolled 20 steps: distance of step j to the last step",
@@ -41,7 +42,7 @@ METRICS = ("cosine", "euclidean", "pwcca")
 
 def compute(ctx) -> dict:
     import torch
-    from ..lm import held_out, hidden_states, train_lm
+    from ..lm import corpus_label, held_out, hidden_states, train_lm
     from ..training import load_model
 
     cfg = ctx.config(CONFIGS)
@@ -71,7 +72,7 @@ def compute(ctx) -> dict:
     bar.close()
     return {"steps": list(range(1, T + 1)), "layers": len(hs), "distance": dist, "train_loss_last": float(
         np.mean(run["loss"][-20:])), "test_loss": test_loss, "n_eval": int(len(test)), "hidden": cfg["hidden"], "burn_in": b,
-            "pwcca_failures": failures}
+            "pwcca_failures": failures, "data_label": corpus_label(cfg, [cfg["layers"]])}
 
 
 def _late_share(d):
@@ -94,9 +95,16 @@ def check(data) -> ClaimCheck:
         measured={"late_share": shares, "pwcca_distance_at_step_1": [d[0] for d in data["distance"]["pwcca"]],
                   "test_loss_nats": data["test_loss"]},
         holds=bool(holds),
-        note="synthetic first-order Markov sequences, not PTB: the state needs little memory of the past"
+        note=(_note(data))
              + ("; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
                 if data["pwcca_failures"] else ""))
+
+
+def _note(data) -> str:
+    label = stored_corpus_label(data)
+    if label == CORPUS_LABELS[None]:
+        return "synthetic first-order Markov sequences, not PTB: the state needs little memory of the past"
+    return label
 
 
 def draw(data):
@@ -113,8 +121,8 @@ def draw(data):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("distance of h_j to h_T")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"PWCCA Fig A3: {data['layers']}-layer LSTM LM ({data['hidden']} units) on synthetic Markov "
-                 f"sequences, {data['n_eval']} held-out sequences\nafter a {data['burn_in']}-token prefix "
+    fig.suptitle(f"PWCCA Fig A3: {data['layers']}-layer LSTM LM ({data['hidden']} units) on "
+                 f"{stored_corpus_label(data)}, {data['n_eval']} held-out sequences\nafter a {data['burn_in']}-token prefix "
                  f"(test loss {data['test_loss']:.3f} nats)",
                  fontsize=10)
     fig.tight_layout()

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..analysis import pwcca_distance
 from ..claims import ClaimCheck
+from ..lm import stored_corpus_label, synthetic_note
 from ..registry import FigureInfo
 from .pwcca_figA3 import CONFIGS as A3_CONFIGS
 
@@ -74,7 +75,7 @@ def step_distances(h: np.ndarray, backend: str = "auto", failures: list | None =
 
 
 def compute(ctx) -> dict:
-    from ..lm import held_out, hidden_states, train_lm
+    from ..lm import corpus_label, held_out, hidden_states, train_lm
 
     cfg = ctx.config(CONFIGS)
     seed, R = cfg["seed"], cfg["repeat"]
@@ -95,7 +96,7 @@ def compute(ctx) -> dict:
     bar.close()
     return {"starts": cfg["starts"], "repeat": R, "layers": a3["layers"],
             "distance": dist, "n_eval": int(len(test)), "hidden": a3["hidden"], "vocab": tcfg["model"]["vocab"],
-            "pwcca_failures": failures}
+            "pwcca_failures": failures, "data_label": corpus_label(a3, [a3["layers"]])}
 
 
 def _mean_before_last(d):
@@ -133,7 +134,7 @@ def check(data) -> ClaimCheck:
                    f"Reported too: cosine / Euclidean, and the mean distance of the context steps before the repeat "
                    f"(the other reading of the claim: states before a repeat differ from its end, states in it do not)"),
         measured=dict(meas, pwcca_failed_points=len(data["pwcca_failures"])), holds=bool(ok),
-        note="synthetic first-order Markov sequences, not PTB; FIGURES.md's wording of the claim is read as above; "
+        note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; FIGURES.md's wording of the claim is read as above; "
              "all repeated-step distances are small (the state settles within ~5 repeats), so 'late repeats do not "
              "look similar' holds only relative to early ones -- see the numbers"
              + ("; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
@@ -170,7 +171,7 @@ def draw(data):
         ax.grid(alpha=0.3, which="both")
         axes[li, 0].set_ylabel("distance to the last repeated step")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"PWCCA Fig A4: {L}-layer LSTM LM ({data['hidden']} units) on synthetic Markov sequences: each "
+    fig.suptitle(f"PWCCA Fig A4: {L}-layer LSTM LM ({data['hidden']} units) on {stored_corpus_label(data)}: each "
                  f"sequence's token after s tokens of context repeated {R} times; {data['n_eval']} held-out sequences",
                  fontsize=10)
     fig.tight_layout()

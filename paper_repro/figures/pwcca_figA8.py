@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import ClaimCheck
-from ..lm import held_out, hidden_states, train_lm
+from ..lm import corpus_label, held_out, hidden_states, stored_corpus_label, synthetic_note, train_lm
 from ..registry import FigureInfo
 from .pwcca_fig6 import CONFIGS
 
@@ -42,7 +42,7 @@ def compute(ctx) -> dict:
                 dist["euclidean"][li][c] = float(np.mean(np.linalg.norm(x - f, axis=1)) / np.mean(nf))
         models.append({"layers": depth, "distance": dist})
     return {"steps": run["checkpoints"], "models": models, "hidden": cfg["hidden"],
-            "n_datapoints": cfg["n_eval"] * cfg["length"]}
+            "n_datapoints": cfg["n_eval"] * cfg["length"], "data_label": corpus_label(cfg, cfg["depths"])}
 
 
 def check(data) -> ClaimCheck:
@@ -60,7 +60,7 @@ def check(data) -> ClaimCheck:
                    "checkpoints; holds iff layer 1 < last layer and >= 75% of adjacent layer pairs increase "
                    "with depth (the noise is shown, not tested)"),
         measured=meas, holds=bool(ok),
-        note="synthetic Markov-chain sequences, not PTB / WikiText-2; x axis in training steps")
+        note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; x axis in training steps")
 
 
 def draw(data):
@@ -81,6 +81,6 @@ def draw(data):
         ax.legend(fontsize=7)
     axes[0].set_ylabel("distance to the final representation")
     fig.suptitle(f"PWCCA Fig A8: cosine / Euclidean learning dynamics of the pwcca-fig6 LSTM LMs "
-                 f"({data['hidden']} units, {data['n_datapoints']} datapoints)", fontsize=10)
+                 f"({data['hidden']} units, {stored_corpus_label(data)}, {data['n_datapoints']} datapoints)", fontsize=10)
     fig.tight_layout()
     return fig

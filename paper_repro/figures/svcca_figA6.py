@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 import fastcca
 
 from ..claims import ClaimCheck
-from ..lm import held_out, hidden_states, train_lm
+from ..lm import corpus_label, held_out, hidden_states, stored_corpus_label, synthetic_note, train_lm
 from ..registry import FigureInfo
 from .pwcca_fig6 import CONFIGS
 
@@ -44,7 +44,7 @@ def compute(ctx) -> dict:
         bar.close()
         models.append({"layers": depth, "svcca_similarity": sim, "kept_dims": kept})
     return {"steps": run["checkpoints"], "models": models, "hidden": cfg["hidden"],
-            "n_datapoints": cfg["n_eval"] * cfg["length"]}
+            "n_datapoints": cfg["n_eval"] * cfg["length"], "data_label": corpus_label(cfg, cfg["depths"])}
 
 
 def check(data) -> ClaimCheck:
@@ -61,7 +61,7 @@ def check(data) -> ClaimCheck:
                    "checkpoints; holds iff layer 1 > last layer and >= 75% of adjacent layer pairs decrease "
                    "with depth"),
         measured=meas, holds=bool(ok),
-        note="synthetic Markov-chain sequences, not PTB; x axis in training steps")
+        note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; x axis in training steps")
 
 
 def draw(data):
@@ -80,6 +80,6 @@ def draw(data):
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("SVCCA similarity with the final layer")
     fig.suptitle(f"SVCCA Fig A6: per-layer learning dynamics of stacked LSTM LMs ({data['hidden']} units, "
-                 f"synthetic Markov sequences, {data['n_datapoints']} datapoints)", fontsize=10)
+                 f"{stored_corpus_label(data)}, {data['n_datapoints']} datapoints)", fontsize=10)
     fig.tight_layout()
     return fig
