@@ -23,6 +23,8 @@ _JIT = dict(cache=True, nogil=True)
 # moments pass (asv_bench: center_checked 32 vs 52 ms at 50k x 1024, against a ~2 s pass).
 # Serial nogil kernels are thread-safe, so callers may run updates from several threads.
 _PARALLEL = False
+#: row chunks of ``center_checked``'s column sums (was 4 x Numba's thread count: 8 on 2 cores)
+_CHUNKS = 8
 
 
 @nb.njit(parallel=_PARALLEL, **_JIT)
@@ -67,8 +69,11 @@ def center_checked(x: np.ndarray, out_dtype=np.float64):
     Returns ``(centred, mean, finite)``; when ``finite`` is False the other two are
     meaningless and nothing should be merged.
     """
-    # a few row chunks per thread, each with its own partial sums (no write sharing)
-    nchunks = min(nb.get_num_threads() * 4, max(1, x.shape[0] // 64))
+    # A fixed number of row chunks, each with its own partial sums (pairwise-like accuracy, and the
+    # same summation order on every machine).  Not ``nb.get_num_threads()``: that call launches
+    # Numba's threading layer, whose "omp" layer loads the system libgomp beside torch's bundled
+    # copy -- two OpenMP runtimes in one process (issue [stability]); these kernels are serial.
+    nchunks = min(_CHUNKS, max(1, x.shape[0] // 64))
     sums, bad = _column_sums_finite(x, nchunks)
     if bad:
         return None, None, False

@@ -72,18 +72,17 @@ def default_threads(scale: str) -> int | None:
 
 @contextmanager
 def thread_limits(n: int | None):
-    """Limit BLAS (threadpoolctl), Numba and torch to ``n`` threads inside the block."""
+    """Limit BLAS and OpenMP (threadpoolctl) and torch to ``n`` threads inside the block.
+
+    Numba is left alone on purpose: fastcca's Numba kernels are serial, and any
+    ``numba.get_num_threads`` / ``set_num_threads`` call launches Numba's threading layer, whose
+    "omp" layer loads the system ``libgomp.so.1.0.0`` beside torch's bundled ``libgomp.so.1``
+    when torch was imported first: two OpenMP runtimes in one process, the cause of issue
+    [stability] (``tests/test_openmp_runtimes.py`` checks it)."""
     if n is None:
         yield
         return
     restore = []
-    try:
-        import numba
-        old = numba.get_num_threads()
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-        restore.append(lambda: numba.set_num_threads(old))
-    except ImportError:
-        pass
     try:
         import torch
         old_t = torch.get_num_threads()
