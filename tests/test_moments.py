@@ -197,7 +197,7 @@ def test_empty_moments_errors():
 
 
 def test_concurrent_updates_from_threads_are_safe_and_exact():
-    """Numba's workqueue layer aborts on concurrent parallel launches; the kernels serialise them."""
+    """Updates from several threads at once: the serial nogil kernels share no state."""
     from concurrent.futures import ThreadPoolExecutor
     x, y = make_pair(8000, 64, 48, seed=9)
     chunks = [(x[i:i + 1000], y[i:i + 1000]) for i in range(0, 8000, 1000)]
