@@ -45,9 +45,15 @@ def dataset_label(ctx) -> str:
     return "CIFAR-10" if ctx.scale == "paper" else "digits"
 
 
-def stored_dataset_label(data: dict) -> str:
-    """The image-data label a figure's JSON stored (``"image_data_label"``; default digits)."""
-    return data.get("image_data_label", "digits")
+def dataset_description(ctx) -> str:
+    """The image data with its geometry: ``"digits (8x8 grey)"`` / ``"CIFAR-10 (32x32 RGB)"``."""
+    return "CIFAR-10 (32x32 RGB)" if ctx.scale == "paper" else "digits (8x8 grey)"
+
+
+def stored_data_label(data: dict) -> str:
+    """The data / configuration label a figure's JSON stored (``"data_label"``); JSON written
+    before labels were stored came from the default scale (digits)."""
+    return data.get("data_label", "digits")
 
 
 def label_permutation(seed: int, classes: int = 10, n: int | None = None) -> np.ndarray:

@@ -33,14 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="folder with local copies of the real datasets "
                    "(used at --scale paper; nothing is ever downloaded)")
     p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="fastcca backend (and torch device) for the computations")
+                   help="where models train and activations are recorded: cpu; cuda (torch on the GPU and "
+                        "fastcca's CuPy backend; an error without a GPU); auto (default: the GPU when torch "
+                        "sees one, else the CPU)")
+    p.add_argument("--device", default=None,
+                   help="explicit torch device, e.g. cuda:1 (default: derived from --backend)")
     p.add_argument("--out", default="paper_repro_out", help="output folder (default ./paper_repro_out)")
     p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
     p.add_argument("--force", action="store_true", help="ignore cached models and moments; recompute")
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for BLAS / Numba / torch (default: 1 at tiny/small scale, "
+                   help="CPU threads for BLAS and torch (default: 1 at tiny/small scale, "
                         "library defaults at paper scale)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars, and only the one-line summary per figure (the JSON has the rest)")
     return p
 
 
@@ -57,6 +62,12 @@ def format_list() -> str:
     n_impl = sum(registry.is_implemented(i) for i in registry.CATALOG)
     lines.append(f"{n_impl} of {len(registry.CATALOG)} figures implemented.")
     return "\n".join(lines)
+
+
+def summary_line(fig_id: str, chk, timing: dict) -> str:
+    """The one line each figure ends with: id, verdict, the headline paper-vs-ours number, times."""
+    return (f"{fig_id}: {chk.summary()} | {timing['total_s']:.1f} s wall, {timing['cpu_s']:.1f} s CPU, "
+            f"{timing['threads'] if timing['threads'] is not None else 'default'} thread(s)")
 
 
 def main(argv=None) -> int:
@@ -80,7 +91,7 @@ def main(argv=None) -> int:
                   f"nothing was written for it", file=sys.stderr)
     ctx = RunContext(scale=args.scale, backend=args.backend, out=args.out, seed=args.seed,
                      force=args.force, data_dir=args.data_dir, progress=not args.quiet,
-                     threads=args.threads)
+                     threads=args.threads, device=args.device)
     from .runner import run_figure
     failed = []
     for fig_id in todo:
@@ -93,14 +104,15 @@ def main(argv=None) -> int:
                 traceback.print_exc()
             failed.append(fig_id)
             continue
-        c = rec["claim_check"]
-        print(f"  claim check ({c['verdict']}):")
         from .claims import ClaimCheck
-        print(str(ClaimCheck(**{k: c[k] for k in ("claim", "statistic", "measured", "holds", "note", "scale")})))
+        chk = ClaimCheck.from_dict(rec["claim_check"])
         t = rec["timing"]
-        print(f"  wrote {args.out}/{fig_id}.png/.pdf/.json in {t['total_s']:.1f} s wall, "
-              f"{t['cpu_s']:.1f} s CPU, {t['threads']} thread(s) "
-              f"(cache: {t['cache_hits']} hit(s), {t['cache_misses']} miss(es))", flush=True)
+        if not args.quiet:
+            print(f"  claim check ({chk.verdict()} at scale {chk.scale!r}):")
+            print(str(chk))
+            print(f"  wrote {args.out}/{fig_id}.png/.pdf/.json (cache: {t['cache_hits']} hit(s), "
+                  f"{t['cache_misses']} miss(es))")
+        print(summary_line(fig_id, chk, t), flush=True)
     if not explicit and missing:
         print(f"not implemented yet (skipped): {', '.join(missing)}")
     if failed:

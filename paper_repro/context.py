@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .cache import Cache
+from .progress import FigureProgress
 
 SCALES = ("tiny", "small", "paper")
 BACKENDS = ("auto", "cpu", "cuda")
@@ -16,11 +17,15 @@ class RunContext:
     """scale: "small" (default: a 2-core CPU, minutes per figure, data shipped with the installed
     packages or synthetic), "paper" (the papers' configurations, real datasets from ``data_dir``,
     meant for a GPU), or "tiny" (seconds; for the tests -- plumbing only, claims not meaningful).
-    backend: fastcca backend for the similarity computations ("auto" follows the arrays); also
-    picks the torch device for training ("cuda" or "auto" with a visible GPU -> cuda).
+    backend: fastcca backend for the similarity computations and the torch device every model is
+    trained and evaluated on (:attr:`torch_device`): "cpu"; "cuda" (torch on the GPU, fastcca's
+    CuPy backend; an error without a GPU); "auto" (the GPU when torch sees one, else the CPU).
+    device: an explicit torch device (e.g. "cuda:1"); None derives it from ``backend``.
     out: output folder (figures and ``cache/``); seed: base seed; force: ignore the cache.
-    threads: CPU threads for BLAS, Numba and torch (None: 1 at the tiny/small scales, the
-    libraries' defaults at paper scale; see :func:`thread_limits`)."""
+    threads: CPU threads for BLAS and torch (None: 1 at the tiny/small scales, the libraries'
+    defaults at paper scale; see :func:`thread_limits`).
+    progress_bar: the running figure's :class:`~paper_repro.progress.FigureProgress` (the runner
+    sets it; figures call :meth:`stage` / :meth:`track`)."""
     scale: str = "small"
     backend: str = "auto"
     out: str = "paper_repro_out"
@@ -29,7 +34,9 @@ class RunContext:
     data_dir: str | None = None
     progress: bool = True
     threads: int | None = None
+    device: str | None = None
     cache: Cache = field(default=None)
+    progress_bar: FigureProgress = field(default_factory=FigureProgress, repr=False, compare=False)
 
     def __post_init__(self):
         if self.scale not in SCALES:
@@ -47,10 +54,17 @@ class RunContext:
 
     @property
     def fastcca_backend(self) -> str:
+        """The fastcca backend of every similarity computation: "cpu" or "cuda" as asked; "auto"
+        becomes "cuda" when the models run on a GPU (so activations recorded there stay there)."""
+        if self.backend == "auto":
+            return "cuda" if self.torch_device.startswith("cuda") else "cpu"
         return self.backend
 
     @property
     def torch_device(self) -> str:
+        """The torch device every model is trained and evaluated on (:attr:`device` if given)."""
+        if self.device is not None:
+            return self.device
         if self.backend == "cpu":
             return "cpu"
         import torch
@@ -58,8 +72,18 @@ class RunContext:
             return "cuda"
         if self.backend == "cuda":
             raise RuntimeError("backend: 'cuda' asked for, but torch sees no CUDA device "
-                               "(torch.cuda.is_available() is False)")
+                               "(torch.cuda.is_available() is False): install a CUDA build of torch "
+                               "and CuPy (pip install -e '.[cuda]'), or use --backend cpu")
         return "cpu"
+
+    def stage(self, desc: str, total: int):
+        """A stage of ``total`` units on the running figure's progress bar (see
+        :mod:`paper_repro.progress`)."""
+        return self.progress_bar.stage(desc, total)
+
+    def track(self, iterable, desc: str, total: int | None = None):
+        """``iterable``, one unit of the running figure's progress bar per item."""
+        return self.progress_bar.track(iterable, desc, total)
 
 
 def default_threads(scale: str) -> int | None:

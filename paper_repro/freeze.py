@@ -60,17 +60,17 @@ def _apply_modes(model, frozen_modules) -> None:
         m.eval()
 
 
-def train_with_freezing(config: dict, x, y, x_test, y_test, device: str = "cpu", progress: bool = False,
-                        snapshot_steps=(), desc: str = "freeze training") -> dict:
+def train_with_freezing(config: dict, x, y, x_test, y_test, device: str = "cpu", bar=None,
+                        snapshot_steps=()) -> dict:
     """Train ``build(config["model"])`` on (x, y), freezing units bottom-up when
     ``config["freeze"]``; test accuracy on (x_test, y_test) at steps 0, eval_every, ..., steps.
 
     Returns ``{"eval_steps" (E,), "test_acc" (E,), "loss" (steps,), "freeze_steps" (L,) (-1 when not
     freezing), "unit_names" (L,) str, "unit_params" (L,), "train_seconds", "states": {step:
-    state_dict copy}}`` (``states`` only for ``snapshot_steps``, for tests).
+    state_dict copy}}`` (``states`` only for ``snapshot_steps``, for tests).  bar: a progress
+    :class:`~paper_repro.progress.Stage` advanced once per step (None: none).
     """
     import torch
-    from tqdm.auto import tqdm
 
     torch.manual_seed(int(config["seed"]))
     gen = np.random.default_rng(int(config["seed"]))
@@ -105,7 +105,9 @@ def train_with_freezing(config: dict, x, y, x_test, y_test, device: str = "cpu",
     accs.append(evaluate())
     snapshot(0)
     t0 = time.perf_counter()
-    for step in tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False, mininterval=0.5):
+    for step in range(1, steps + 1):
+        if bar is not None:
+            bar.update()
         for (name, unit), s in zip(units, sched):
             if s == step - 1 and s >= 0 and unit not in frozen:   # its last update was step s
                 for p in unit.parameters():
@@ -138,8 +140,9 @@ def freeze_run(ctx, config: dict, desc: str = "freeze training") -> dict:
     def run():
         x, y = image_data(ctx, train=True)
         xte, yte = image_data(ctx, train=False)
-        out = train_with_freezing(config, x, training_labels(config, y), xte, yte, device=ctx.torch_device,
-                                  progress=ctx.progress, desc=desc)
+        with ctx.stage(desc, int(config["steps"])) as bar:
+            out = train_with_freezing(config, x, training_labels(config, y), xte, yte, device=ctx.torch_device,
+                                      bar=bar)
         out.pop("states")
         return out
     return ctx.cache.get_or_compute("freeze", config, run)

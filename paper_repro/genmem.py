@@ -31,8 +31,8 @@ import itertools
 
 import numpy as np
 
-from .classifiers import (classifier_config, image_data, layer_outputs, predictions, train_classifier,
-                          training_labels)
+from .classifiers import (classifier_config, dataset_description, image_data, layer_outputs, predictions,
+                          train_classifier, training_labels)
 
 GROUPS = ("generalizing", "memorizing")
 PAIR_GROUPS = ("generalizing", "memorizing", "inter")
@@ -62,6 +62,14 @@ def run_config(ctx, group: str, index: int) -> dict:
     return classifier_config(ctx, {"name": "pwcca_convnet", "width_factor": r["width_factor"]},
                              steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
                              seed=ctx.seed + SEED_OFFSET[group] + int(index), shuffle_labels=(group == "memorizing"))
+
+
+def runs_label(ctx) -> str:
+    """The data and nets of the scale, for titles and claim notes, e.g. "digits (8x8 grey); 5 + 5
+    PWCCA convnets at 0.125x the paper's widths, 400 Adam steps of batch 256"."""
+    r = GENMEM_RUNS[ctx.scale]
+    return (f"{dataset_description(ctx)}; {r['nets']} + {r['nets']} PWCCA convnets at {r['width_factor']:g}x the "
+            f"paper's widths, {r['steps']} Adam steps of batch {r['batch_size']}")
 
 
 def genmem_runs(ctx) -> dict:
@@ -130,7 +138,6 @@ def layer_distances(ctx, train: bool, metrics: dict, desc: str = "distances") ->
     "n_images", "widths"}``.  ``train_fit`` is the accuracy on the labels the net was trained on
     (the shuffled ones for memorizing nets); ``train_true`` on the true labels.
     """
-    from tqdm.auto import tqdm
     runs = genmem_runs(ctx)
     x, y_true, y_shuf = analysis_images(ctx, train)
     xtr, ytr, ytr_shuf = analysis_images(ctx, True)
@@ -147,7 +154,7 @@ def layer_distances(ctx, train: bool, metrics: dict, desc: str = "distances") ->
     pairs = group_pairs(len(runs["generalizing"]))
     dist = {m: {k: {"values": [[0.0] * len(pairs[k]) for _ in LAYERS]} for k in PAIR_GROUPS} for m in metrics}
     total = len(metrics) * sum(len(p) for p in pairs.values()) * len(LAYERS)
-    bar = tqdm(total=total, desc=desc, disable=not ctx.progress, leave=False)
+    bar = ctx.stage(desc, total)
     for kind in PAIR_GROUPS:
         for pi, pair in enumerate(pairs[kind]):
             ra, rb = pair_reps(reps, kind, pair)
@@ -164,7 +171,8 @@ def layer_distances(ctx, train: bool, metrics: dict, desc: str = "distances") ->
     widths = [int(r.shape[1]) for r in reps["generalizing"][0]]
     return {"layers": list(LAYERS), "pairs": {k: len(v) for k, v in pairs.items()}, "distance": dist,
             "accuracy": acc, "n_images": int(len(x)), "split": "train" if train else "test",
-            "widths": widths, "nets_per_group": len(runs["generalizing"]), "config": dict(GENMEM_RUNS[ctx.scale])}
+            "widths": widths, "nets_per_group": len(runs["generalizing"]), "config": dict(GENMEM_RUNS[ctx.scale]),
+            "data_label": runs_label(ctx)}
 
 
 def figure_distances(ctx, configs: dict, metric_names, desc: str) -> dict:
@@ -308,9 +316,9 @@ def draw_panel(ax, data: dict, metric: str, title: str) -> None:
 
 def subtitle(data: dict) -> str:
     """One line: nets, data, accuracies (so every figure states the nets fitted their labels)."""
+    from .classifiers import stored_data_label
     a = accuracy_summary(data)
-    c = data["config"]
-    return (f"{data['nets_per_group']} nets per group, PWCCA convnet x{c['width_factor']:g} widths, "
-            f"{data['n_images']} {data['split']} images\nmin fit of own training labels: generalizing "
+    return (f"{stored_data_label(data)}; {data['n_images']} {data['split']} images analysed\n"
+            f"min fit of own training labels: generalizing "
             f"{a['generalizing']['train_fit']['min']:.3f}, memorizing {a['memorizing']['train_fit']['min']:.3f}; "
             f"test acc {a['generalizing']['test']['mean']:.2f} / {a['memorizing']['test']['mean']:.2f}")

@@ -41,7 +41,7 @@ import numpy as np
 
 import fastcca
 
-from .classifiers import accuracy, classifier_config, image_data, layer_outputs, train_classifier
+from .classifiers import accuracy, classifier_config, dataset_description, image_data, layer_outputs, train_classifier
 
 #: per scale: the width sweep (Fig 4, A6, A7).  ``width_factors`` multiply the paper's widths
 #: 64..512 (PWCCAConvNet); training as the paper at paper scale (Adam 1e-3, batch 32, 100 epochs
@@ -67,6 +67,21 @@ LR_POPULATION = {
 
 DISTANCES = ("pwcca", "cosine", "euclidean")
 ANALYSIS_VERSION = 2     # bump when the cached analyses below change
+
+
+def width_sweep_label(ctx) -> str:
+    """The width sweep's data and training at ``ctx.scale``, for titles and claim notes."""
+    s = WIDTH_SWEEP[ctx.scale]
+    return (f"{dataset_description(ctx)}; PWCCA convnets at {', '.join(f'{w:g}' for w in s['width_factors'])}x the "
+            f"paper's widths, {s['seeds']} seeds each, {s['steps']} Adam steps (lr {s['lr']:g}) of batch {s['batch_size']}")
+
+
+def lr_population_label(ctx) -> str:
+    """The learning-rate population's data and training at ``ctx.scale``, for titles and notes."""
+    s = LR_POPULATION[ctx.scale]
+    return (f"{dataset_description(ctx)}; PWCCA convnets at {s['width_factor']:g}x the paper's widths, Adam "
+            f"learning rates {', '.join(f'{lr:g}' for lr in s['lrs'])}, {s['seeds']} seeds each, {s['steps']} steps "
+            f"of batch {s['batch_size']}")
 
 
 def net_config(ctx, width_factor: float, lr: float, seed: int, steps: int, batch_size: int) -> dict:
@@ -184,7 +199,6 @@ def width_sweep_analysis(ctx, checkpoint: str = "trained") -> dict:
 
 
 def _width_analysis(ctx, sweep, checkpoint, n_points):
-    from tqdm.auto import tqdm
     idx = -1 if checkpoint == "trained" else 0
     x = eval_images(ctx, n_points)
     xtr, ytr = image_data(ctx, train=True)
@@ -193,8 +207,7 @@ def _width_analysis(ctx, sweep, checkpoint, n_points):
     keep = [i for i, n in enumerate(all_names) if n not in SKIP_LAYERS]
     names = [all_names[i] for i in keep]
     dist, filters, acc_te, acc_tr = [], [], [], []
-    bar = tqdm(total=sum(len(n) * (len(n) - 1) // 2 for _, n in sweep), desc=f"width sweep distances ({checkpoint})",
-               disable=not ctx.progress, leave=False)
+    bar = ctx.stage(f"width sweep distances ({checkpoint})", sum(len(n) * (len(n) - 1) // 2 for _, n in sweep))
     for wf, nets in sweep:
         reps = [[r[i] for i in keep] for r in (filter_means(cfg, run["states"][idx], x) for cfg, run in nets)]
         filters.append([r.shape[1] for r in reps[0]])
@@ -340,7 +353,6 @@ def lr_population_analysis(ctx, layer: str, fractions, orders: int) -> dict:
 
 
 def _lr_analysis(ctx, pop, layer, fractions, orders, n_points):
-    from tqdm.auto import tqdm
     x = eval_images(ctx, n_points)
     xtr, ytr = image_data(ctx, train=True)
     xte, yte = image_data(ctx, train=False)
@@ -350,7 +362,7 @@ def _lr_analysis(ctx, pop, layer, fractions, orders, n_points):
     reps = [filter_means(cfg, run["states"][-1], x)[li] for _, cfg, run in nets]
     n = len(nets)
     raw = np.zeros((n, n))
-    bar = tqdm(total=n * (n - 1) // 2, desc="lr population distances", disable=not ctx.progress, leave=False)
+    bar = ctx.stage("lr population distances", n * (n - 1) // 2)
     for i, j in itertools.combinations(range(n), 2):
         m = fastcca.Moments.from_arrays(reps[i], reps[j], backend=ctx.fastcca_backend)
         raw[i, j] = fastcca.pwcca(m, side="x").distance

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import registry
 from .context import default_threads, thread_limits
+from .progress import FigureProgress
 
 
 def to_jsonable(obj):
@@ -46,6 +47,13 @@ def _write_atomic(path: str, write) -> None:
         raise
 
 
+def _device_or_error(ctx) -> str:
+    try:
+        return ctx.torch_device
+    except RuntimeError as exc:      # only reached after a run, so the figure itself did not need torch
+        return f"unavailable ({exc})"
+
+
 def run_figure(fig_id: str, ctx) -> dict:
     """Run one implemented figure; returns the JSON record (also written to disk)."""
     mod = registry.get_figure(fig_id)
@@ -57,8 +65,14 @@ def run_figure(fig_id: str, ctx) -> dict:
     hits0, misses0 = ctx.cache.hits, ctx.cache.misses
     threads = ctx.threads if ctx.threads is not None else default_threads(ctx.scale)
     t0, c0 = time.perf_counter(), time.process_time()
-    with thread_limits(threads):
-        data = mod.compute(ctx)
+    ctx.progress_bar = FigureProgress(fig_id, enabled=ctx.progress)
+    try:
+        with thread_limits(threads):
+            data = mod.compute(ctx)
+    finally:
+        stages = [(st.desc, st.total, st.done) for st in ctx.progress_bar.stages]
+        ctx.progress_bar.close()
+        ctx.progress_bar = FigureProgress()
     t_compute = time.perf_counter() - t0
     data = to_jsonable(data)
     chk = mod.check(data)
@@ -79,11 +93,13 @@ def run_figure(fig_id: str, ctx) -> dict:
         "scale": ctx.scale,
         "seed": ctx.seed,
         "backend": ctx.backend,
+        "devices": {"torch": _device_or_error(ctx), "fastcca": ctx.fastcca_backend},
         "config": ctx.config(mod.CONFIGS),
         "data": data,
         "claim_check": chk.to_dict(),
         "timing": {"compute_s": t_compute, "total_s": elapsed, "cpu_s": cpu, "threads": threads,
-                   "cache_hits": ctx.cache.hits - hits0, "cache_misses": ctx.cache.misses - misses0},
+                   "cache_hits": ctx.cache.hits - hits0, "cache_misses": ctx.cache.misses - misses0,
+                   "stages": [{"stage": d, "units": t, "done": n} for d, t, n in stages]},
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(),
                     "note": "timings depend on the machine and its load (shared machines are slower)"},

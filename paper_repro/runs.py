@@ -8,7 +8,7 @@ dict (``checkpoints``, ``states``, ``loss``).  Evaluate checkpoints with
 """
 from __future__ import annotations
 
-from .classifiers import classifier_config, train_classifier
+from .classifiers import classifier_config, dataset_description, train_classifier
 
 
 def _checkpoints(steps: int, n: int) -> list:
@@ -28,6 +28,17 @@ SVCCA_RUNS = {
               "resnet": {"name": "resnet", "width": 16, "blocks": 10},
               "steps": 160000, "batch_size": 128, "lr": 1e-3, "translate": 4, "intervals": 100},
 }
+
+
+def svcca_runs_label(ctx, archs=("convnet", "resnet")) -> str:
+    """The data and training of the shared SVCCA runs at ``ctx.scale``, for titles and claim
+    notes, e.g. "digits (8x8 grey), 1-pixel random translations; convnet 16/32 channels, fc 64;
+    2000 Adam steps of batch 64"."""
+    r = SVCCA_RUNS[ctx.scale]
+    nets = {"convnet": f"convnet {r['convnet']['width']}/{2 * r['convnet']['width']} channels, fc {r['convnet']['fc']}",
+            "resnet": f"ResNet width {r['resnet']['width']}, {r['resnet']['blocks']} blocks per stage"}
+    return (f"{dataset_description(ctx)}, {r['translate']}-pixel random translations; "
+            + "; ".join(nets[a] for a in archs) + f"; {r['steps']} Adam steps of batch {r['batch_size']}")
 
 
 def svcca_run(ctx, arch: str, seed: int | None = None):

@@ -46,7 +46,6 @@ def load_model(config: dict, state):
 
 def _train(ctx, config, x, y, desc):
     import torch
-    from tqdm.auto import tqdm
 
     device = ctx.torch_device
     torch.manual_seed(int(config["seed"]))
@@ -70,8 +69,8 @@ def _train(ctx, config, x, y, desc):
     if 0 in ckpts:
         out.update(state_dict_to_arrays(model.state_dict(), "ckpt0__"))
     model.train()
-    for step in tqdm(range(1, steps + 1), desc=desc, disable=not ctx.progress, leave=False,
-                     mininterval=0.5):
+    bar = ctx.stage(desc, steps)
+    for step in range(1, steps + 1):
         if bs is None or bs >= len(x):
             xb, yb = xt, yt
         else:
@@ -86,6 +85,8 @@ def _train(ctx, config, x, y, desc):
         losses[step - 1] = float(loss.detach())
         if step in ckpts:
             out.update(state_dict_to_arrays(model.state_dict(), f"ckpt{step}__"))
+        bar.update()
+    bar.close()
     out["checkpoint_steps"] = np.asarray(ckpts, dtype=np.int64)
     out["loss"] = losses
     return out

@@ -15,7 +15,6 @@ Each point is the mean over ``reps`` independent draws (error bars: standard dev
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import fastcca
 
@@ -42,7 +41,7 @@ def compute(ctx) -> dict:
     be = ctx.fastcca_backend
     panels = []
     total = len(cfg["noise_std"]) * len(ks) * reps
-    bar = tqdm(total=total, desc="pwcca-fig2 similarities", disable=not ctx.progress, leave=False)
+    bar = ctx.stage("similarities", total)
     for std in cfg["noise_std"]:
         dist = {m: np.zeros((len(ks), reps)) for m in MEASURES}
         kx = np.zeros((len(ks), reps), dtype=int)

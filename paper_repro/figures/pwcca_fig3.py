@@ -19,7 +19,7 @@ from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig3", title="PWCCA distance per layer: generalizing vs memorizing nets",
                   time_small="~53 s",
-                  needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
+                  needs=("torch", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 # the nets are configured in paper_repro.genmem.GENMEM_RUNS (shared with Figs A5, A9, A10)
 CONFIGS = {"tiny": {"split": "train"}, "small": {"split": "train"}, "paper": {"split": "train"}}

@@ -23,7 +23,8 @@ from scipy.stats import spearmanr
 
 from ..analysis import corr
 from ..claims import ClaimCheck
-from ..populations import DISTANCES, WIDTH_SWEEP, chance_pwcca_distance, width_sweep_analysis
+from ..classifiers import stored_data_label
+from ..populations import DISTANCES, WIDTH_SWEEP, chance_pwcca_distance, width_sweep_analysis, width_sweep_label
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig4", title="distance vs width; test accuracy vs distance",
@@ -50,7 +51,7 @@ def analysis_data(ctx, checkpoint: str = "trained") -> dict:
             "distance": a["distance"].tolist(),                       # (metric, width, pair, layer)
             "pairs": [list(p) for p in itertools.combinations(range(n_seeds), 2)],
             "test_accuracy": a["test_accuracy"].tolist(), "train_accuracy": a["train_accuracy"].tolist(),
-            "n_datapoints": int(n), "checkpoint": checkpoint,
+            "n_datapoints": int(n), "checkpoint": checkpoint, "data_label": width_sweep_label(ctx),
             "chance_distance_conv": chance}                           # (width, conv layer)
 
 
@@ -106,8 +107,8 @@ def check(data) -> ClaimCheck:
                   "pearson_accuracy_distance_nets": s["pearson_accuracy_distance_nets"],
                   "conv_layers_narrowing": f"{s['layers_narrowing']}/{len(conv_layers(data))}"},
         holds=bool(wider and accr),
-        note="digits, widths 1/32 .. 1/2 of the paper's (2-32 filters in conv1), 300 Adam steps; the "
-             "narrowest nets also reach a lower accuracy, which drives part of the correlation (as in the paper)")
+        note=f"{stored_data_label(data)}; the narrowest nets also reach a lower accuracy, which drives part of the "
+             "correlation (as in the paper)")
 
 
 def _width_ticks(ax, data):
@@ -172,7 +173,7 @@ def draw(data):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     draw_width_panel(axes[0], data, "pwcca", "PWCCA")
     draw_accuracy_panel(axes[1], data, "pwcca", "PWCCA")
-    fig.suptitle(f"PWCCA Fig 4: wider nets converge to more similar solutions (PWCCA convnet on digits, "
-                 f"{data['n_datapoints']} training images, filter means)", fontsize=10)
+    fig.suptitle(f"PWCCA Fig 4: wider nets converge to more similar solutions\n({stored_data_label(data)}; "
+                 f"{data['n_datapoints']} training images, filter means)", fontsize=9)
     fig.tight_layout()
     return fig

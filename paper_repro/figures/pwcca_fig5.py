@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import ClaimCheck
+from ..classifiers import stored_data_label
 from ..populations import (LR_POPULATION, adjusted_rand, cluster_labels, curve_area, eta_squared,
-                           lr_population_analysis, permutation_pvalue)
+                           lr_population_analysis, lr_population_label, permutation_pvalue)
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-fig5", title="distance matrix over nets with varied learning rates; clusters vs ablation",
@@ -78,7 +79,8 @@ def compute(ctx) -> dict:
             "fractions": fr.tolist(), "block_mean_distance": [[float(np.mean(
                 [a["distance"][i, j] for i in np.flatnonzero(lr == u) for j in np.flatnonzero(lr == v) if i != j]))
                 for v in lrs] for u in lrs], "lrs": lrs.tolist(), "stats": stats,
-            "width_factor": LR_POPULATION[ctx.scale]["width_factor"], "steps": LR_POPULATION[ctx.scale]["steps"]}
+            "width_factor": LR_POPULATION[ctx.scale]["width_factor"], "steps": LR_POPULATION[ctx.scale]["steps"],
+            "data_label": lr_population_label(ctx)}
 
 
 def check(data) -> ClaimCheck:
@@ -138,6 +140,7 @@ def _note(data) -> str:
     parts.append("mean train / test accuracy per learning rate: " + ", ".join(
         f"{u:g}: {tr[lr == u].mean():.3f} / {te[lr == u].mean():.3f}" for u in data["lrs"])
         + " (a learning rate that is still fitting differs from the others by training progress too)")
+    parts.insert(0, stored_data_label(data))
     parts.append(f"direct average linkage on the matrix: ARI {s['ari_direct_linkage_lr']:.2f} (the profile "
                  f"clustering: {s['ari_clusters_lr']:.2f})")
     return "; ".join(parts)
@@ -196,7 +199,6 @@ def draw(data):
     ax.set_title("ablation curves (thin: nets; thick: cluster means)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.suptitle(f"PWCCA Fig 5: nets trained with different learning rates (PWCCA convnet x{data['width_factor']:g} "
-                 f"on digits, {data['steps']} steps)", fontsize=10)
+    fig.suptitle(f"PWCCA Fig 5: nets trained with different learning rates\n({stored_data_label(data)})", fontsize=9)
     fig.tight_layout()
     return fig

@@ -13,7 +13,6 @@ WT2 images plot the similarity, 1 - distance).
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import fastcca
 
@@ -52,7 +51,7 @@ def compute(ctx) -> dict:
         final = reps[-1]
         dist = {"pwcca": [[0.0] * len(reps) for _ in range(depth)],
                 "mean_cca": [[0.0] * len(reps) for _ in range(depth)]}
-        bar = tqdm(total=depth * len(reps), desc=f"pwcca-fig6 {depth}-layer", disable=not ctx.progress, leave=False)
+        bar = ctx.stage(f"{depth}-layer LSTM distances", depth * len(reps))
         for li in range(depth):
             for c, rep in enumerate(reps):
                 mom = fastcca.Moments.from_arrays(rep[li], final[li], backend=ctx.fastcca_backend)

@@ -12,12 +12,13 @@ images are unrelated to any label, and each net's guess is its own.
 from __future__ import annotations
 
 from ..claims import ClaimCheck
+from ..classifiers import stored_data_label
 from ..genmem import accuracy_summary, draw_panel, late_gaps, figure_distances, subtitle
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA10", title="fig3 on test data",
                   time_small="~49 s",
-                  needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
+                  needs=("torch", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 CONFIGS = {"tiny": {"split": "test"}, "small": {"split": "test"}, "paper": {"split": "test"}}
 
@@ -47,8 +48,7 @@ def check(data) -> ClaimCheck:
                   "min_train_fit_accuracy": fitted, "accuracy": acc, "late_layers": late_gaps(data, "pwcca"),
                   "pwcca_failed_points": len(data["pwcca_failures"])},
         holds=bool(ok),
-        note=(f"digits' {data['n_images']} held-out images (not CIFAR-10's 10000), nets of 1/8 the paper's widths; "
-              "the machine was shared while it ran"
+        note=(f"{stored_data_label(data)}; {data['n_images']} held-out images"
               + (f"; fastcca.pwcca raised LinAlgError at {len(data['pwcca_failures'])} point(s) (nan, left out of "
                  "the means)" if data["pwcca_failures"] else "")))
 

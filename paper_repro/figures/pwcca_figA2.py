@@ -16,7 +16,6 @@ A rotation is an invertible linear map, so CCA sees h_t and h_T as the same repr
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import fastcca
 
@@ -51,8 +50,7 @@ def compute(ctx) -> dict:
     p, runs, steps = cfg["p"], cfg["runs"], cfg["steps"]
     rot = random_orthogonal(p, rng)
     panels = []
-    bar = tqdm(total=len(cfg["alphas"]) * steps, desc="pwcca-figA2 distances", disable=not ctx.progress,
-               leave=False)
+    bar = ctx.stage("distances", len(cfg["alphas"]) * steps)
     for alpha in cfg["alphas"]:
         states = _simulate(p, runs, steps, alpha, rot, rng)
         final = states[-1]

@@ -19,7 +19,6 @@ representation is the (sequences, hidden) matrix of its hidden states.
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..analysis import pwcca_distance
 from ..claims import ClaimCheck
@@ -57,7 +56,7 @@ def compute(ctx) -> dict:
     T = cfg["length"]
     dist = {m: [[0.0] * T for _ in hs] for m in METRICS}
     failures = []
-    bar = tqdm(total=len(hs) * (T - 1), desc="pwcca-figA3 distances", disable=not ctx.progress, leave=False)
+    bar = ctx.stage("distances", len(hs) * (T - 1))
     for li, h in enumerate(hs):
         final = h[:, -1]
         nf = np.linalg.norm(final, axis=1)

@@ -23,7 +23,6 @@ figure also draws the context steps before the repeat (x < 0), for the other pos
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..analysis import pwcca_distance
 from ..claims import ClaimCheck
@@ -86,7 +85,7 @@ def compute(ctx) -> dict:
                     layers=a3["layers"], data_dir=ctx.data_dir)
     failures = []
     dist = []                                          # start -> metric -> layer -> (start + R,)
-    bar = tqdm(total=len(cfg["starts"]), desc="pwcca-figA4 starts", disable=not ctx.progress, leave=False)
+    bar = ctx.stage("starts", len(cfg["starts"]))
     for s in cfg["starts"]:
         hs = hidden_states(tcfg, run["states"][-1], repeated_input(test, s, R))
         per = [step_distances(h, ctx.fastcca_backend, failures, f"start {s}, layer {li + 1}")

@@ -20,12 +20,13 @@ same numbers as Fig 3) is drawn alongside for reference; the paper's A5 has the 
 from __future__ import annotations
 
 from ..claims import ClaimCheck
+from ..classifiers import stored_data_label
 from ..genmem import LATE, accuracy_summary, draw_panel, late_gaps, figure_distances, subtitle
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA5", title="cosine and Euclidean versions of fig3",
                   time_small="~54 s",
-                  needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
+                  needs=("torch", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 CONFIGS = {"tiny": {"split": "train"}, "small": {"split": "train"}, "paper": {"split": "train"}}
 METRICS = ("cosine", "euclidean", "pwcca")
@@ -50,7 +51,7 @@ def check(data) -> ClaimCheck:
         measured={"late": gaps, "ratio_to_pwcca": ratio, "missed": missed, "accuracy": accuracy_summary(data),
                   "pwcca_failed_points": len(data["pwcca_failures"])},
         holds=bool(ref > 0 and all(missed.values())),
-        note="digits 8x8, nets of 1/8 the paper's widths; the machine was shared while it ran")
+        note=stored_data_label(data))
 
 
 def draw(data):

@@ -16,6 +16,7 @@ Both are averaged over the 10 pairs of a width and, as the summary, over conv1 .
 from __future__ import annotations
 
 from ..claims import ClaimCheck
+from ..classifiers import stored_data_label
 from ..registry import FigureInfo
 from .pwcca_fig4 import (ACC_R_MAX, CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, analysis_data, draw_accuracy_panel,
                          draw_width_panel, summarise)
@@ -53,7 +54,8 @@ def check(data) -> ClaimCheck:
                    f"widths <= {ACC_R_MAX}; holds iff neither cosine nor Euclidean shows either effect "
                    "(PWCCA's values given for contrast)"),
         measured=meas, holds=bool(misses),
-        note="neurons matched by index (no alignment between nets); Euclidean on raw activations / sqrt(p)")
+        note=f"{stored_data_label(data)}; neurons matched by index (no alignment between nets); Euclidean on raw "
+             "activations / sqrt(p)")
 
 
 def draw(data):
@@ -63,7 +65,7 @@ def draw(data):
         draw_width_panel(axes[row, 0], data, metric, label)
         draw_accuracy_panel(axes[row, 1], data, metric, label)
     fig.suptitle("PWCCA Fig A6: Fig 4 with cosine (top) and Euclidean (bottom) distances, neurons matched by "
-                 f"index\n(PWCCA convnet on digits, {data['n_datapoints']} training images, filter means)",
+                 f"index\n({stored_data_label(data)}; {data['n_datapoints']} training images, filter means)",
                  fontsize=10)
     fig.tight_layout()
     return fig

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import ClaimCheck
+from ..classifiers import stored_data_label
 from ..registry import FigureInfo
 from .pwcca_fig4 import CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, analysis_data, conv_layers, summarise
 
@@ -86,7 +87,7 @@ def draw(data):
         ax.legend(fontsize=6.5, ncol=2, loc="upper center")
     axes[0].set_ylabel("pairwise PWCCA distance")
     axes[0].set_ylim(0, 1.3)
-    fig.suptitle("PWCCA Fig A7: distance vs number of filters, untrained vs trained (PWCCA convnet on digits, "
-                 f"{len(data['trained']['test_accuracy'][0])} nets per width)", fontsize=10)
+    fig.suptitle("PWCCA Fig A7: distance vs number of filters, untrained vs trained\n("
+                 f"{stored_data_label(data['trained'])})", fontsize=9)
     fig.tight_layout()
     return fig

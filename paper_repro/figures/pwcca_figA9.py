@@ -14,13 +14,14 @@ generalizing curve and the two others -- is smaller without the projection weigh
 from __future__ import annotations
 
 from ..claims import ClaimCheck
+from ..classifiers import stored_data_label
 from ..genmem import (EARLY, LATE, accuracy_summary, draw_panel, early_max_difference, late_gaps,
                       figure_distances, subtitle)
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="pwcca-figA9", title="fig3 with unweighted mean CCA and with SVCCA",
                   time_small="~56 s",
-                  needs=("torch (CPU)", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
+                  needs=("torch", "digits (CIFAR-10 at paper scale)", "paper_repro.genmem runs"))
 
 CONFIGS = {"tiny": {"split": "train"}, "small": {"split": "train"}, "paper": {"split": "train"}}
 METRICS = ("mean_cca", "svcca", "pwcca")
@@ -49,7 +50,7 @@ def check(data) -> ClaimCheck:
                   "early_max_abs_difference": early, "accuracy": accuracy_summary(data),
                   "pwcca_failed_points": len(data["pwcca_failures"])},
         holds=bool(ref > 0 and all(broad.values()) and all(misses.values())),
-        note="digits 8x8, nets of 1/8 the paper's widths; the machine was shared while it ran")
+        note=stored_data_label(data))
 
 
 def draw(data):

@@ -25,7 +25,6 @@ ReLU / max-pool layers).  Measured: k_needed = the smallest k whose test accurac
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..analysis import svcca_directions
 from ..claims import ClaimCheck
@@ -67,7 +66,7 @@ def compute(ctx) -> dict:
     rng = np.random.default_rng([ctx.seed, 2])
     out = {"full_accuracy": full, "tol": cfg["tol"], "layers": {}, "n_fit": len(a1[cfg["layers"][0]]),
            "n_test": len(yt)}
-    for name in tqdm(cfg["layers"], desc="svcca-fig2a layers", disable=not ctx.progress, leave=False):
+    for name in ctx.track(cfg["layers"], "projections per layer"):
         i = net.layer_names.index(name)
         h = a1[name]
         p = h.shape[1]

@@ -19,7 +19,6 @@ net's accuracy; then the accuracy at k* for every m = 1 ... width, and m* = the 
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..analysis import svcca_directions
 from ..claims import ClaimCheck
@@ -56,7 +55,7 @@ def compute(ctx) -> dict:
     xt, yt = pair["x_test"], pair["y_test"]
     full = accuracy_with(net, xt, yt, {})
     out = {"full_accuracy": full, "tol": cfg["tol"], "layers": {}}
-    for name in tqdm(cfg["layers"], desc="svcca-fig2b layers", disable=not ctx.progress, leave=False):
+    for name in ctx.track(cfg["layers"], "projections per layer"):
         i = net.layer_names.index(name)
         h = a1[name]
         p = h.shape[1]

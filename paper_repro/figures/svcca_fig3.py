@@ -13,7 +13,6 @@ hidden layer.
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..analysis import project_onto_variates, svcca_directions
 from ..claims import ClaimCheck
@@ -42,7 +41,7 @@ def compute(ctx) -> dict:
     ks = cfg["ks"]
     rel_err = {}
     drawn = {}
-    for layer in tqdm(range(len(a1)), desc="svcca-fig3 layers", disable=not ctx.progress, leave=False):
+    for layer in ctx.track(range(len(a1)), "layers"):
         sv = svcca_directions(a1[layer], a2[layer], keep=int(cfg["svd_keep"]), backend=ctx.fastcca_backend)
         errs = []
         for k in ks:

@@ -18,7 +18,6 @@ of parameter updates the freeze runs skip (a count, not a timing).
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..claims import ClaimCheck
 from ..freeze import freeze_config, freeze_run, updates_saved
@@ -43,7 +42,7 @@ def compute(ctx) -> dict:
     out = {"archs": {}, "runs": cfg["runs"], "tail": cfg["tail"], "tol": cfg["tol"]}
     jobs = [(a, i, f) for a in ARCHS for i in range(cfg["runs"]) for f in (False, True)]
     res = {}
-    for arch, i, fr in tqdm(jobs, desc="svcca-fig5 runs", disable=not ctx.progress, leave=False):
+    for arch, i, fr in ctx.track(jobs, "runs"):
         c = freeze_config(ctx, r[arch], steps=cfg["steps"][arch], lr=r["lr"], batch_size=r["batch_size"],
                           translate=r["translate"], seed=ctx.seed + i, freeze=fr, eval_every=cfg["eval_every"])
         res[arch, i, fr] = freeze_run(ctx, c, desc=f"{arch} run {i}{' (freeze)' if fr else ''}")

@@ -34,7 +34,6 @@ distinct class is the remaining class with the least total confusion with all ot
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import fastcca
 
@@ -180,7 +179,7 @@ def compute(ctx) -> dict:
 
     b, be = cfg["batch"], ctx.fastcca_backend
     sims, accs = [], []
-    for state in tqdm(run["states"][:-1], desc="svcca-fig6 checkpoints", disable=not ctx.progress, leave=False):
+    for state in ctx.track(run["states"][:-1], "checkpoints"):
         sims.append(_sims(logit_moments(tcfg, state, x, keep, i_logits, classes, b, be)))
         accs.append(accuracy(tcfg, state, xte, yte))
     # the final net: every class (calibrates "track together") and a permuted-logit chance floor

@@ -33,7 +33,6 @@ accuracy at ~0.35 of size"), written down because the paper's appendix is terse:
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..analysis import svcca_directions
 from ..claims import ClaimCheck
@@ -64,7 +63,7 @@ def compute(ctx) -> dict:
     xt, yt = pair["x_test"], pair["y_test"]
     full = accuracy_with(net, xt, yt, {})
     dirs, info = {}, {}
-    for name in tqdm(layers, desc="svcca-figA5 SVCCA", disable=not ctx.progress, leave=False):
+    for name in ctx.track(layers, "SVCCA"):
         h = a1[name]
         nets = svcca_directions(h, a2[name], keep=cfg["keep"], backend=ctx.fastcca_backend)
         logit = svcca_directions(h, pair["logits_fit"], keep=cfg["keep"], backend=ctx.fastcca_backend)
@@ -77,7 +76,7 @@ def compute(ctx) -> dict:
         fractions = sorted(fractions + [float(cfg["claim_fraction"])])
     acc = {m: {} for m in METHODS}
     kept = {}
-    for f in tqdm(fractions, desc="svcca-figA5 sizes", disable=not ctx.progress, leave=False):
+    for f in ctx.track(fractions, "sizes"):
         kept[str(f)] = {name: max(1, int(round(f * info[name]["width"]))) for name in layers}
         for method in METHODS:
             projs, row = {}, [full]

@@ -11,7 +11,6 @@ steps of the held-out sequences (after a burn-in prefix), as in pwcca-fig6.
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import fastcca
 
@@ -35,7 +34,7 @@ def compute(ctx) -> dict:
         reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens)] for s in run["states"]]
         sim = [[0.0] * len(reps) for _ in range(depth)]
         kept = [[0] * len(reps) for _ in range(depth)]
-        bar = tqdm(total=depth * len(reps), desc=f"svcca-figA6 {depth}-layer", disable=not ctx.progress, leave=False)
+        bar = ctx.stage(f"{depth}-layer LSTM distances", depth * len(reps))
         for li in range(depth):
             for c, rep in enumerate(reps):
                 r = fastcca.svcca(rep[li], reps[-1][li], keep=0.99, keep_rule="sum", backend=ctx.fastcca_backend)
