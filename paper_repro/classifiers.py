@@ -101,15 +101,17 @@ def train_classifier(ctx, config: dict, desc: str = "train classifier") -> dict:
     return train_cached(ctx, config, x, training_labels(config, y), desc=desc)
 
 
-def layer_outputs(config: dict, state, x: np.ndarray, batch: int = 512, device: str = "cpu",
+def layer_outputs(config: dict, state, x: np.ndarray, batch: int = 512, *, device,
                   spatial_mean: bool = False) -> list:
     """Every named layer's output (``model.layer_names`` order) for images x, float64 numpy
     arrays (n, ...), the model in eval mode (BatchNorm running statistics), computed batch by
     batch.  ``spatial_mean``: conv outputs (n, c, h, w) averaged over positions -> (n, c) inside
-    each batch (the PWCCA paper's filter representation; full-size maps are never held)."""
+    each batch (the PWCCA paper's filter representation; full-size maps are never held).
+    device: the torch device the model runs on (images go there batch by batch; outputs come
+    back to the host)."""
     import torch
     from .training import load_model
-    model = load_model(config, state).to(device)
+    model = load_model(config, state, device=device)
     outs = None
     with torch.no_grad():
         for i in range(0, len(x), batch):
@@ -121,11 +123,11 @@ def layer_outputs(config: dict, state, x: np.ndarray, batch: int = 512, device: 
     return [np.concatenate(o) for o in outs]
 
 
-def predictions(config: dict, state, x: np.ndarray, batch: int = 512, device: str = "cpu") -> np.ndarray:
-    """Predicted class (n,) int64 of a checkpoint for images x, batch by batch, eval mode."""
+def predictions(config: dict, state, x: np.ndarray, batch: int = 512, *, device) -> np.ndarray:
+    """Predicted class (n,) int64 of a checkpoint for images x, batch by batch, eval mode, on ``device``."""
     import torch
     from .training import load_model
-    model = load_model(config, state).to(device)
+    model = load_model(config, state, device=device)
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
@@ -133,6 +135,6 @@ def predictions(config: dict, state, x: np.ndarray, batch: int = 512, device: st
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def accuracy(config: dict, state, x: np.ndarray, y: np.ndarray, device: str = "cpu") -> float:
-    """Top-1 accuracy of a checkpoint on (x, y)."""
+def accuracy(config: dict, state, x: np.ndarray, y: np.ndarray, *, device) -> float:
+    """Top-1 accuracy of a checkpoint on (x, y), evaluated on ``device``."""
     return float(np.mean(predictions(config, state, x, device=device) == y))

@@ -149,33 +149,37 @@ def accuracy_with(model, x: np.ndarray, y: np.ndarray, projectors: dict, batch: 
     (Fig A5); a single replaced layer gives the same as ``model.forward_from(i, projected h_i)``.
     """
     import torch
+    from .training import host, model_device
     model.eval()
+    dev = model_device(model)
     correct = 0
     with torch.no_grad():
         for s in range(0, len(x), batch):
-            h = torch.as_tensor(x[s:s + batch])
+            h = torch.as_tensor(x[s:s + batch], device=dev)
             for j, stage in enumerate(model.stages):
                 h = stage(h)
                 if j + 1 in projectors:
                     shape = h.shape
-                    hp = projectors[j + 1](h.double().numpy().reshape(shape[0], -1))
-                    h = torch.as_tensor(hp.reshape(shape), dtype=torch.float32)
-            correct += int((h.argmax(1).numpy() == y[s:s + batch]).sum())
+                    hp = projectors[j + 1](host(h).reshape(shape[0], -1))
+                    h = torch.as_tensor(hp.reshape(shape), dtype=torch.float32, device=dev)
+            correct += int((h.argmax(1).cpu().numpy() == y[s:s + batch]).sum())
     return correct / len(x)
 
 
 def layer_activations(model, x: np.ndarray, layers, batch: int = 512) -> dict:
     """``{name: (n, d) float64}``: the flattened outputs of the named layers (``model.layer_names``)
-    for images x, model in eval mode; only the asked-for layers are kept (memory)."""
+    for images x, model in eval mode (on its own device); only the asked-for layers are kept (memory)."""
     import torch
+    from .training import host, model_device
     idx = {name: model.layer_names.index(name) for name in layers}
     out = {name: [] for name in layers}
     model.eval()
+    dev = model_device(model)
     with torch.no_grad():
         for s in range(0, len(x), batch):
-            hs = model.hidden(torch.as_tensor(x[s:s + batch]))
+            hs = model.hidden(torch.as_tensor(x[s:s + batch], device=dev))
             for name, i in idx.items():
-                out[name].append(flat(hs[i].double().numpy()))
+                out[name].append(flat(host(hs[i])))
     return {name: np.concatenate(v) for name, v in out.items()}
 
 
@@ -193,7 +197,7 @@ def svcca_convnet_pair(ctx, layers, fit_max: int | None = None) -> dict:
     models = []
     for seed in (ctx.seed, ctx.seed + 1):
         cfg, run = svcca_run(ctx, "convnet", seed)
-        models.append(load_model(cfg, run["states"][-1]))
+        models.append(load_model(cfg, run["states"][-1], device=ctx.torch_device))
     x_tr, _ = image_data(ctx, train=True)
     x_te, y_te = image_data(ctx, train=False)
     if fit_max is not None:

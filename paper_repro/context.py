@@ -61,6 +61,14 @@ class RunContext:
         return self.backend
 
     @property
+    def conv_backend(self) -> str:
+        """The fastcca backend of the direct conv-layer CCA calls (:class:`fastcca.ConvMoments`,
+        :func:`fastcca.conv_cca`): "cpu" whatever the run's backend, since fastcca's per-frequency
+        conv kernels exist for the CPU only in this version (``fastcca.torch.record`` keeps its
+        dense layers on the GPU and its conv="fft" layers on the CPU by itself)."""
+        return "cpu"
+
+    @property
     def torch_device(self) -> str:
         """The torch device every model is trained and evaluated on (:attr:`device` if given)."""
         if self.device is not None:

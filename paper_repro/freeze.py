@@ -60,7 +60,7 @@ def _apply_modes(model, frozen_modules) -> None:
         m.eval()
 
 
-def train_with_freezing(config: dict, x, y, x_test, y_test, device: str = "cpu", bar=None,
+def train_with_freezing(config: dict, x, y, x_test, y_test, *, device, bar=None,
                         snapshot_steps=()) -> dict:
     """Train ``build(config["model"])`` on (x, y), freezing units bottom-up when
     ``config["freeze"]``; test accuracy on (x_test, y_test) at steps 0, eval_every, ..., steps.

@@ -100,7 +100,7 @@ def analysis_images(ctx, train: bool) -> tuple:
     return x, y, shuffled
 
 
-def representations(config: dict, state, x: np.ndarray, batch: int = 500, device: str = "cpu") -> list:
+def representations(config: dict, state, x: np.ndarray, batch: int = 500, *, device) -> list:
     """The layers of :data:`LAYERS` for images x: a list of float64 (n, p) arrays (input and
     conv layers as channel means over positions, softmax as is), computed batch by batch on
     ``device`` so that the full conv maps are never held (model in eval mode)."""

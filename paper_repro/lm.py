@@ -87,10 +87,11 @@ def held_out(cfg: dict, n: int, length: int, seed: int, layers: int | None = Non
     return token_windows(ids, n, length, seed)
 
 
-def hidden_states(tcfg: dict, state, tokens: np.ndarray) -> list:
-    """Every layer's hidden states, a list of (n, T, hidden) float64 arrays."""
+def hidden_states(tcfg: dict, state, tokens: np.ndarray, *, device) -> list:
+    """Every layer's hidden states, a list of (n, T, hidden) float64 host arrays; the model runs on
+    ``device``."""
     import torch
-    from .training import load_model
-    model = load_model(tcfg, state)
+    from .training import host, load_model
+    model = load_model(tcfg, state, device=device)
     with torch.no_grad():
-        return [h.double().numpy() for h in model.hidden(torch.as_tensor(tokens))]
+        return [host(h) for h in model.hidden(torch.as_tensor(tokens, device=device))]

@@ -124,11 +124,11 @@ def eval_images(ctx, n_points):
     return x if n_points is None else x[:n_points]
 
 
-def filter_means(config: dict, state, x: np.ndarray, batch: int = 256) -> list:
+def filter_means(config: dict, state, x: np.ndarray, batch: int = 256, *, device) -> list:
     """Every layer of ``model.layer_names`` except "in", as the paper represents it: conv outputs
     (n, c, h, w) averaged over the spatial positions -> (n, c); dense outputs (n, d) unchanged.
     float64, eval mode.  Computed batch by batch, so full-size maps are never held (CIFAR-10)."""
-    return layer_outputs(config, state, x, batch=batch, spatial_mean=True)[1:]
+    return layer_outputs(config, state, x, batch=batch, device=device, spatial_mean=True)[1:]
 
 
 def layer_names(config: dict) -> list:
@@ -200,6 +200,7 @@ def width_sweep_analysis(ctx, checkpoint: str = "trained") -> dict:
 
 def _width_analysis(ctx, sweep, checkpoint, n_points):
     idx = -1 if checkpoint == "trained" else 0
+    dev = ctx.torch_device
     x = eval_images(ctx, n_points)
     xtr, ytr = image_data(ctx, train=True)
     xte, yte = image_data(ctx, train=False)
@@ -209,10 +210,11 @@ def _width_analysis(ctx, sweep, checkpoint, n_points):
     dist, filters, acc_te, acc_tr = [], [], [], []
     bar = ctx.stage(f"width sweep distances ({checkpoint})", sum(len(n) * (len(n) - 1) // 2 for _, n in sweep))
     for wf, nets in sweep:
-        reps = [[r[i] for i in keep] for r in (filter_means(cfg, run["states"][idx], x) for cfg, run in nets)]
+        reps = [[r[i] for i in keep] for r in (filter_means(cfg, run["states"][idx], x, device=dev)
+                                               for cfg, run in nets)]
         filters.append([r.shape[1] for r in reps[0]])
-        acc_te.append([accuracy(cfg, run["states"][idx], xte, yte) for cfg, run in nets])
-        acc_tr.append([accuracy(cfg, run["states"][idx], xtr, ytr) for cfg, run in nets])
+        acc_te.append([accuracy(cfg, run["states"][idx], xte, yte, device=dev) for cfg, run in nets])
+        acc_tr.append([accuracy(cfg, run["states"][idx], xtr, ytr, device=dev) for cfg, run in nets])
         rows = []
         for i, j in itertools.combinations(range(len(nets)), 2):
             rows.append(pair_distances(reps[i], reps[j], ctx.fastcca_backend))
@@ -229,7 +231,7 @@ def _width_analysis(ctx, sweep, checkpoint, n_points):
 # ablation (Fig 5b)
 
 def ablation_curve(config: dict, state, layer: int, x: np.ndarray, y: np.ndarray, fractions, orders: int = 3,
-                   seed: int = 0, batch: int = 512) -> np.ndarray:
+                   seed: int = 0, batch: int = 512, *, device) -> np.ndarray:
     """Accuracy on (x, y) when a growing fraction of the channels of hidden layer ``layer``
     (index into ``model.layer_names``, "in" = 0) is zeroed (the layer's output after its ReLU set
     to 0, as Morcos et al. 2018 ablate), the forward pass continued from there (eval mode).
@@ -239,12 +241,12 @@ def ablation_curve(config: dict, state, layer: int, x: np.ndarray, y: np.ndarray
     accuracies (orders, len(fractions)).  Images go through in batches of ``batch``."""
     import torch
     from .training import load_model
-    model = load_model(config, state)
+    model = load_model(config, state, device=device)
     correct = np.zeros((orders, len(fractions)))
     perms = None
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            h = torch.as_tensor(x[i:i + batch])
+            h = torch.as_tensor(x[i:i + batch], device=device)
             for stage in model.stages[:layer]:
                 h = stage(h)
             if perms is None:
@@ -253,8 +255,8 @@ def ablation_curve(config: dict, state, layer: int, x: np.ndarray, y: np.ndarray
             for o, perm in enumerate(perms):
                 for k, f in enumerate(fractions):
                     g = h.clone()
-                    g[:, torch.as_tensor(perm[:int(round(f * len(perm)))], dtype=torch.long)] = 0
-                    correct[o, k] += np.sum(model.forward_from(layer, g).argmax(1).numpy() == yb)
+                    g[:, torch.as_tensor(perm[:int(round(f * len(perm)))], dtype=torch.long, device=device)] = 0
+                    correct[o, k] += np.sum(model.forward_from(layer, g).argmax(1).cpu().numpy() == yb)
     return correct / len(x)
 
 
@@ -359,7 +361,8 @@ def _lr_analysis(ctx, pop, layer, fractions, orders, n_points):
     nets = [(lr, cfg, run) for lr, group in pop for cfg, run in group]
     names = layer_names(nets[0][1])
     li = names.index(layer)
-    reps = [filter_means(cfg, run["states"][-1], x)[li] for _, cfg, run in nets]
+    dev = ctx.torch_device
+    reps = [filter_means(cfg, run["states"][-1], x, device=dev)[li] for _, cfg, run in nets]
     n = len(nets)
     raw = np.zeros((n, n))
     bar = ctx.stage("lr population distances", n * (n - 1) // 2)
@@ -369,10 +372,10 @@ def _lr_analysis(ctx, pop, layer, fractions, orders, n_points):
         raw[j, i] = fastcca.pwcca(m, side="y").distance
         bar.update()
     bar.close()
-    abl = np.stack([ablation_curve(cfg, run["states"][-1], li + 1, xte, yte, fractions, orders, seed=cfg["seed"])
-                    for _, cfg, run in nets])
+    abl = np.stack([ablation_curve(cfg, run["states"][-1], li + 1, xte, yte, fractions, orders, seed=cfg["seed"],
+                                   device=dev) for _, cfg, run in nets])
     return {"lr": np.asarray([lr for lr, _, _ in nets]), "seed": np.asarray([cfg["seed"] for _, cfg, _ in nets]),
             "distance": 0.5 * (raw + raw.T), "distance_raw": raw,
-            "train_accuracy": np.asarray([accuracy(cfg, run["states"][-1], xtr, ytr) for _, cfg, run in nets]),
-            "test_accuracy": np.asarray([accuracy(cfg, run["states"][-1], xte, yte) for _, cfg, run in nets]),
+            "train_accuracy": np.asarray([accuracy(cfg, run["states"][-1], xtr, ytr, device=dev) for _, cfg, run in nets]),
+            "test_accuracy": np.asarray([accuracy(cfg, run["states"][-1], xte, yte, device=dev) for _, cfg, run in nets]),
             "ablation": abl, "fractions": np.asarray(fractions, dtype=float)}

@@ -107,13 +107,13 @@ def coefficient_dynamics(reps: list, steps: list, early_frac: float, mid_frac: f
             "width": int(final.shape[1]), "n": int(final.shape[0])}
 
 
-def one_layer(config: dict, state, x: np.ndarray, index: int, batch: int = 512, device: str = "cpu") -> np.ndarray:
+def one_layer(config: dict, state, x: np.ndarray, index: int, batch: int = 512, *, device) -> np.ndarray:
     """Layer ``index`` (of ``model.layer_names``) of a classifier checkpoint for images x, flattened
     to (n, features) float64; like :func:`paper_repro.classifiers.layer_outputs` but keeping only
     that layer (at paper scale all layers of 10000 CIFAR images would not fit in memory)."""
     import torch
     from .training import load_model
-    model = load_model(config, state).to(device)
+    model = load_model(config, state, device=device)
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
@@ -153,17 +153,18 @@ def _lm_models(ctx, cfg: dict, backend: str) -> list:
     from .training import load_model
     lcfg = dict(FIG6[ctx.scale], seed=ctx.seed)
     seed, b = lcfg["seed"], lcfg["burn_in"]
+    dev = ctx.torch_device
     out = []
     for name, depth in zip(cfg["lm_names"], cfg["lm_depths"]):
         tcfg, run = train_lm(ctx, lcfg, depth, lcfg["checkpoints"], seed)
         tokens = held_out(lcfg, lcfg["n_eval"], b + lcfg["length"], seed, layers=depth, data_dir=ctx.data_dir)
-        tt = torch.as_tensor(tokens)
+        tt = torch.as_tensor(tokens, device=dev)
         reps, perp = [], []
         for s in run["states"]:
-            h = hidden_states(tcfg, s, tokens)[-1]
+            h = hidden_states(tcfg, s, tokens, device=dev)[-1]
             reps.append(h[:, b:].reshape(-1, h.shape[-1]))
             with torch.no_grad():
-                logits = load_model(tcfg, s)(tt)[:, b - 1:-1]
+                logits = load_model(tcfg, s, device=dev)(tt)[:, b - 1:-1]
                 nll = torch.nn.functional.cross_entropy(logits.reshape(-1, tcfg["model"]["vocab"]), tt[:, b:].reshape(-1))
             perp.append(float(np.exp(float(nll))))
         steps = run["checkpoints"]

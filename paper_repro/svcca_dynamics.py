@@ -71,7 +71,7 @@ def hooked(model):
     return nn.Sequential(nn.Identity(), model, nn.Softmax(dim=1)).eval()
 
 
-def batches(x: np.ndarray, batch: int = 512, device: str = "cpu") -> list:
+def batches(x: np.ndarray, batch: int = 512, *, device) -> list:
     """The images x (n, c, h, w) as a list of torch tensors of ``batch`` images."""
     import torch
     return [torch.as_tensor(x[i:i + batch], device=device) for i in range(0, len(x), batch)]
@@ -95,10 +95,10 @@ def checkpoint_grids(ctx, config: dict, states: list, x: np.ndarray, pairs: str,
     from fastcca.torch import compare_checkpoints
     from .training import load_model
     device = ctx.torch_device
-    proto = load_model(config, states[-1])
+    proto = load_model(config, states[-1], device=device)
     mods = layer_modules(proto, inner)
-    wrapped = [(lambda s=s: hooked(load_model(config, s).to(device))) for s in states]
-    res = compare_checkpoints(hooked(proto).to(device), wrapped, batches(x, device=device),
+    wrapped = [(lambda s=s: hooked(load_model(config, s, device=device))) for s in states]
+    res = compare_checkpoints(hooked(proto), wrapped, batches(x, device=device),
                               [m for _, m in mods], reference=-1, pairs=pairs, conv=conv,
                               backend=ctx.fastcca_backend, progress=False, **MEASURE)
     return [label for label, _ in mods], res
@@ -111,10 +111,10 @@ def two_model_grid(ctx, config_a: dict, state_a, config_b: dict, state_b, x: np.
     from fastcca.torch import record
     from .training import load_model
     device = ctx.torch_device
-    a, b = load_model(config_a, state_a), load_model(config_b, state_b)
+    a, b = load_model(config_a, state_a, device=device), load_model(config_b, state_b, device=device)
     mods_a, mods_b = layer_modules(a, inner), layer_modules(b, inner)
-    rec = record(hooked(a).to(device), [m for _, m in mods_a], batches(x, device=device),
-                 model_b=hooked(b).to(device), layers_b=[m for _, m in mods_b], conv=conv,
+    rec = record(hooked(a), [m for _, m in mods_a], batches(x, device=device),
+                 model_b=hooked(b), layers_b=[m for _, m in mods_b], conv=conv,
                  backend=ctx.fastcca_backend, progress=False)
     grid = rec.grid(measure=MEASURE["measure"], keep=MEASURE["keep"], keep_rule=MEASURE["keep_rule"])
     return [l for l, _ in mods_a], [l for l, _ in mods_b], grid

@@ -36,7 +36,7 @@ def toy_nets(ctx, n_nets: int = 2) -> dict:
                "steps": tc["steps"], "lr": tc["lr"], "batch_size": None, "loss": "mse",
                "checkpoints": [tc["steps"]], "seed": 1000 * ctx.seed + i + 1}
         run = train_cached(ctx, cfg, x, y, desc=f"toy net {i + 1}/{n_nets}")
-        models.append(load_model(cfg, run["states"][-1]))
+        models.append(load_model(cfg, run["states"][-1], device=ctx.torch_device))
         losses.append(run["loss"])
     return {"x": x, "y": y, "models": models, "losses": losses, "config": tc}
 
@@ -44,12 +44,14 @@ def toy_nets(ctx, n_nets: int = 2) -> dict:
 def activations(model, x: np.ndarray) -> list:
     """Hidden activations of a toy net, a list of (n, width) float64 arrays."""
     import torch
+    from .training import host, model_device
     with torch.no_grad():
-        return [h.double().numpy() for h in model.hidden(torch.as_tensor(x))]
+        return [host(h) for h in model.hidden(torch.as_tensor(x, device=model_device(model)))]
 
 
 def output_from(model, layer: int, h: np.ndarray) -> np.ndarray:
     """The net's output (n, 4) when hidden layer ``layer`` is replaced by ``h`` (n, width)."""
     import torch
+    from .training import host, model_device
     with torch.no_grad():
-        return model.forward_from(layer, torch.as_tensor(h, dtype=torch.float32)).double().numpy()
+        return host(model.forward_from(layer, torch.as_tensor(h, dtype=torch.float32, device=model_device(model))))

@@ -36,12 +36,24 @@ def train_cached(ctx, config: dict, x: np.ndarray, y: np.ndarray, desc: str = "t
     return {"checkpoints": steps, "states": states, "loss": arrays["loss"]}
 
 
-def load_model(config: dict, state):
-    """The model of ``config`` with weights ``state`` (a state dict), in eval mode, on the CPU."""
+def load_model(config: dict, state, *, device):
+    """The model of ``config`` with weights ``state`` (a state dict), in eval mode, on ``device``
+    (a torch device: the run's ``ctx.torch_device``; required, so that no figure silently
+    evaluates on the CPU what it trained on the GPU)."""
     m = build(config["model"])
     m.load_state_dict(state)
     m.eval()
-    return m
+    return m.to(device)
+
+
+def model_device(model):
+    """The torch device a model's parameters live on."""
+    return next(model.parameters()).device
+
+
+def host(t) -> np.ndarray:
+    """A torch tensor (any device) as a float64 NumPy array on the host."""
+    return t.detach().double().cpu().numpy()
 
 
 def _train(ctx, config, x, y, desc):

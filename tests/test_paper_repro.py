@@ -265,7 +265,7 @@ def test_training_loop_checkpoints_cache_and_determinism(tmp_path):
     for k in init:
         torch.testing.assert_close(again["states"][-1][k], run["states"][-1][k])
         torch.testing.assert_close(forced["states"][-1][k], run["states"][-1][k])   # deterministic
-    model = load_model(cfg, run["states"][-1])
+    model = load_model(cfg, run["states"][-1], device="cpu")
     acc = (model(torch.as_tensor(x)).argmax(1).numpy() == labels).mean()
     assert acc > 0.8
 

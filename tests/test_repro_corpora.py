@@ -62,7 +62,7 @@ def test_lm_trains_on_a_corpus_per_depth(tmp_path):
     assert tcfg["model"]["vocab"] == len(vocab) and tcfg["data"]["name"] == "ptb"
     tokens = held_out(cfg, 5, 3, seed=0, layers=2, data_dir=str(root))
     assert tokens.shape == (2, 3) and tokens.max() < len(vocab)      # 8 valid tokens: 2 windows of 3
-    hs = hidden_states(tcfg, run["states"][-1], tokens)
+    hs = hidden_states(tcfg, run["states"][-1], tokens, device="cpu")
     assert len(hs) == 2 and hs[0].shape == (2, 3, 6)
     with pytest.raises(ValueError, match="3-layer"):
         train_lm(ctx, cfg, 3, [3], seed=0)

@@ -150,7 +150,7 @@ def test_representations_match_fastcca_torch_mean_capture():
                 mod.running_var.uniform_(0.5, 2.0)
         nets.append(m)
     states = [arrays_to_state_dict(state_dict_to_arrays(m.state_dict(), "s__"), "s__") for m in nets]
-    ra, rb = (genmem.representations(cfg, s, x, batch=50) for s in states)
+    ra, rb = (genmem.representations(cfg, s, x, batch=50, device="cpu") for s in states)
     assert [r.shape[1] for r in ra] == [1, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 10]
     assert np.allclose(ra[-1].sum(axis=1), 1.0)       # softmax
     layers = ["stages.1", "stages.5", "stages.10"]     # conv2, conv6, conv11

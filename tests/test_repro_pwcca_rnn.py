@@ -146,6 +146,6 @@ def test_one_layer_matches_layer_outputs():
     config = {"model": {"name": "svcca_convnet", "in_channels": 1, "image": 8, "width": 2, "fc": 6}}
     state = build(config["model"]).state_dict()
     x = np.random.default_rng(0).random((37, 1, 8, 8)).astype(np.float32)
-    full = layer_outputs(config, state, x, batch=16)
+    full = layer_outputs(config, state, x, batch=16, device="cpu")
     for li in (1, 10):                                   # c1 (n, c, h, w) and fc1 (n, d)
-        np.testing.assert_allclose(one_layer(config, state, x, li, batch=16), full[li].reshape(37, -1))
+        np.testing.assert_allclose(one_layer(config, state, x, li, batch=16, device="cpu"), full[li].reshape(37, -1))

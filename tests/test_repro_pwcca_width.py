@@ -93,8 +93,8 @@ def test_pair_distances_rows_follow_DISTANCES():
 def test_filter_means_are_the_spatial_means_of_every_layer():
     cfg, state = _net(0)
     x = _images()
-    reps = P.filter_means(cfg, state, x, batch=50)                  # batches of 50: 50 + 50 + 20
-    full = layer_outputs(cfg, state, x)[1:]
+    reps = P.filter_means(cfg, state, x, batch=50, device="cpu")                  # batches of 50: 50 + 50 + 20
+    full = layer_outputs(cfg, state, x, device="cpu")[1:]
     assert len(reps) == len(full) == len(P.layer_names(cfg))
     for r, f in zip(reps, full):
         want = f.mean(axis=(2, 3)) if f.ndim == 4 else f
@@ -107,12 +107,12 @@ def test_pwcca_of_filter_means_matches_fastcca_torch_recording():
     from paper_repro.training import load_model
     (ca, sa), (cb, sb) = _net(0), _net(1)
     x = _images(300)
-    ma, mb = load_model(ca, sa), load_model(cb, sb)
+    ma, mb = load_model(ca, sa, device="cpu"), load_model(cb, sb, device="cpu")
     li = P.layer_names(ca).index("conv6")
     rec = record(ma, ["stages.5"], [torch.as_tensor(x[i:i + 64]) for i in range(0, 300, 64)], model_b=mb,
                  conv="mean", progress=False)
     vals, _ = rec.pairs([(("A", "stages.5"), ("B", "stages.5"))], measure="pwcca")
-    ra, rb = P.filter_means(ca, sa, x)[li], P.filter_means(cb, sb, x)[li]
+    ra, rb = P.filter_means(ca, sa, x, device="cpu")[li], P.filter_means(cb, sb, x, device="cpu")[li]
     assert vals[0] == pytest.approx(fastcca.pwcca(ra, rb).similarity, abs=1e-6)
 
 
@@ -131,15 +131,15 @@ def test_ablation_curve_matches_a_hook_that_zeroes_channels():
     cfg, state = _net(3)
     from paper_repro.training import load_model
     x = _images(200, seed=4)
-    model = load_model(cfg, state)
+    model = load_model(cfg, state, device="cpu")
     with torch.no_grad():
         y = model(torch.as_tensor(x)).argmax(1).numpy()      # labels = the net's own predictions
     layer = P.layer_names(cfg).index("conv4") + 1             # index into model.layer_names
     fr = [0.0, 0.25, 0.5, 1.0]
-    got = P.ablation_curve(cfg, state, layer, x, y, fr, orders=2, seed=7)
+    got = P.ablation_curve(cfg, state, layer, x, y, fr, orders=2, seed=7, device="cpu")
     assert got.shape == (2, 4)
     assert np.all(got[:, 0] == 1.0)                            # nothing ablated: its own predictions
-    np.testing.assert_allclose(P.ablation_curve(cfg, state, layer, x, y, fr, orders=2, seed=7, batch=64), got)
+    np.testing.assert_allclose(P.ablation_curve(cfg, state, layer, x, y, fr, orders=2, seed=7, batch=64, device="cpu"), got)
     c = model.widths[3]
     for o in range(2):
         perm = np.random.default_rng([7, o]).permutation(c)

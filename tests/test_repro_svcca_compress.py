@@ -197,8 +197,8 @@ def test_freezing_stops_parameters_and_batchnorm_statistics(arch):
     sched = freeze_schedule(len(units), steps)
     snaps = sorted({0, steps} | set(sched))
     with thread_limits(1):      # tiny nets: threads only fight each other on a shared machine
-        fr = train_with_freezing(cfg, x, y, x[:16], y[:16], snapshot_steps=snaps)
-        st = train_with_freezing(_freeze_config(arch, False, steps), x, y, x[:16], y[:16], snapshot_steps=snaps)
+        fr = train_with_freezing(cfg, x, y, x[:16], y[:16], device="cpu", snapshot_steps=snaps)
+        st = train_with_freezing(_freeze_config(arch, False, steps), x, y, x[:16], y[:16], device="cpu", snapshot_steps=snaps)
     assert list(fr["freeze_steps"]) == sched and list(fr["unit_names"]) == names
     end = fr["states"][steps]
     for name, s in zip(names, sched):

@@ -140,7 +140,7 @@ def test_fig7_recording_is_keyed_to_the_right_layers():
     rec = f7._record(models, layers, x, 50, "cpu")
     grid = rec.grid(measure="svcca", keep=0.99).values
     cgrid = rec.grid(measure="cca").values
-    outs = [layer_outputs({"model": s}, m.state_dict(), x) for s, m in zip(specs, models)]
+    outs = [layer_outputs({"model": s}, m.state_dict(), x, device="cpu") for s, m in zip(specs, models)]
     names = [list(m.layer_names) for m in models]
     for i, j in [(0, 0), (2, 5), (4, 8), (1, 3)]:
         a = outs[0][names[0].index(layers[0][i][1])]
@@ -160,14 +160,14 @@ def test_fig6_streamed_moments_equal_one_shot_similarity():
     model = build(spec).eval()
     tcfg = {"model": spec}
     x = np.random.default_rng(1).random((150, 1, 8, 8)).astype(np.float32)
-    outs = layer_outputs(tcfg, model.state_dict(), x)
+    outs = layer_outputs(tcfg, model.state_dict(), x, device="cpu")
     names = list(model.layer_names)
     keep, i_log = [names.index(n) for n in ("conv", "r2.1", "bn", "pool")], names.index("logits")
-    mom = f6.logit_moments(tcfg, model.state_dict(), x, keep, i_log, [2, 7], batch=40)
+    mom = f6.logit_moments(tcfg, model.state_dict(), x, keep, i_log, [2, 7], batch=40, device="cpu")
     got = f6._sims(mom)
     for r, i in enumerate(keep):
         for k, c in enumerate([2, 7]):
             assert got[r][k] == pytest.approx(f6.logit_similarity(outs[i], outs[i_log][:, c]), abs=1e-9)
     assert got[keep.index(names.index("pool"))] == pytest.approx([1.0, 1.0], abs=1e-9)  # logits linear in pool
-    probs = f6.softmax_outputs(tcfg, model.state_dict(), x, 64)
+    probs = f6.softmax_outputs(tcfg, model.state_dict(), x, 64, device="cpu")
     np.testing.assert_allclose(probs, outs[names.index("out")], atol=1e-6)

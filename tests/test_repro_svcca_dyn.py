@@ -46,7 +46,7 @@ def test_hooked_layers_are_the_models_layers(config, images):
     """The wrapper's hooked modules return exactly model.hidden(x) (in, every stage, softmax out),
     the ResNet's inner BN(conv) outputs in between, and the wrapper computes the softmax."""
     from paper_repro.training import load_model
-    model = load_model(config, _state(config, 0))
+    model = load_model(config, _state(config, 0), device="cpu")
     wrap = hooked(model)
     mods = layer_modules(model, inner=True)
     named = dict(wrap.named_modules())
@@ -84,8 +84,8 @@ def test_two_model_grid_matches_one_pair_functions(ctx, images):
     svcca of the conv layer's spatial mean, dense x dense = svcca."""
     sa, sb = _state(CONVNET, 0), _state(CONVNET, 1)
     rows, cols, g = two_model_grid(ctx, CONVNET, sa, CONVNET, sb, images)
-    ha = dict(zip(rows, layer_outputs(CONVNET, sa, images)))
-    hb = dict(zip(cols, layer_outputs(CONVNET, sb, images)))
+    ha = dict(zip(rows, layer_outputs(CONVNET, sa, images, device="cpu")))
+    hb = dict(zip(cols, layer_outputs(CONVNET, sb, images, device="cpu")))
     v = dict(zip([(r, c) for r in rows for c in cols], g.values.ravel()))
     for a, b in [("c2", "c2"), ("c2", "c3"), ("in", "p2"), ("bn1", "c1")]:
         want = fastcca.conv_svcca(ha[a], hb[b], mode="fft", keep=0.99).similarity

@@ -46,7 +46,7 @@ def compute(ctx) -> dict:
         tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=depth, data_dir=ctx.data_dir)
         reps = []                                            # checkpoint -> layer -> (n_eval*T, hidden)
         for state in run["states"]:
-            hs = hidden_states(tcfg, state, tokens)
+            hs = hidden_states(tcfg, state, tokens, device=ctx.torch_device)
             reps.append([h[:, b:].reshape(-1, h.shape[-1]) for h in hs])
         final = reps[-1]
         dist = {"pwcca": [[0.0] * len(reps) for _ in range(depth)],

@@ -48,11 +48,13 @@ def compute(ctx) -> dict:
     seed, b = cfg["seed"], cfg["burn_in"]
     tcfg, run = train_lm(ctx, cfg, cfg["layers"], [cfg["steps"]], seed)
     test = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=cfg["layers"], data_dir=ctx.data_dir)
-    hs = [h[:, b:] for h in hidden_states(tcfg, run["states"][-1], test)]    # layers x (n, T, hidden)
+    dev = ctx.torch_device
+    hs = [h[:, b:] for h in hidden_states(tcfg, run["states"][-1], test, device=dev)]    # layers x (n, T, hidden)
     with torch.no_grad():
-        logits = load_model(tcfg, run["states"][-1])(torch.as_tensor(test))
+        tt = torch.as_tensor(test, device=dev)
+        logits = load_model(tcfg, run["states"][-1], device=dev)(tt)
         test_loss = float(torch.nn.functional.cross_entropy(
-            logits[:, :-1].reshape(-1, tcfg["model"]["vocab"]), torch.as_tensor(test)[:, 1:].reshape(-1)))
+            logits[:, :-1].reshape(-1, tcfg["model"]["vocab"]), tt[:, 1:].reshape(-1)))
     T = cfg["length"]
     dist = {m: [[0.0] * T for _ in hs] for m in METRICS}
     failures = []

@@ -87,7 +87,7 @@ def compute(ctx) -> dict:
     dist = []                                          # start -> metric -> layer -> (start + R,)
     bar = ctx.stage("starts", len(cfg["starts"]))
     for s in cfg["starts"]:
-        hs = hidden_states(tcfg, run["states"][-1], repeated_input(test, s, R))
+        hs = hidden_states(tcfg, run["states"][-1], repeated_input(test, s, R), device=ctx.torch_device)
         per = [step_distances(h, ctx.fastcca_backend, failures, f"start {s}, layer {li + 1}")
                for li, h in enumerate(hs)]
         dist.append({m: [p[m] for p in per] for m in METRICS})

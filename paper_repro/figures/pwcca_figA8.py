@@ -29,7 +29,7 @@ def compute(ctx) -> dict:
     for depth in cfg["depths"]:
         tcfg, run = train_lm(ctx, cfg, depth, cfg["checkpoints"], seed)
         tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=depth, data_dir=ctx.data_dir)
-        reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens)] for s in run["states"]]
+        reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens, device=ctx.torch_device)] for s in run["states"]]
         final = reps[-1]
         dist = {m: [[0.0] * len(reps) for _ in range(depth)] for m in METRICS}
         for li in range(depth):

@@ -37,8 +37,9 @@ def compute(ctx) -> dict:
     nets = toy_nets(ctx, 2)
     x, y = nets["x"], nets["y"]
     import torch
+    from ..training import host
     with torch.no_grad():
-        outs = [m(torch.as_tensor(x)).double().numpy() for m in nets["models"]]
+        outs = [host(m(torch.as_tensor(x, device=ctx.torch_device))) for m in nets["models"]]
     layer = len(activations(nets["models"][0], x[:1])) - 1
     h1, h2 = (activations(m, x)[layer] for m in nets["models"])
     top = cfg["top"]

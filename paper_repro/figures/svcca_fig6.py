@@ -119,7 +119,7 @@ def logit_similarity(layer: np.ndarray, logit: np.ndarray, backend: str = "auto"
     return float(fastcca.conv_cca(as_map(layer), y, mode="fft", backend=backend).similarity)
 
 
-def logit_moments(tcfg, state, x, keep, i_logits, classes, batch, backend="auto", permute_seed=None):
+def logit_moments(tcfg, state, x, keep, i_logits, classes, batch, backend="auto", permute_seed=None, *, device):
     """Stream the images ``x`` through one checkpoint in chunks of ``batch`` and accumulate, for
     every kept layer and every class in ``classes``, the :class:`fastcca.ConvMoments` of (layer
     as a map, that class's logit as a (1, 1, 1) map): [layer][class].  Only one chunk's
@@ -129,7 +129,7 @@ def logit_moments(tcfg, state, x, keep, i_logits, classes, batch, backend="auto"
     rng = None if permute_seed is None else np.random.default_rng(permute_seed)
     mom = [[fastcca.ConvMoments(backend=backend) for _ in classes] for _ in keep]
     for lo in range(0, len(x), batch):
-        outs = layer_outputs(tcfg, state, x[lo:lo + batch])
+        outs = layer_outputs(tcfg, state, x[lo:lo + batch], device=device)
         logits = outs[i_logits]
         if rng is not None:
             logits = logits[rng.permutation(len(logits))]
@@ -145,13 +145,13 @@ def _sims(mom) -> list:
     return [[float(fastcca.conv_cca(m).similarity) for m in row] for row in mom]
 
 
-def softmax_outputs(tcfg, state, x, batch) -> np.ndarray:
-    """Softmax outputs (n, classes) of one checkpoint, in chunks (eval mode, no gradient)."""
+def softmax_outputs(tcfg, state, x, batch, *, device) -> np.ndarray:
+    """Softmax outputs (n, classes) of one checkpoint, in chunks (eval mode, no gradient), on ``device``."""
     import torch
-    from ..training import load_model
-    model = load_model(tcfg, state)
+    from ..training import host, load_model
+    model = load_model(tcfg, state, device=device)
     with torch.no_grad():
-        return np.concatenate([torch.softmax(model(torch.as_tensor(x[i:i + batch])), dim=1).double().numpy()
+        return np.concatenate([host(torch.softmax(model(torch.as_tensor(x[i:i + batch], device=device)), dim=1))
                                for i in range(0, len(x), batch)])
 
 
@@ -164,12 +164,13 @@ def compute(ctx) -> dict:
     xte, yte = image_data(ctx, train=False)
     final = run["states"][-1]
     from ..training import load_model
-    names = list(load_model(tcfg, final).layer_names)
+    dev = ctx.torch_device
+    names = list(load_model(tcfg, final, device=dev).layer_names)
     i_logits = names.index("logits")
     keep = [i for i, nm in enumerate(names) if nm != "out"]          # "out" = softmax of the logits
 
     # the five classes, from the final net's confusion on the test images
-    probs = softmax_outputs(tcfg, final, xte, cfg["batch"])
+    probs = softmax_outputs(tcfg, final, xte, cfg["batch"], device=dev)
     n_cls = probs.shape[1]
     conf = soft_confusion(probs, yte, n_cls)
     hard = np.zeros((n_cls, n_cls), dtype=np.int64)
@@ -177,18 +178,18 @@ def compute(ctx) -> dict:
     pick = pick_classes(conf)
     classes = pick["order"]
 
-    b, be = cfg["batch"], ctx.fastcca_backend
+    b, be = cfg["batch"], ctx.conv_backend
     sims, accs = [], []
     for state in ctx.track(run["states"][:-1], "checkpoints"):
-        sims.append(_sims(logit_moments(tcfg, state, x, keep, i_logits, classes, b, be)))
-        accs.append(accuracy(tcfg, state, xte, yte))
+        sims.append(_sims(logit_moments(tcfg, state, x, keep, i_logits, classes, b, be, device=dev)))
+        accs.append(accuracy(tcfg, state, xte, yte, device=dev))
     # the final net: every class (calibrates "track together") and a permuted-logit chance floor
-    all_final = _sims(logit_moments(tcfg, final, x, keep, i_logits, list(range(n_cls)), b, be))
+    all_final = _sims(logit_moments(tcfg, final, x, keep, i_logits, list(range(n_cls)), b, be, device=dev))
     sims.append([[row[c] for c in classes] for row in all_final])
-    accs.append(accuracy(tcfg, final, xte, yte))
+    accs.append(accuracy(tcfg, final, xte, yte, device=dev))
     floor = [row[0] for row in _sims(logit_moments(tcfg, final, x, keep, i_logits, classes[:1], b, be,
-                                                   permute_seed=[cfg["seed"], 6]))]
-    shapes = [o.shape for o in layer_outputs(tcfg, final, x[:2])]
+                                                   permute_seed=[cfg["seed"], 6], device=dev))]
+    shapes = [o.shape for o in layer_outputs(tcfg, final, x[:2], device=dev)]
     return {"arch": cfg["arch"], "layers": [names[i] for i in keep],
             "channels": [int(shapes[i][1]) for i in keep],
             "spatial": [list(shapes[i][2:]) for i in keep],

@@ -49,8 +49,9 @@ def conv_layers(model, x: np.ndarray) -> list:
     import torch
     was = model.training
     model.eval()
+    from ..training import model_device
     with torch.no_grad():
-        hs = model.hidden(torch.as_tensor(x[:2]))
+        hs = model.hidden(torch.as_tensor(x[:2], device=model_device(model)))
     model.train(was)
     # hs = [in, stage outputs ..., softmax]; stage i's output is hs[i + 1]
     return [(f"stages.{i}", model.layer_names[i + 1]) for i in range(len(model.stages)) if hs[i + 1].dim() == 4]
@@ -78,9 +79,10 @@ def spearman(a, b) -> float:
 
 
 def _record(models, layers, x, batch, backend):
-    import torch
     import fastcca.torch as ft
-    data = [torch.as_tensor(x[i:i + batch]) for i in range(0, len(x), batch)]
+    from ..svcca_dynamics import batches
+    from ..training import model_device
+    data = batches(x, batch, device=model_device(models[0]))
     return ft.record(models[0], [m for m, _ in layers[0]], data, model_b=models[1],
                      layers_b=[m for m, _ in layers[1]], labels=("ResNet", "convnet"), conv="fft",
                      backend=backend, progress=False)
@@ -96,7 +98,8 @@ def compute(ctx) -> dict:
     out = {"n_datapoints": int(len(x)), "keep": cfg["keep"], "steps": {"resnet": rr["checkpoints"][-1],
                                                                         "convnet": rc["checkpoints"][-1]}}
     for tag, which in (("trained", -1), ("init", 0)):
-        models = (load_model(cr, rr["states"][which]), load_model(cc, rc["states"][which]))
+        models = (load_model(cr, rr["states"][which], device=ctx.torch_device),
+                  load_model(cc, rc["states"][which], device=ctx.torch_device))
         layers = [conv_layers(m, x) for m in models]
         rec = _record(models, layers, x, cfg["batch"], ctx.fastcca_backend)
         out[tag] = {"svcca": rec.grid(measure="svcca", keep=cfg["keep"]).values}

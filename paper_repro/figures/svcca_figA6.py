@@ -31,7 +31,7 @@ def compute(ctx) -> dict:
     for depth in cfg["depths"]:
         tcfg, run = train_lm(ctx, cfg, depth, cfg["checkpoints"], seed)
         tokens = held_out(cfg, cfg["n_eval"], b + cfg["length"], seed, layers=depth, data_dir=ctx.data_dir)
-        reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens)] for s in run["states"]]
+        reps = [[h[:, b:].reshape(-1, h.shape[-1]) for h in hidden_states(tcfg, s, tokens, device=ctx.torch_device)] for s in run["states"]]
         sim = [[0.0] * len(reps) for _ in range(depth)]
         kept = [[0] * len(reps) for _ in range(depth)]
         bar = ctx.stage(f"{depth}-layer LSTM distances", depth * len(reps))
