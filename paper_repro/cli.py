@@ -50,15 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def format_list() -> str:
+    from .gpu_estimate import ASSUMED_TFLOPS, STEP_FLOOR_S, estimate_seconds, format_duration
+    gpu = estimate_seconds()
     lines = ["time@small: wall time at the default scale from an empty cache (measured on a quiet 2-core "
              "machine, asv_bench/repro_times.py)",
-             f"{'id':<14} {'status':<22} {'time@small':<11} title"]
+             f"GPU@paper: ESTIMATED (not measured; no GPU run yet) time to train the figure's models at --scale paper "
+             f"on one H200 from an empty cache: 3 x forward FLOPs per step (torch FlopCounterMode) at an assumed "
+             f"{ASSUMED_TFLOPS:g} TFLOP/s, at least {STEP_FLOOR_S * 1e3:g} ms per step; analysis time not included "
+             "(paper_repro/gpu_estimate.py)",
+             f"{'id':<14} {'status':<22} {'time@small':<11} {'GPU@paper':<10} title"]
     for fig_id, title in registry.CATALOG.items():
+        est = format_duration(gpu[fig_id]) if fig_id in gpu else "?"
         if registry.is_implemented(fig_id):
             inf = registry.info(fig_id)
-            lines.append(f"{fig_id:<14} {'implemented':<22} {inf.time_small:<11} {inf.title}")
+            lines.append(f"{fig_id:<14} {'implemented':<22} {inf.time_small:<11} {est:<10} {inf.title}")
         else:
-            lines.append(f"{fig_id:<14} {'not implemented yet':<22} {'-':<11} {title}")
+            lines.append(f"{fig_id:<14} {'not implemented yet':<22} {'-':<11} {est:<10} {title}")
     n_impl = sum(registry.is_implemented(i) for i in registry.CATALOG)
     lines.append(f"{n_impl} of {len(registry.CATALOG)} figures implemented.")
     return "\n".join(lines)

@@ -137,3 +137,23 @@ def test_every_figure_runs_on_the_cuda_backend_with_the_fake_cupy(tmp_path):
     from paper_repro import registry
     ids = [i for i in registry.IMPLEMENTED if i not in _QUICK]
     _assert_ran(_run_on_fake_cupy(ids, str(tmp_path)), ids)
+
+
+def test_gpu_estimate_covers_every_figure_and_scales_with_the_work():
+    """`list`'s GPU estimate: one entry per figure; FLOPs counted on the meta device grow with the
+    batch and the width as the convolutions do (a conv layer's FLOPs are linear in the batch and
+    quadratic in the width); a step never costs less than the floor."""
+    from paper_repro import gpu_estimate as g, registry
+    est = g.estimate_seconds()
+    assert set(est) == set(registry.CATALOG) == set(g.FIGURE_RUNS)
+    assert all(v >= 0 for v in est.values())
+    spec = {"name": "pwcca_convnet", "width_factor": 1.0, "in_channels": 3}
+    f = lambda s, shape: g._forward_flops(tuple(sorted(s.items())), shape, False)
+    one, four = f(spec, (1, 3, 32, 32)), f(spec, (4, 3, 32, 32))
+    assert four == pytest.approx(4 * one, rel=1e-9)
+    wide = f(dict(spec, width_factor=2.0), (1, 3, 32, 32))
+    assert 3.5 * one < wide < 4.0 * one              # conv FLOPs ~ width^2 (the first layer and the head are not)
+    assert g.training_seconds({"name": "toy_mlp", "in_dim": 1, "width": 4, "depth": 1, "out_dim": 1}, (2, 1), 10) \
+        == pytest.approx(10 * g.STEP_FLOOR_S)
+    assert g.format_duration(30) == "<1 min" and g.format_duration(5400) == "~1.5 h"
+    assert est["pwcca-fig4"] > est["pwcca-fig3"] > est["svcca-fig6"] > 0 and est["pwcca-fig2"] == 0
