@@ -184,19 +184,20 @@ def layer_activations(model, x: np.ndarray, layers, batch: int = 512) -> dict:
 
 
 def svcca_convnet_pair(ctx, layers, fit_max: int | None = None) -> dict:
-    """The two SVCCA convnets (seeds ``ctx.seed`` and ``ctx.seed + 1``, the shared runs of
-    :func:`paper_repro.runs.svcca_run`, final checkpoint) and their activations.
+    """The two SVCCA convnets of the compression figures (seeds ``ctx.seed`` and ``ctx.seed + 1``,
+    :func:`paper_repro.runs.svcca_run` with the paper's fc width :data:`~paper_repro.runs.COMPRESSION_FC`,
+    final checkpoint) and their activations.
 
     Returns ``{"models": (net1, net2), "x_test", "y_test", "fit": (acts1, acts2),
     "logits_fit": net1's logits on the fit images}``; fit = the training
     images (the first ``fit_max`` of them if given), acts = :func:`layer_activations` dicts.
     """
     from .classifiers import image_data
-    from .runs import svcca_run
+    from .runs import COMPRESSION_FC, svcca_run
     from .training import load_model
     models = []
     for seed in (ctx.seed, ctx.seed + 1):
-        cfg, run = svcca_run(ctx, "convnet", seed)
+        cfg, run = svcca_run(ctx, "convnet", seed, fc=COMPRESSION_FC[ctx.scale])
         models.append(load_model(cfg, run["states"][-1], device=ctx.torch_device))
     x_tr, _ = image_data(ctx, train=True)
     x_te, y_te = image_data(ctx, train=False)
@@ -205,5 +206,7 @@ def svcca_convnet_pair(ctx, layers, fit_max: int | None = None) -> dict:
     want = list(dict.fromkeys(list(layers) + ["logits"]))
     a1 = layer_activations(models[0], x_tr, want)
     a2 = layer_activations(models[1], x_tr, layers)
+    from .runs import svcca_runs_label
     return {"models": tuple(models), "x_test": x_te, "y_test": y_te, "fit": (a1, a2),
-            "logits_fit": a1["logits"]}
+            "logits_fit": a1["logits"],
+            "data_label": svcca_runs_label(ctx, ("convnet",), fc=COMPRESSION_FC[ctx.scale])}

@@ -49,6 +49,14 @@ def convergence_step(steps, values, frac: float = 0.95, upto: int | None = None)
     return s[int(np.argmax(ok))].item()
 
 
+def learning_started(steps, performance, higher_is_better: bool, frac: float = 0.5):
+    """The first checkpoint where the performance has made ``frac`` of its final improvement (the
+    run has started to learn): :func:`convergence_step` of accuracy, or of minus the log
+    perplexity (the held-out cross entropy) for a language model."""
+    p = np.asarray(performance, dtype=float)
+    return convergence_step(steps, p if higher_is_better else -np.log(p), frac)
+
+
 def nearest_index(steps, step: float) -> int:
     """Index of the checkpoint closest to ``step`` (ties: the earlier one)."""
     s = np.asarray(steps, dtype=float)
@@ -83,19 +91,28 @@ def set_distance(v: np.ndarray, x: np.ndarray, backend: str = "auto") -> float:
 
 
 def coefficient_dynamics(reps: list, steps: list, early_frac: float, mid_frac: float, k_frac: float,
-                         backend: str = "auto") -> dict:
+                         backend: str = "auto", learning_step=None) -> dict:
     """Everything Fig 1 draws for one layer of one run.
 
     reps: per checkpoint the layer's representation (n, p); steps: the checkpoints (last = T).
     Returns coefficients (list per checkpoint, descending, vs the last checkpoint), mean_rho
-    (per checkpoint), early / mid steps (nearest checkpoints to early_frac * T, mid_frac * T),
-    k, the t_early vs T/2 coefficients, and the signal (top-k) / noise (bottom-k) distances to
-    every checkpoint.
+    (per checkpoint), early / mid steps, k, the t_early vs T/2 coefficients, and the signal
+    (top-k) / noise (bottom-k) distances to every checkpoint.
+
+    t_early is the checkpoint nearest early_frac * T, or ``learning_step`` if that is later: the
+    first checkpoint where the run's performance has made half of its final improvement
+    (:func:`learning_started`).  A run that sits on a loss plateau for the first 30% of its steps
+    (the 5-layer LSTM stand-in at seed 1: held-out perplexity ~20 up to step 300 of 1000) has not
+    started to learn at 20% of them, and the "signal" CCA vectors of an untrained layer against
+    T/2 say nothing about what training keeps stable.  T/2 is the checkpoint nearest mid_frac * T
+    (at least the one after t_early).
     """
     final = reps[-1]
     coefs = [np.asarray(fastcca.cca(r, final, backend=backend).coefficients) for r in reps]
     T = steps[-1]
     i_e, i_m = nearest_index(steps, early_frac * T), nearest_index(steps, mid_frac * T)
+    if learning_step is not None:
+        i_e = max(i_e, list(steps).index(learning_step))
     if i_m <= i_e:
         i_m = min(i_e + 1, len(steps) - 1)
     top, bottom, rho_em = signal_noise_variates(reps[i_e], reps[i_m], k_frac=k_frac, backend=backend)
@@ -136,8 +153,9 @@ def _cnn_model(ctx, cfg: dict, backend: str) -> dict:
     dev = ctx.torch_device
     reps = [one_layer(tcfg, s, x, li, device=dev) for s in run["states"]]
     steps = run["checkpoints"]
-    dyn = coefficient_dynamics(reps, steps, cfg["early_frac"], cfg["mid_frac"], cfg["k_frac"], backend)
     perf = [accuracy(tcfg, s, xte, yte, device=dev) for s in run["states"]]
+    dyn = coefficient_dynamics(reps, steps, cfg["early_frac"], cfg["mid_frac"], cfg["k_frac"], backend,
+                               learning_started(steps, perf, True, cfg["learned_frac"]))
     stride = max(1, len(run["loss"]) // 200)
     return dict(dyn, name="CNN", what=f"SVCCA convnet, layer {cfg['cnn_layer']}", steps=steps,
                 performance=perf, performance_name="test accuracy", higher_is_better=True,
@@ -168,7 +186,8 @@ def _lm_models(ctx, cfg: dict, backend: str) -> list:
                 nll = torch.nn.functional.cross_entropy(logits.reshape(-1, tcfg["model"]["vocab"]), tt[:, b:].reshape(-1))
             perp.append(float(np.exp(float(nll))))
         steps = run["checkpoints"]
-        dyn = coefficient_dynamics(reps, steps, cfg["early_frac"], cfg["mid_frac"], cfg["k_frac"], backend)
+        dyn = coefficient_dynamics(reps, steps, cfg["early_frac"], cfg["mid_frac"], cfg["k_frac"], backend,
+                                   learning_started(steps, perp, False, cfg["learned_frac"]))
         stride = max(1, len(run["loss"]) // 200)
         out.append(dict(dyn, name=name, what=f"{depth}-layer LSTM LM, layer {depth} (top)", steps=steps,
                         performance=perp, performance_name="held-out perplexity", higher_is_better=False,

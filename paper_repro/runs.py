@@ -30,26 +30,39 @@ SVCCA_RUNS = {
 }
 
 
-def svcca_runs_label(ctx, archs=("convnet", "resnet")) -> str:
+#: fc width of the convnets of the compression figures (SVCCA Fig 2a, 2b, A5): the paper's 512 at the
+#: default scale too.  Those figures ask how few of fc1's 512 dimensions carry the accuracy and how
+#: many neurons a direction is spread over; with the 64-unit fc of the other figures' nets a
+#: handful of directions can only spread over a few dozen neurons (Fig 2b's ratio sat at 2-3.4
+#: over seeds 0-2), so the small version keeps the paper's fc width and narrows only the convs.
+COMPRESSION_FC = {"tiny": 8, "small": 512, "paper": 512}
+
+
+def svcca_runs_label(ctx, archs=("convnet", "resnet"), fc: int | None = None) -> str:
     """The data and training of the shared SVCCA runs at ``ctx.scale``, for titles and claim
     notes, e.g. "digits (8x8 grey), 1-pixel random translations; convnet 16/32 channels, fc 64;
     2000 Adam steps of batch 64"."""
     r = SVCCA_RUNS[ctx.scale]
-    nets = {"convnet": f"convnet {r['convnet']['width']}/{2 * r['convnet']['width']} channels, fc {r['convnet']['fc']}",
+    nets = {"convnet": f"convnet {r['convnet']['width']}/{2 * r['convnet']['width']} channels, "
+                       f"fc {r['convnet']['fc'] if fc is None else fc}",
             "resnet": f"ResNet width {r['resnet']['width']}, {r['resnet']['blocks']} blocks per stage"}
     return (f"{dataset_description(ctx)}, {r['translate']}-pixel random translations; "
             + "; ".join(nets[a] for a in archs) + f"; {r['steps']} Adam steps of batch {r['batch_size']}")
 
 
-def svcca_run(ctx, arch: str, seed: int | None = None):
+def svcca_run(ctx, arch: str, seed: int | None = None, fc: int | None = None):
     """The SVCCA paper's CIFAR-10 runs (sec. 4), ``arch`` "convnet" or "resnet": digits with
     random 1-pixel translations at the default scale.  seed: ``ctx.seed`` by default (Fig A4
-    takes a second init with ``ctx.seed + 1``)."""
+    takes a second init with ``ctx.seed + 1``); fc: the convnet's fc width instead of the scale's
+    (:data:`COMPRESSION_FC`; the same value as the scale's gives the same, shared run)."""
     r = SVCCA_RUNS[ctx.scale]
     if arch not in ("convnet", "resnet"):
         raise ValueError(f"arch: expected 'convnet' or 'resnet', got {arch!r}")
+    if fc is not None and arch != "convnet":
+        raise ValueError(f"fc: only the convnet has fc layers, got arch {arch!r}")
     seed = ctx.seed if seed is None else seed
-    cfg = classifier_config(ctx, r[arch], steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
+    spec = dict(r[arch]) if fc is None else dict(r[arch], fc=int(fc))
+    cfg = classifier_config(ctx, spec, steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
                             checkpoints=_checkpoints(r["steps"], r["intervals"]), seed=seed,
                             translate=r["translate"])
     return cfg, train_classifier(ctx, cfg, desc=f"SVCCA {arch} (seed {seed})")

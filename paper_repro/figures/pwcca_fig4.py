@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ..analysis import corr
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
 from ..populations import DISTANCES, WIDTH_SWEEP, chance_pwcca_distance, width_sweep_analysis, width_sweep_label
 from ..registry import FigureInfo
@@ -107,6 +107,10 @@ def check(data) -> ClaimCheck:
                   "pearson_accuracy_distance_nets": s["pearson_accuracy_distance_nets"],
                   "conv_layers_narrowing": f"{s['layers_narrowing']}/{len(conv_layers(data))}"},
         holds=bool(wider and accr),
+        comparison=(vs("Pearson(test accuracy, PWCCA distance) (ours: over the widths)", -0.96, s["pearson_accuracy_distance_widths"],
+                       "Morcos et al. 2018, Fig 4b"),
+                    vs("conv-mean PWCCA distance, narrowest -> widest width", "falls with width (curves)",
+                       f"{s['conv_mean'][0]:.2f} -> {s['conv_mean'][-1]:.2f}", "Morcos et al. 2018, Fig 4a")),
         note=f"{stored_data_label(data)}; the narrowest nets also reach a lower accuracy, which drives part of the "
              "correlation (as in the paper)")
 

@@ -17,7 +17,7 @@ import numpy as np
 import fastcca
 
 from ..analysis import pwcca_distance
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..lm import corpus_label, held_out, hidden_states, stored_corpus_label, synthetic_note, train_lm
 from ..registry import FigureInfo
 
@@ -91,6 +91,10 @@ def check(data) -> ClaimCheck:
                    "with depth.  Reported, not tested: the relative spread of the layer curves for PWCCA vs "
                    "the unweighted mean CCA (the paper: the unweighted mean obscures the ordering)"),
         measured=dict(meas, pwcca_failed_points=len(data["pwcca_failures"])), holds=bool(ok),
+        comparison=tuple(vs(f"{k}: mean PWCCA distance to the final representation, layer 1 vs top layer",
+                            "layer 1 lowest, rising with depth (curves; no number given)",
+                            f"{v['pwcca_mean_distance_per_layer'][0]:.3f} vs {v['pwcca_mean_distance_per_layer'][-1]:.3f}",
+                            "Morcos et al. 2018, Fig 6") for k, v in meas.items()),
         note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; x axis in training steps"
              + (f"; fastcca.pwcca raised LinAlgError at {len(data['pwcca_failures'])} point(s), drawn as gaps "
                 "and left out of the means: " + "; ".join(data["pwcca_failures"]) if data["pwcca_failures"] else ""))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..pwcca_dynamics import compute_runs, stored_data_label
 from ..registry import FigureInfo
 from .pwcca_fig1 import CONFIGS
@@ -47,6 +47,10 @@ def check(data) -> ClaimCheck:
                    f"checkpoint; holds iff the coefficient step is later for every model (the share of the "
                    f"coefficient change after the performance step is reported)"),
         measured=meas, holds=bool(ok),
+        comparison=tuple(vs(f"{k}: step where performance / the mean CCA coefficient reach 95%",
+                            "performance first (curves; no number given)",
+                            f"{v['performance_step']} / {v['coefficient_step']}", "Morcos et al. 2018, Fig A1")
+                         for k, v in meas.items()),
         note=("the coefficients are measured against the final step, so they approach 1 only at the end by "
               "construction; the last checkpoint is left out for that reason, but a curve that keeps rising "
               "smoothly to the end still converges late -- which is the paper's point (Fig 1a-c); "

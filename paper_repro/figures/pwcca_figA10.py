@@ -11,7 +11,7 @@ images are unrelated to any label, and each net's guess is its own.
 """
 from __future__ import annotations
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
 from ..genmem import accuracy_summary, draw_panel, late_gaps, figure_distances, subtitle
 from ..registry import FigureInfo
@@ -48,6 +48,9 @@ def check(data) -> ClaimCheck:
                   "min_train_fit_accuracy": fitted, "accuracy": acc, "late_layers": late_gaps(data, "pwcca"),
                   "pwcca_failed_points": len(data["pwcca_failures"])},
         holds=bool(ok),
+        comparison=(vs("softmax PWCCA distance on test images: generalizing / memorizing", "~0 / large (curves; no "
+                       "number given)", f"{soft['generalizing']:.3f} / {soft['memorizing']:.3f}",
+                       "Morcos et al. 2018, Fig A10"),),
         note=(f"{stored_data_label(data)}; {data['n_images']} held-out images"
               + (f"; fastcca.pwcca raised LinAlgError at {len(data['pwcca_failures'])} point(s) (nan, left out of "
                  "the means)" if data["pwcca_failures"] else "")))

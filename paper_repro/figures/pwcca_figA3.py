@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import pwcca_distance
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..lm import CORPUS_LABELS, stored_corpus_label
 from ..registry import FigureInfo
 
@@ -96,6 +96,9 @@ def check(data) -> ClaimCheck:
         measured={"late_share": shares, "pwcca_distance_at_step_1": [d[0] for d in data["distance"]["pwcca"]],
                   "test_loss_nats": data["test_loss"]},
         holds=bool(holds),
+        comparison=(vs("share of the PWCCA distance drop in the last quarter of the steps (min over layers)",
+                       "most of it late (curves; no number given)", float(np.nanmin(shares["pwcca"])),
+                       "Morcos et al. 2018, Fig A3"),),
         note=(_note(data))
              + ("; fastcca.pwcca raised LinAlgError at: " + "; ".join(data["pwcca_failures"])
                 if data["pwcca_failures"] else ""))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import pwcca_distance
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..lm import stored_corpus_label, synthetic_note
 from ..registry import FigureInfo
 from .pwcca_figA3 import CONFIGS as A3_CONFIGS
@@ -133,6 +133,10 @@ def check(data) -> ClaimCheck:
                    f"Reported too: cosine / Euclidean, and the mean distance of the context steps before the repeat "
                    f"(the other reading of the claim: states before a repeat differ from its end, states in it do not)"),
         measured=dict(meas, pwcca_failed_points=len(data["pwcca_failures"])), holds=bool(ok),
+        comparison=tuple(vs(f"layer {li + 1}: Spearman(start point, PWCCA distance of the repeated steps)",
+                            "early repeats similar, late ones not (curves; no number given)",
+                            meas[f"pwcca layer {li + 1}"]["spearman_start_vs_distance"], "Morcos et al. 2018, Fig A4")
+                         for li in range(data["layers"])),
         note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; FIGURES.md's wording of the claim is read as above; "
              "all repeated-step distances are small (the state settles within ~5 repeats), so 'late repeats do not "
              "look similar' holds only relative to early ones -- see the numbers"

@@ -19,7 +19,7 @@ same numbers as Fig 3) is drawn alongside for reference; the paper's A5 has the 
 """
 from __future__ import annotations
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
 from ..genmem import LATE, accuracy_summary, draw_panel, late_gaps, figure_distances, subtitle
 from ..registry import FigureInfo
@@ -51,6 +51,8 @@ def check(data) -> ClaimCheck:
         measured={"late": gaps, "ratio_to_pwcca": ratio, "missed": missed, "accuracy": accuracy_summary(data),
                   "pwcca_failed_points": len(data["pwcca_failures"])},
         holds=bool(ref > 0 and all(missed.values())),
+        comparison=tuple(vs(f"{m}: relative late gap / PWCCA's", "the effect missed (curves; no number given)",
+                            ratio[m], "Morcos et al. 2018, Fig A5") for m in ratio),
         note=stored_data_label(data))
 
 

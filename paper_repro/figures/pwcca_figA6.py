@@ -15,7 +15,7 @@ Both are averaged over the 10 pairs of a width and, as the summary, over conv1 .
 """
 from __future__ import annotations
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
 from ..registry import FigureInfo
 from .pwcca_fig4 import (ACC_R_MAX, CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, analysis_data, draw_accuracy_panel,
@@ -54,6 +54,10 @@ def check(data) -> ClaimCheck:
                    f"widths <= {ACC_R_MAX}; holds iff neither cosine nor Euclidean shows either effect "
                    "(PWCCA's values given for contrast)"),
         measured=meas, holds=bool(misses),
+        comparison=tuple(vs(f"{m}: Spearman(width, distance) / Pearson(accuracy, distance)",
+                            "no width or accuracy effect (curves; no number given)",
+                            f"{meas[m]['spearman_width_distance']:.2f} / {meas[m]['pearson_accuracy_distance_widths']:.2f}",
+                            "Morcos et al. 2018, Fig A6") for m in ("cosine", "euclidean")),
         note=f"{stored_data_label(data)}; neurons matched by index (no alignment between nets); Euclidean on raw "
              "activations / sqrt(p)")
 

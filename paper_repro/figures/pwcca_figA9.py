@@ -13,7 +13,7 @@ generalizing curve and the two others -- is smaller without the projection weigh
 """
 from __future__ import annotations
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
 from ..genmem import (EARLY, LATE, accuracy_summary, draw_panel, early_max_difference, late_gaps,
                       figure_distances, subtitle)
@@ -50,6 +50,8 @@ def check(data) -> ClaimCheck:
                   "early_max_abs_difference": early, "accuracy": accuracy_summary(data),
                   "pwcca_failed_points": len(data["pwcca_failures"])},
         holds=bool(ref > 0 and all(broad.values()) and all(misses.values())),
+        comparison=tuple(vs(f"{m}: late gap / PWCCA's", "same pattern, smaller late narrowing (curves; no number "
+                            "given)", ratio[m], "Morcos et al. 2018, Fig A9") for m in ratio),
         note=stored_data_label(data))
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import corr, svcca_directions
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..registry import FigureInfo
 from ..toy import TOY_CONFIGS, activations, toy_nets
 
@@ -62,6 +62,9 @@ def compute(ctx) -> dict:
             signs = [1.0] * len(a)
         out["panels"][name] = {"net1": a, "net2": [s * v for s, v in zip(signs, b)]}
         out["abs_corr"][name] = [abs(corr(u, v)) for u, v in zip(a, b)]
+    out["data_label"] = (f"synthetic toy regression (1-D input, 4 targets, {len(x)} points); MLP "
+                         f"{nets['config']['depth']} x {nets['config']['width']} tanh units, {nets['config']['steps']} "
+                         "full-batch Adam steps")
     return out
 
 
@@ -79,7 +82,11 @@ def check(data) -> ClaimCheck:
         measured={"abs_corr_neurons": ac["neurons"], "abs_corr_svd": ac["svd"], "abs_corr_svcca": ac["svcca"],
                   "mean_mismatch": mismatch, "mismatch_ratio_neurons_over_svcca": ratio,
                   "svcca_similarity": data["svcca_similarity"]},
-        holds=bool(holds))
+        holds=bool(holds),
+        comparison=(vs("min |corr| of the top SVCCA directions (net 1 vs net 2)", "~1 (curves overlap up to sign; "
+                       "no number given)", min(ac["svcca"]), "Raghu et al. 2017, Fig 1d"),
+                    vs("mean |corr| of the top neurons (net 1 vs net 2)", None, float(np.mean(ac["neurons"])))),
+        note=data.get("data_label", ""))
 
 
 def draw(data):

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
+from ..classifiers import stored_data_label
 from ..classifiers import image_data
 from ..registry import FigureInfo
-from ..runs import svcca_run
+from ..runs import svcca_run, svcca_runs_label
 from ..svcca_dynamics import (MEASURE, bn_blocks, bottom_up, checkpoint_grids, nearest_checkpoints,
                               residual_stripes)
 
@@ -52,6 +53,7 @@ def compute(ctx) -> dict:
     if cfg["max_images"]:
         x = x[: cfg["max_images"]]
     out = {"n_images": int(len(x)), "images": "training images, no translation", "measure": MEASURE,
+           "data_label": svcca_runs_label(ctx),
            "conv": "fft", "nets": {}}
     for arch in ARCHS:
         tcfg, run = svcca_run(ctx, arch)
@@ -98,8 +100,11 @@ def check(data) -> ClaimCheck:
                    f"layer two below; (3) trained ResNet, pairs of layers of the same stage >= 3 apart: mean SVCCA of "
                    f"block-output pairs / mean of pairs with a BN(conv) branch layer > {STRIPE_RATIO}. Holds iff all three hold"),
         measured=measured, holds=bool(ok),
-        note=("digits (8x8, 1 channel), narrow nets, 2000 steps; similarity values off the diagonal are much "
-              "higher than in the published CIFAR-10 heatmaps (0.4-0.7 vs ~0.1-0.2), see the README"))
+        comparison=tuple(vs(f"{arch}: diagonal SVCCA at 35%, lower third vs upper third of the layers", None,
+                            f"{measured[f'{arch}_bottom_up_at_35pct']['lower_mean']:.2f} vs "
+                            f"{measured[f'{arch}_bottom_up_at_35pct']['upper_mean']:.2f}") for arch in data["nets"]),
+        note=(f"{stored_data_label(data)}; similarity values off the diagonal are much higher than in the published "
+              "CIFAR-10 heatmaps (0.4-0.7 vs ~0.1-0.2, read off dynamics_plots_crop.png), see docs/paper-claims.md"))
 
 
 def draw(data):
@@ -125,8 +130,8 @@ def draw(data):
             if r == len(nets) - 1:
                 ax.set_xlabel("layer (end of training)")
             if c == 0:
-                ax.set_ylabel(f"{'Convnet' if arch == 'convnet' else 'ResNet'}, digits\nlayer (during training)")
+                ax.set_ylabel(f"{'Convnet' if arch == 'convnet' else 'ResNet'}\nlayer (during training)")
     fig.colorbar(im, ax=axes, shrink=0.6, label="SVCCA similarity")
     fig.suptitle(f"SVCCA Fig 4: layer x layer SVCCA similarity during training vs the end "
-                 f"({data['n_images']} {data['images']}; conv layers by DFT)", fontsize=11)
+                 f"({data['n_images']} {data['images']}; conv layers by DFT)\n{stored_data_label(data)}", fontsize=10)
     return fig

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
+from ..classifiers import stored_data_label
 from ..freeze import freeze_config, freeze_run, updates_saved
 from ..registry import FigureInfo
-from ..runs import SVCCA_RUNS
+from ..runs import SVCCA_RUNS, svcca_runs_label
 
 INFO = FigureInfo(id="svcca-fig5", title="freeze training: test accuracy vs step, layers frozen bottom-up",
                   time_small="~52 s", needs=("torch (CPU)", "its own cached training runs (paper_repro.freeze)"))
@@ -39,7 +40,8 @@ ARCHS = ("convnet", "resnet")
 def compute(ctx) -> dict:
     cfg = ctx.config(CONFIGS)
     r = SVCCA_RUNS[ctx.scale]
-    out = {"archs": {}, "runs": cfg["runs"], "tail": cfg["tail"], "tol": cfg["tol"]}
+    out = {"archs": {}, "runs": cfg["runs"], "tail": cfg["tail"], "tol": cfg["tol"],
+           "data_label": svcca_runs_label(ctx).rsplit(";", 1)[0]}
     jobs = [(a, i, f) for a in ARCHS for i in range(cfg["runs"]) for f in (False, True)]
     res = {}
     for arch, i, fr in ctx.track(jobs, "runs"):
@@ -81,8 +83,10 @@ def check(data) -> ClaimCheck:
                   "standard_error": {k: a[k]["tail_diff_se"] for k in a},
                   "parameter_updates_skipped": {k: a[k]["updates_saved"] for k in a}},
         holds=bool(holds),
-        note=(f"{data['runs']} paired runs of {', '.join(str(a[k]['steps']) for k in a)} steps on digits at this "
-              "scale (paper: 10 runs of 160k steps on CIFAR-10); freeze - standard = "
+        comparison=tuple(vs(f"{k}: test accuracy, freeze minus standard", "> 0 (freezing improves generalisation; "
+                            "no number given)", f"{a[k]['tail_diff']:+.4f}", "Raghu et al. 2017, Fig 5") for k in a),
+        note=(f"{data['runs']} paired runs of {', '.join(str(a[k]['steps']) for k in a)} steps ({stored_data_label(data)}; "
+              "paper: 10 runs of 160k steps on CIFAR-10); freeze - standard = "
               + ", ".join(f"{k} {a[k]['tail_diff']:+.4f} (SE {a[k]['tail_diff_se']:.4f})" for k in a)
               + "; the paper's improvement in generalisation is not part of the check"))
 
@@ -111,7 +115,7 @@ def draw(data):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("test accuracy")
-    fig.suptitle("SVCCA Fig 5: freeze training (layer i frozen at fraction i/L of training) vs standard training",
-                 fontsize=10)
+    fig.suptitle("SVCCA Fig 5: freeze training (layer i frozen at fraction i/L of training) vs standard training\n"
+                 f"{stored_data_label(data)}", fontsize=9)
     fig.tight_layout()
     return fig

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
+from ..classifiers import stored_data_label
 from ..classifiers import image_data
 from ..registry import FigureInfo
-from ..runs import svcca_run
+from ..runs import svcca_run, svcca_runs_label
 
 INFO = FigureInfo(id="svcca-fig7", title="DFT-CCA heatmap: ResNet conv layers vs convnet layers",
                   time_small="~30 s",
@@ -109,6 +110,7 @@ def compute(ctx) -> dict:
             out["convnet_layers"] = [n for _, n in layers[1]]
             out["resnet_shapes"] = [list(rec.layers[("ResNet", m)].shape) for m, _ in layers[0]]
             out["convnet_shapes"] = [list(rec.layers[("convnet", m)].shape) for m, _ in layers[1]]
+    out["data_label"] = svcca_runs_label(ctx)
     return out
 
 
@@ -135,7 +137,9 @@ def check(data) -> ClaimCheck:
                   "at_init_low_third_mean": float(depth_matched(v0)[1][:third].mean()),
                   "at_init_high_third_mean": float(depth_matched(v0)[1][-third:].mean())},
         holds=bool(holds),
-        note=("a pair of layers of different spatial sizes is compared on their overlapping low frequencies only "
+        comparison=(vs("Spearman(depth, similarity) along depth-matched pairs", None, rho),
+                    vs("lowest third vs highest third of the matched pairs", None, f"{low:.2f} vs {high:.2f}")),
+        note=(f"{stored_data_label(data)}; a pair of layers of different spatial sizes is compared on their overlapping low frequencies only "
               "(2x2 of them for the deepest ResNet stage), so part of the fall with depth is the shrinking "
               "frequency overlap; the at-initialisation values (reported, not decided) show how much of the "
               "pattern random conv features of the same images already share"))
@@ -163,8 +167,8 @@ def draw(data):
         ax.set_ylabel("ResNet layer (spatial size)")
         ax.set_title(title, fontsize=10)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="similarity")
-    fig.suptitle(f"SVCCA Fig 7: DFT CCA of ResNet conv layers vs convnet conv layers (digits, "
-                 f"{data['n_datapoints']} training images, keep={data['keep']}; layers of different sizes compare "
-                 f"their overlapping low frequencies)", fontsize=10)
+    fig.suptitle(f"SVCCA Fig 7: DFT CCA of ResNet conv layers vs convnet conv layers ({data['n_datapoints']} training "
+                 f"images, keep={data['keep']}; layers of different sizes compare their overlapping low frequencies)\n"
+                 f"{stored_data_label(data)}", fontsize=9)
     fig.tight_layout(rect=(0, 0.01, 1, 0.95))
     return fig

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
+from ..classifiers import stored_data_label
 from ..classifiers import image_data
 from ..registry import FigureInfo
-from ..runs import svcca_run
+from ..runs import svcca_run, svcca_runs_label
 from ..svcca_dynamics import MEASURE, bottom_up, checkpoint_grids
 
 INFO = FigureInfo(id="svcca-figA3", title="per-layer SVCCA with the final step vs training step",
@@ -54,6 +55,7 @@ def compute(ctx) -> dict:
     if cfg["max_images"]:
         x = x[: cfg["max_images"]]
     out = {"n_images": int(len(x)), "images": "training images, no translation", "measure": MEASURE,
+           "data_label": svcca_runs_label(ctx),
            "conv": "fft", "settled": cfg["settled"], "nets": {}}
     for arch in ARCHS:
         tcfg, run = svcca_run(ctx, arch)
@@ -80,8 +82,11 @@ def check(data) -> ClaimCheck:
                    "both nets. Also reported: Spearman(depth, mean) and the step after which each layer stays "
                    f">= {data['settled']}"),
         measured=measured, holds=bool(ok),
+        comparison=tuple(vs(f"{arch}: mean SVCCA with the final step, lower third vs upper third of the layers", None,
+                            f"{measured[f'{arch}_mean_similarity_before_end']['lower_mean']:.2f} vs "
+                            f"{measured[f'{arch}_mean_similarity_before_end']['upper_mean']:.2f}") for arch in data["nets"]),
         note=("logits and softmax converge early in both nets (as in the paper's Fig 4, where they are bright "
-              "at 35 %); digits, narrow nets, 2000 steps"))
+              f"at 35 %); {stored_data_label(data)}"))
 
 
 def draw(data):
@@ -100,7 +105,7 @@ def draw(data):
         ax.set_ylabel("SVCCA similarity with the final step")
         ax.set_ylim(0.0, 1.02)
         name = "Convnet" if arch == "convnet" else "ResNet (dashed: BN(conv) inside the blocks)"
-        ax.set_title(f"{name}, digits", fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.legend(fontsize=6, ncol=2, loc="lower right", title="layer (dark: low, yellow: high)",
                   title_fontsize=6)
         ax.grid(alpha=0.3)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
+from ..classifiers import stored_data_label
 from ..classifiers import image_data
 from ..registry import FigureInfo
-from ..runs import svcca_run
+from ..runs import svcca_run, svcca_runs_label
 from ..svcca_dynamics import MEASURE, NOT_HIDDEN, two_model_grid
 
 INFO = FigureInfo(id="svcca-figA4", title="layer x layer SVCCA between two inits of the same convnet",
@@ -45,6 +46,7 @@ def compute(ctx) -> dict:
     (ca, ra), (cb, rb) = (svcca_run(ctx, "convnet", seed=s) for s in seeds)
     rows, cols, grid = two_model_grid(ctx, ca, ra["states"][-1], cb, rb["states"][-1], x)
     return {"n_images": int(len(x)), "images": "training images, no translation", "measure": MEASURE,
+            "data_label": svcca_runs_label(ctx, ("convnet",)),
             "conv": "fft", "seeds": seeds, "steps": ra["checkpoints"][-1], "rows": rows, "columns": cols,
             "grid": grid.values}
 
@@ -92,7 +94,9 @@ def check(data) -> ClaimCheck:
                    f"output each >= {MARGIN} above the least similar middle layer, and mean over the first two and "
                    f"last two layers > mean over the layers between ('in' excluded: identical by construction)"),
         measured=st, holds=bool(holds),
-        note=("digits, narrow convnets (16/32 channels, 64-unit fc), 2000 steps; one pair of seeds. "
+        comparison=(vs("diagonal SVCCA: first hidden layer / least similar middle layer / softmax", None,
+                       f"{st['first_value']:.2f} / {st['middle_min']:.2f} / {st['last_value']:.2f}"),),
+        note=(f"{stored_data_label(data)}; one pair of seeds. "
               "middle_diag_minus_offdiag (reported, not tested) says whether a middle layer is more similar to "
               "the same layer of the other net than to its other layers"))
 
@@ -123,5 +127,5 @@ def draw(data):
     ax2.grid(alpha=0.3)
     fig.get_layout_engine().set(rect=(0.0, 0.03, 1.0, 0.97))     # room for the runner's footer line
     fig.suptitle(f"SVCCA Fig A4: two inits of the same convnet, end of training (step {data['steps']}; "
-                 f"{data['n_images']} {data['images']}; conv layers by DFT)", fontsize=10)
+                 f"{data['n_images']} {data['images']}; conv layers by DFT)\n{stored_data_label(data)}", fontsize=9)
     return fig

@@ -14,7 +14,7 @@ import numpy as np
 
 import fastcca
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..lm import corpus_label, held_out, hidden_states, stored_corpus_label, synthetic_note, train_lm
 from ..registry import FigureInfo
 from .pwcca_fig6 import CONFIGS
@@ -60,6 +60,10 @@ def check(data) -> ClaimCheck:
                    "checkpoints; holds iff layer 1 > last layer and >= 75% of adjacent layer pairs decrease "
                    "with depth"),
         measured=meas, holds=bool(ok),
+        comparison=tuple(vs(f"{k}: mean SVCCA with the final step, layer 1 vs top layer",
+                            "lower layers converge faster (curves; no number given)",
+                            f"{v['mean_similarity_per_layer'][0]:.2f} vs {v['mean_similarity_per_layer'][-1]:.2f}",
+                            "Raghu et al. 2017, Fig A6") for k, v in meas.items()),
         note=f"{stored_corpus_label(data)}{synthetic_note(stored_corpus_label(data))}; x axis in training steps")
 
 

@@ -1,0 +1,64 @@
+"""The seeds table of ``docs/paper-claims.md`` from the JSON the runs wrote.
+
+``python -m paper_repro.report OUT_SEED0 OUT_SEED1 OUT_SEED2 [--only ID ...]`` reads ``<id>.json``
+from each output folder (one folder per ``--seed``, e.g. ``python -m paper_repro all --seed 1
+--out OUT_SEED1``) and prints a markdown table: per figure, the seeds whose claim check holds,
+the headline paper-vs-ours row (:meth:`paper_repro.claims.ClaimCheck.summary`) of every seed,
+and the wall and CPU seconds of each run.  Nothing is recomputed; a missing JSON shows as "-".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from . import registry
+from .claims import ClaimCheck
+
+
+def load(folder: str, fig_id: str) -> dict | None:
+    path = os.path.join(folder, f"{fig_id}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def seeds_table(folders: list, ids: list | None = None) -> str:
+    """The markdown table (module docstring) for the runs in ``folders`` (one per seed)."""
+    ids = ids or list(registry.CATALOG)
+    lines = ["| figure | holds at seeds | ours vs the paper (headline row, per seed) | wall / CPU s per seed |",
+             "|---|---|---|---|"]
+    for fig_id in ids:
+        recs = [load(f, fig_id) for f in folders]
+        seeds, heads, times = [], [], []
+        for rec in recs:
+            if rec is None:
+                heads.append("-")
+                times.append("-")
+                continue
+            chk = ClaimCheck.from_dict(rec["claim_check"])
+            if chk.holds:
+                seeds.append(str(rec["seed"]))
+            rows = chk.comparison_lines()
+            heads.append(f"seed {rec['seed']}: {'holds' if chk.holds else 'fails'}"
+                         + (f"; {rows[0]}" if rows else ""))
+            t = rec["timing"]
+            times.append(f"{t['total_s']:.0f} / {t['cpu_s']:.0f}")
+        n_run = sum(r is not None for r in recs)
+        lines.append(f"| {fig_id} | {len(seeds)} of {n_run} ({', '.join(seeds) or 'none'}) | "
+                     f"{'<br>'.join(h.replace('|', '/') for h in heads)} | {'; '.join(times)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m paper_repro.report", description=__doc__.split("\n\n")[0])
+    p.add_argument("folders", nargs="+", help="output folders, one per seed")
+    p.add_argument("--only", nargs="*", default=None, help="figure ids (default: all)")
+    args = p.parse_args(argv)
+    print(seeds_table(args.folders, args.only))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
