@@ -153,22 +153,44 @@ def _check_counts(fig_id: str, data: dict, ctx):
             ids, _ = word_corpus(ctx.data_dir, corpus, "valid")
             assert len(ids) // (cfg["burn_in"] + cfg["length"]) > cfg["n_eval"]
         assert data["n_datapoints"] == cfg["n_eval"] * cfg["length"]
-    _check_labels(fig_id, data)
 
 
 #: what the titles and claim notes must name at paper scale (they once said "digits" and
-#: "synthetic Markov sequences" whatever the scale)
+#: "synthetic Markov sequences" whatever the scale): the exact label, or the name it must contain
 _PAPER_LABELS = {"pwcca-fig6": "PTB (3-layer) / WikiText-2 (5-layer)", "pwcca-figA8": "PTB (3-layer) / WikiText-2 (5-layer)",
                  "svcca-figA6": "PTB (3-layer) / WikiText-2 (5-layer)", "pwcca-figA3": "PTB", "pwcca-figA4": "PTB",
                  "pwcca-fig1": "CNN = SVCCA convnet on CIFAR-10; LMs on PTB (3-layer) / WikiText-2 (5-layer)",
                  "pwcca-figA1": "CNN = SVCCA convnet on CIFAR-10; LMs on PTB (3-layer) / WikiText-2 (5-layer)"}
+#: figures whose experiment is synthetic at every scale (their label says so)
+_SYNTHETIC = {"svcca-fig1", "svcca-fig3", "svcca-figA1", "pwcca-fig2", "pwcca-figA2"}
+#: words that name the default scale's data; none may appear in a paper-scale title, label or note
+_SMALL_SCALE_WORDS = ("digits", "Markov")
 
 
-def _check_labels(fig_id: str, data: dict):
+def _texts(fig) -> str:
+    """Every string drawn on a matplotlib figure (titles, axis labels, ticks, legends, texts)."""
+    import matplotlib.text
+    return "\n".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+
+
+def _check_labels(fig_id: str, data: dict, fig=None):
+    """Every figure names the data that ran at paper scale: the JSON's data_label, the claim note
+    and every text of the drawn figure name CIFAR-10 / PTB / WikiText-2 (or say synthetic), and
+    none of them the default scale's digits or Markov sequences."""
+    label = data.get("data_label", "")
+    assert label, f"{fig_id}: no data_label in the JSON"
     if fig_id in _PAPER_LABELS:
-        assert data["data_label"] == _PAPER_LABELS[fig_id]
-        mod = registry.get_figure(fig_id)
-        assert "synthetic" not in mod.check(data).note and "digits" not in mod.check(data).note
+        assert label == _PAPER_LABELS[fig_id], label
+    elif fig_id in _SYNTHETIC:
+        assert "synthetic" in label, label
+    else:
+        assert "CIFAR-10" in label, label
+    mod = registry.get_figure(fig_id)
+    note = mod.check(data).note
+    shown = _texts(fig) if fig is not None else ""
+    for word in _SMALL_SCALE_WORDS:
+        assert word not in label and word not in note, f"{fig_id}: {word!r} in the label or note at paper scale"
+        assert word not in shown, f"{fig_id}: {word!r} drawn at paper scale"
 
 
 @pytest.mark.slow
@@ -180,6 +202,10 @@ def test_figure_paper_scale_runs_on_fake_data(paper_ctx, fig_id):
     assert rec["scale"] == "paper"
     _check_counts(fig_id, rec["data"], paper_ctx)
     mod = registry.get_figure(fig_id)
+    import matplotlib.pyplot as plt
+    drawn = mod.draw(rec["data"])
+    _check_labels(fig_id, rec["data"], drawn)
+    plt.close(drawn)
     # the JSON written to disk is enough for check() and draw() (what a user re-draws from)
     with open(f"{paper_ctx.out}/{fig_id}.json") as fh:
         disk = json.load(fh)
@@ -261,3 +287,21 @@ def test_labels_name_the_data_of_each_scale():
     assert data_label(RunContext(scale="paper"), FIG1["paper"]) == _PAPER_LABELS["pwcca-fig1"]
     assert data_label(RunContext(scale="small"), FIG1["small"]) == (
         "CNN = SVCCA convnet on digits; LMs on synthetic Markov sequences (stand-ins for PTB / WT2)")
+
+
+def test_image_run_labels_name_the_data_and_configuration_of_each_scale():
+    """The labels the image figures store (and draw, and quote in their notes) come from the run
+    tables of the scale that ran: CIFAR-10 and the paper's widths / steps at paper scale."""
+    from paper_repro.runs import COMPRESSION_FC, SVCCA_RUNS, svcca_runs_label
+    for scale in ("small", "paper"):
+        ctx = RunContext(scale=scale, out="unused")
+        r = SVCCA_RUNS[scale]
+        labels = [svcca_runs_label(ctx), svcca_runs_label(ctx, ("convnet",), fc=COMPRESSION_FC[scale]),
+                  genmem.runs_label(ctx), populations.width_sweep_label(ctx), populations.lr_population_label(ctx)]
+        name, other = ("CIFAR-10", "digits") if scale == "paper" else ("digits", "CIFAR-10")
+        assert all(name in lab and other not in lab for lab in labels), labels
+        assert f"{r['steps']} Adam steps" in labels[0] and f"fc {COMPRESSION_FC[scale]}" in labels[1]
+        g = genmem.GENMEM_RUNS[scale]
+        assert f"{g['width_factor']:g}x the paper's widths, {g['steps']} Adam steps" in labels[2]
+        w = populations.WIDTH_SWEEP[scale]
+        assert ", ".join(f"{x:g}" for x in w["width_factors"]) in labels[3]

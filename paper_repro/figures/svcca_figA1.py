@@ -54,7 +54,8 @@ def compute(ctx) -> dict:
     resid = layer - design @ np.linalg.lstsq(design, layer, rcond=None)[0]
     j0 = int(np.argmax((resid ** 2).sum(0)))
     layer = np.c_[layer[:, j0], np.delete(layer, j0, axis=1)]      # make it neuron 0
-    out = {"n": n, "p": p, "index": list(range(n)), "neuron0": layer[:, 0], "transforms": {}}
+    out = {"n": n, "p": p, "index": list(range(n)), "neuron0": layer[:, 0], "transforms": {},
+           "data_label": f"synthetic layer ({p} random tanh neurons of the toy regression's {n} inputs)"}
     for name in TRANSFORMS:
         t = _transform(name, p, rng)
         y = layer @ t + (0 if name == "original" else rng.normal(0, 1, p))
