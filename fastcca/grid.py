@@ -76,7 +76,7 @@ class JointMoments:
         column panels, :func:`fastcca.kernels.cpu.scatter_update_upper_f32`) and added into the
         float64 scatter; the chunk means and Chan's merge stay float64.  About 2x the product
         throughput for float32 activations; measured: the scatter within 7.7e-8 relative and
-        grid values within 2.2e-7 of float64 (README, "PyTorch integration"; bounded at 1e-6 /
+        grid values within 2.2e-7 of float64 (docs/torch.md, "Precision"; bounded at 1e-6 /
         1e-5 by ``tests/test_grid.py``)."""
         get_backend(backend)
         self.precision = check_choice(precision, "precision", self.PRECISIONS)

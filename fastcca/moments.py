@@ -62,10 +62,16 @@ class Moments:
 
     Examples
     --------
-    >>> m = Moments()
-    >>> for xb, yb in batches:          # xb: (b, p), yb: (b, q)
-    ...     m.update(xb, yb)
-    >>> fastcca.svcca(m).similarity
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> m = fastcca.Moments()
+    >>> for _ in range(4):                               # batches xb: (b, p), yb: (b, q)
+    ...     xb = rng.standard_normal((250, 8))
+    ...     _ = m.update(xb, xb[:, :5] + rng.standard_normal((250, 5)))   # returns m
+    >>> m.n, m.p, m.q
+    (1000, 8, 5)
+    >>> round(fastcca.cca(m).similarity, 1)       # each coefficient near 1/sqrt(2)
+    0.7
 
     Notes
     -----

@@ -499,7 +499,7 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
         Arithmetic of each batch's products (accumulation is float64 either way):
         ``JointMoments(precision=...)`` and, for fft pairs, ``JointConvMoments(precision=...)``.
         float32 roughly doubles the product throughput for float32 models; measured errors:
-        README, "PyTorch integration".
+        docs/torch.md, "Precision".
 
     Returns
     -------
@@ -682,6 +682,8 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
         SVCCA Fig A3).  "all": for every checkpoint, every layer at t (rows) against every layer
         at the reference (columns); returns a list of matrices (SVCCA Fig 4).
 
+    Notes
+    -----
     Each pass runs the checkpoint's network and the reference network on the same batches and
     accumulates their joint moments (the pass for the reference itself runs it alone).  The
     measure's ``x`` is the layer at the checkpoint (for pwcca its neurons weight by default).

@@ -63,6 +63,13 @@ class JointConvMoments:
         Arithmetic of the FFT and of each chunk's block products, as in :class:`ConvMoments`
         (the state is complex128 either way).
 
+    Raises
+    ------
+    ValueError
+        ``pairs`` is empty, or ``layout`` / ``precision`` is not one of the choices.
+
+    Notes
+    -----
     ``update({key: (b, c, h, w) array, ...})`` takes one batch holding every layer of ``pairs``
     (the same b images); ``moments(a, b)`` returns the pair's :class:`ConvMoments` (copies),
     usable with :func:`fastcca.conv_cca` / :func:`fastcca.conv_svcca`.  A failing ``update``

@@ -7,7 +7,7 @@ Modes (``mode=``), one idea each:
     channel over the spatial axes, one c1 x c2 complex CCA per frequency (all blocks whitened
     and decomposed together, batched), conjugate-symmetric frequencies computed once and counted
     twice when pooled.  On a dataset closed under circular shifts this is *exactly* CCA over the
-    flattened h*w*c neurons, at a fraction of the cost (see README, "Conv layers").
+    flattened h*w*c neurons, at a fraction of the cost (see docs/conv.md).
 ``"fold"``
     Spatial positions become datapoints: (n, c, h, w) -> (n*h*w, c), neurons = channels (the
     SVCCA tutorials' reshape; for the same layer across training time or seeds).  Needs equal

@@ -67,11 +67,19 @@ class ConvMoments:
 
     Examples
     --------
-    >>> m = ConvMoments()
-    >>> for xb, yb in batches:          # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
-    ...     m.update(xb, yb)
-    >>> fastcca.conv_cca(m).similarity
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> m = fastcca.ConvMoments()
+    >>> for _ in range(3):                 # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
+    ...     xb = rng.standard_normal((100, 4, 6, 6))
+    ...     _ = m.update(xb, xb[:, :2] + rng.standard_normal((100, 2, 6, 6)))   # returns m
+    >>> m.n
+    300
+    >>> 0 < fastcca.conv_cca(m).similarity < 1
+    True
 
+    Notes
+    -----
     The spatial sizes may differ between the layers: the overlapping low frequencies are
     compared (see :mod:`fastcca.conv._grid`).  ``update`` validates the whole batch first, so
     a failing call leaves the accumulator unchanged.
