@@ -115,11 +115,19 @@ class JointConvMoments:
         return int(sum(a.nbytes for d in (self._diag, self._cross, self._mean_img) for a in d.values()))
 
     def has_pair(self, a, b) -> bool:
+        """Whether the pair ``(a, b)`` (in either order) is accumulated."""
         return (a, b) in self._pairs or (b, a) in self._pairs
 
     # ------------------------------------------------------------------ streaming
     def update(self, batch: Mapping) -> "JointConvMoments":
-        """Add one batch: a mapping ``layer -> (b, c, h, w)`` (or NHWC) real array / CPU tensor."""
+        """Add one batch: a mapping ``layer -> (b, c, h, w)`` (or NHWC) real array / CPU tensor.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Missing layers, a wrong rank or shape, different image counts, NaN/Inf; the state is
+            then unchanged.
+        """
         if not isinstance(batch, Mapping):
             raise TypeError(f"batch: expected a mapping layer -> (b, c, h, w) array, got {type(batch).__name__}")
         missing = [k for k in self.layers if k not in batch]
