@@ -124,3 +124,39 @@ def test_docstring_examples_run(monkeypatch, tmp_path):
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} docstring examples failed (see the output above)"
     assert ran > 0
+
+
+def _sections(doc: str) -> set:
+    return set(re.findall(r"^(\w[\w ]*)\n-{3,}$", doc, re.M))
+
+
+def test_every_api_entry_has_a_numpy_docstring():
+    """No empty entry in the API reference: functions state Parameters, Returns, Raises, Notes
+    and Examples; classes their Parameters or Attributes, Notes and Examples; every public
+    method and property of a documented class has a docstring."""
+    import inspect
+    pytest.importorskip("torch")
+    pytest.importorskip("dask")
+    problems = []
+    for name in documented_objects():
+        obj = resolve(name)
+        doc = inspect.getdoc(obj) or ""
+        have = _sections(doc)
+        if inspect.isclass(obj) and issubclass(obj, (Exception, Warning)):
+            need = {"Notes", "Examples"}
+        elif inspect.isclass(obj):
+            need = {"Notes", "Examples"}
+            if not have & {"Parameters", "Attributes"}:
+                problems.append(f"{name}: no Parameters or Attributes section")
+        else:
+            need = {"Parameters", "Returns", "Raises", "Notes", "Examples"}
+        if need - have:
+            problems.append(f"{name}: missing {sorted(need - have)}")
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_"):
+                    continue
+                fn = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+                if (callable(fn) or isinstance(member, property)) and not (inspect.getdoc(fn) or "").strip():
+                    problems.append(f"{name}.{attr}: no docstring")
+    assert not problems, "\n".join(problems)

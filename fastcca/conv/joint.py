@@ -73,7 +73,21 @@ class JointConvMoments:
     ``update({key: (b, c, h, w) array, ...})`` takes one batch holding every layer of ``pairs``
     (the same b images); ``moments(a, b)`` returns the pair's :class:`ConvMoments` (copies),
     usable with :func:`fastcca.conv_cca` / :func:`fastcca.conv_svcca`.  A failing ``update``
-    (wrong keys, rank or shape, NaN/Inf) raises before the state changes.
+    (wrong keys, rank or shape, NaN/Inf) raises before the state changes.  Each layer's
+    ``rfft2`` is computed once per batch and its diagonal block stack is shared by all its
+    pairs (``fastcca.torch``'s ``conv="fft"`` grids use this class).
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> from fastcca.conv.joint import JointConvMoments
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.standard_normal((200, 3, 4, 4))
+    >>> jm = JointConvMoments([("a", "b"), ("a", "c")])
+    >>> _ = jm.update({"a": a, "b": a[:, :2], "c": rng.standard_normal((200, 2, 2, 2))})
+    >>> m = jm.moments("a", "b")
+    >>> round(fastcca.conv_cca(m).similarity, 6)
+    1.0
     """
 
     def __init__(self, pairs, *, layout: str = "nchw", chunk_bytes: int = CHUNK_BYTES,
