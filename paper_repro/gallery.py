@@ -74,7 +74,7 @@ def build(src: Path, docs: Path, reference: Path, width: int = 900, ref_width: i
             if not fig_id.startswith(paper + "-"):
                 continue
             png, js = src / f"{fig_id}.png", src / f"{fig_id}.json"
-            lines += [f"### {fig_id}: {what}", ""]
+            lines += [f"### {fig_id}", "", f"*{what}*", ""]
             if not (png.is_file() and js.is_file()):
                 missing.append(fig_id)
                 lines += [f"Not in this gallery run: `python -m paper_repro {fig_id}` draws it.", ""]
