@@ -40,6 +40,7 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     ns = {"__name__": "docs_example"}
     for i, (mark, code) in enumerate(blocks(page)):
         if mark:
+            assert mark.strip() == "script", f"{page.name}: unknown docs-test mark {mark!r}"
             continue
         try:
             exec(compile(code, f"{page.name}[block {i + 1}]", "exec"), ns)
