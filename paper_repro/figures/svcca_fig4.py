@@ -104,7 +104,7 @@ def check(data) -> ClaimCheck:
                             f"{measured[f'{arch}_bottom_up_at_35pct']['lower_mean']:.2f} vs "
                             f"{measured[f'{arch}_bottom_up_at_35pct']['upper_mean']:.2f}") for arch in data["nets"]),
         note=(f"{stored_data_label(data)}; similarity values off the diagonal are much higher than in the published "
-              "CIFAR-10 heatmaps (0.4-0.7 vs ~0.1-0.2, read off dynamics_plots_crop.png), see docs/paper-claims.md"))
+              "CIFAR-10 heatmaps (0.4-0.7 vs ~0.1-0.2, read off dynamics_plots_crop.png), see docs/paper-repro-groups.md"))
 
 
 def draw(data):
