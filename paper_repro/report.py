@@ -51,12 +51,31 @@ def seeds_table(folders: list, ids: list | None = None) -> str:
     return "\n".join(lines)
 
 
+def sections(folders: list, ids: list | None = None) -> str:
+    """Per figure a markdown section: the claim, the statistic and how it decides (from the first
+    seed's check), then per seed the verdict and every paper-vs-ours row."""
+    out = []
+    for fig_id in ids or list(registry.CATALOG):
+        recs = [r for r in (load(f, fig_id) for f in folders) if r is not None]
+        if not recs:
+            continue
+        first = ClaimCheck.from_dict(recs[0]["claim_check"])
+        out += [f"### {fig_id}", "", f"- **Claim**: {first.claim}", f"- **Statistic**: {first.statistic}"]
+        for rec in recs:
+            chk = ClaimCheck.from_dict(rec["claim_check"])
+            rows = "; ".join(chk.comparison_lines()) or "no comparison rows"
+            out.append(f"- **Seed {rec['seed']}**: {chk.verdict()} -- {rows}")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m paper_repro.report", description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", help="output folders, one per seed")
     p.add_argument("--only", nargs="*", default=None, help="figure ids (default: all)")
+    p.add_argument("--sections", action="store_true", help="per-figure sections instead of the table")
     args = p.parse_args(argv)
-    print(seeds_table(args.folders, args.only))
+    print(sections(args.folders, args.only) if args.sections else seeds_table(args.folders, args.only))
     return 0
 
 
