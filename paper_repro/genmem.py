@@ -280,6 +280,12 @@ def late_gaps(data: dict, metric: str) -> dict:
             "layers_gen_below_both": float(np.mean((g < m) & (g < i)))}
 
 
+def late_means(data: dict, metric: str = "pwcca") -> list:
+    """Mean over the LATE layers of the generalizing, memorizing and inter curves."""
+    idx = _at(data, LATE)
+    return [float(np.mean(curve(data, metric, k)[idx])) for k in PAIR_GROUPS]
+
+
 def accuracy_summary(data: dict) -> dict:
     """Per group: min / mean of train_fit, train_true, test accuracy over the nets."""
     return {g: {k: {"min": float(np.min(v)), "mean": float(np.mean(v))} for k, v in a.items()}

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claims import ClaimCheck
+from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
 from ..populations import (LR_POPULATION, adjusted_rand, cluster_labels, curve_area, eta_squared,
                            lr_population_analysis, lr_population_label, permutation_pvalue)
@@ -107,6 +107,12 @@ def check(data) -> ClaimCheck:
                   "cluster_composition": _composition(data),
                   "majority_cluster_per_lr": dict(zip([f"lr {u:g}" for u in data["lrs"]], majority))},
         holds=bool(aligned and ablation),
+        comparison=(vs("clusters vs learning rates (adjusted Rand index); every rate its own cluster",
+                       "distinct clusters of solutions (no number given)",
+                       f"ARI {s['ari_clusters_lr']:.2f} (p {s['p_ari']:.3g}); own cluster per rate: {separates}",
+                       "Morcos et al. 2018, Fig 5a"),
+                    vs("ablation robustness explained by cluster (eta^2)", "clusters differ (no number given)",
+                       f"{s['eta2_ablation_clusters']:.2f} (p {s['p_eta2_ablation']:.3g})", "Morcos et al. 2018, Fig 5b")),
         note=_note(data))
 
 
