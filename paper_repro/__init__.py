@@ -11,7 +11,10 @@ Run ``python -m paper_repro list`` from the repository root.  Each figure is one
 - :mod:`paper_repro.data`      -- datasets (toy regression, synthetic signal/noise, digits, CIFAR-10);
 - :mod:`paper_repro.models`    -- model definitions (the toy MLP, ...);
 - :mod:`paper_repro.training`  -- a training loop with checkpoints, cached by configuration;
-- :mod:`paper_repro.analysis`  -- SVCCA directions and projections built on fastcca.
+- :mod:`paper_repro.analysis`  -- SVCCA directions and projections built on fastcca;
+- :mod:`paper_repro.progress`  -- one progress bar per figure over all its stages;
+- :mod:`paper_repro.report`    -- the seeds table of docs/paper-claims.md from the runs' JSON;
+- :mod:`paper_repro.gpu_estimate` -- the estimated GPU time per figure at paper scale (``list``).
 """
 from .registry import CATALOG, FigureNotImplementedError, get_figure, resolve
 

@@ -36,9 +36,9 @@ def _forward_flops(spec_items: tuple, shape: tuple, tokens: bool) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from .models import build
-    with torch.device("meta"):
+    with torch.device("meta"):                     # shapes only: nothing is allocated or computed
         model = build(dict(spec_items))
-        x = torch.zeros(shape, dtype=torch.long) if tokens else torch.zeros(shape)
+    x = torch.zeros(shape, dtype=torch.long if tokens else torch.float32, device="meta")
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(x)
