@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 def format_list() -> str:
     from .gpu_estimate import ASSUMED_TFLOPS, STEP_FLOOR_S, estimate_seconds, format_duration
     gpu = estimate_seconds()
-    lines = ["time@small: wall time at the default scale from an empty cache (measured on a quiet 2-core "
-             "machine, asv_bench/repro_times.py)",
+    lines = ["time@small: time at the default scale from an empty cache, one thread (measured on a quiet 2-core "
+             "machine with asv_bench/repro_times.py; svcca-fig2a, 2b, A5 and 6: CPU seconds on a shared one, "
+             "docs/paper-claims.md)",
              f"GPU@paper: ESTIMATED (not measured; no GPU run yet) time to train the figure's models at --scale paper "
              f"on one H200 from an empty cache: 3 x forward FLOPs per step (torch FlopCounterMode) at an assumed "
              f"{ASSUMED_TFLOPS:g} TFLOP/s, at least {STEP_FLOOR_S * 1e3:g} ms per step; analysis time not included "

@@ -13,7 +13,7 @@ import json
 import os
 
 from . import registry
-from .claims import ClaimCheck
+from .claims import NO_NUMBER, ClaimCheck, _fmt
 
 
 def load(folder: str, fig_id: str) -> dict | None:
@@ -25,29 +25,35 @@ def load(folder: str, fig_id: str) -> dict | None:
 
 
 def seeds_table(folders: list, ids: list | None = None) -> str:
-    """The markdown table (module docstring) for the runs in ``folders`` (one per seed)."""
+    """The markdown table (module docstring) for the runs in ``folders`` (one per seed): per
+    figure the seeds that hold, the headline comparison row (the quantity, the paper's value and
+    source, ours at each seed) and each run's wall / CPU seconds."""
     ids = ids or list(registry.CATALOG)
-    lines = ["| figure | holds at seeds | ours vs the paper (headline row, per seed) | wall / CPU s per seed |",
-             "|---|---|---|---|"]
+    lines = ["| figure | holds at seeds | quantity (headline row) | paper | ours, per seed | wall / CPU s, per seed |",
+             "|---|---|---|---|---|---|"]
     for fig_id in ids:
         recs = [load(f, fig_id) for f in folders]
-        seeds, heads, times = [], [], []
+        seeds, ours, times, head = [], [], [], None
         for rec in recs:
             if rec is None:
-                heads.append("-")
+                ours.append("-")
                 times.append("-")
                 continue
             chk = ClaimCheck.from_dict(rec["claim_check"])
             if chk.holds:
                 seeds.append(str(rec["seed"]))
-            rows = chk.comparison_lines()
-            heads.append(f"seed {rec['seed']}: {'holds' if chk.holds else 'fails'}"
-                         + (f"; {rows[0]}" if rows else ""))
+            row = chk.comparison[0] if chk.comparison else None
+            head = head or row
+            ours.append(_fmt(row["ours"]) if row else ("holds" if chk.holds else "fails"))
             t = rec["timing"]
             times.append(f"{t['total_s']:.0f} / {t['cpu_s']:.0f}")
         n_run = sum(r is not None for r in recs)
+        paper = "-" if head is None else (NO_NUMBER if head["paper"] is None else _fmt(head["paper"])) + (
+            f" ({head['source']})" if head and head.get("source") and head["paper"] is not None else "")
+        cell = lambda v: str(v).replace("|", "\\|")
         lines.append(f"| {fig_id} | {len(seeds)} of {n_run} ({', '.join(seeds) or 'none'}) | "
-                     f"{'<br>'.join(h.replace('|', '/') for h in heads)} | {'; '.join(times)} |")
+                     f"{cell(head['quantity']) if head else '-'} | {cell(paper)} | "
+                     f"{cell(' ; '.join(ours))} | {'; '.join(times)} |")
     return "\n".join(lines)
 
 

@@ -21,7 +21,8 @@ def test_table_and_sections_from_the_runs_json(tmp_path, capsys):
     holds = [json.load(open(os.path.join(f, "svcca-figA1.json")))["claim_check"]["holds"] for f in folders[:2]]
     table = seeds_table(folders, ["svcca-figA1", "pwcca-fig2"])
     row = next(l for l in table.splitlines() if l.startswith("| svcca-figA1 |"))
-    assert f"| {sum(holds)} of 2 (" in row and row.count("seed ") == 2 and row.endswith("- |")
+    assert f"| {sum(holds)} of 2 (" in row and "smallest canonical correlation" in row and row.endswith("; - |")
+    assert row.count(" ; ") == 2 and "(Raghu et al. 2017, Fig A1)" in row     # ours at 3 seeds, the paper's source
     assert "| pwcca-fig2 | 0 of 0 (none) |" in table
     text = sections(folders, ["svcca-figA1"])
     assert text.startswith("### svcca-figA1") and "**Seed 0**" in text and "**Seed 1**" in text

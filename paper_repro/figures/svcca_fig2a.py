@@ -34,7 +34,7 @@ from ..compress import (accuracy_with, max_activation_neurons, neuron_projector,
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="svcca-fig2a", title="accuracy vs k after projecting a layer onto its top-k SVCCA subspace",
-                  time_small="~20 s",
+                  time_small="~50 s",
                   needs=("torch (CPU)", "two SVCCA convnets (cached, shared with svcca-fig2b, figA5, fig4, ...)"))
 
 LAYERS = ["p2", "fc1", "fc2"]

@@ -28,7 +28,7 @@ from ..registry import FigureInfo
 from .svcca_fig2a import LAYERS, k_needed
 
 INFO = FigureInfo(id="svcca-fig2b", title="top-k SVCCA directions projected again onto their m most important neurons",
-                  time_small="~23 s",
+                  time_small="~55 s",
                   needs=("torch (CPU)", "two SVCCA convnets (cached, shared with svcca-fig2a, figA5, fig4, ...)"))
 
 CONFIGS = {

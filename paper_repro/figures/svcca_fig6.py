@@ -47,7 +47,7 @@ from ..registry import FigureInfo
 from ..runs import svcca_run, svcca_runs_label
 
 INFO = FigureInfo(id="svcca-fig6", title="DFT-CCA similarity of each layer with class logits, five classes",
-                  time_small="~29 s",
+                  time_small="~38 s",
                   needs=("torch (CPU)", "scikit-learn digits (paper scale: CIFAR-10 from --data-dir)"))
 
 CONFIGS = {

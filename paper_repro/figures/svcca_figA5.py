@@ -41,7 +41,7 @@ from ..compress import accuracy_with, ranked_directions, subspace_projector, svc
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="svcca-figA5", title="accuracy vs number of top layers compressed: SVCCA between nets vs with logits",
-                  time_small="~22 s",
+                  time_small="~45 s",
                   needs=("torch (CPU)", "two SVCCA convnets (cached, shared with svcca-fig2a, fig2b, fig4, ...)"))
 
 FRACTIONS = [0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 0.75]
