@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._validation import check_threshold
+
 
 @dataclass(frozen=True)
 class Result:
@@ -55,8 +57,10 @@ class CCAResult(Result):
 
     ``similarity`` is their mean (mean CCA).  ``kept_x``/``kept_y`` are boolean masks of the
     neurons that entered the CCA (neurons whose variance is below ``eps`` times the largest
-    variance are dropped); ``rank_x``/``rank_y`` count the whitened directions that survived
-    the eigenvalue floor.  ``x_weights`` (p, r) / ``y_weights`` (q, r) are the canonical
+    variance are dropped); ``rank_x``/``rank_y`` count the whitened directions that entered the
+    CCA; ``data_rank_x``/``data_rank_y`` the rank of each side's data (directions with variance
+    above ``rank_tol`` times the largest), which ``rank_x``/``rank_y`` equal unless
+    ``rank_tol=None`` kept the deficient directions.  ``x_weights`` (p, r) / ``y_weights`` (q, r) are the canonical
     weights when asked for (zero rows for dropped neurons), scaled so the canonical variates
     ``(X - mean_x) @ x_weights`` have unit variance (ddof=1).
     """
@@ -67,10 +71,15 @@ class CCAResult(Result):
     eps: float = 0.0
     x_weights: np.ndarray | None = None
     y_weights: np.ndarray | None = None
+    data_rank_x: int = 0
+    data_rank_y: int = 0
+    rank_tol: float | None = None
 
     def threshold_mean(self, threshold: float = 0.98) -> float:
         """The reference implementation's ``mean``: the mean of the leading coefficients
-        ``rho[:i]``, ``i`` the first index with ``sum(rho[:i]) / sum(rho) >= threshold``."""
+        ``rho[:i]``, ``i`` the first index with ``sum(rho[:i]) / sum(rho) >= threshold``.
+        ``threshold`` is a fraction in (0, 1] (``ValueError``/``TypeError`` otherwise)."""
+        threshold = check_threshold(threshold)
         rho = self.coefficients
         total = rho.sum()
         if total <= 0:
@@ -81,7 +90,8 @@ class CCAResult(Result):
 
     def _summary_lines(self):
         return [f"kept neurons: x {int(self.kept_x.sum())}/{self.p}, y {int(self.kept_y.sum())}/{self.q}; "
-                f"whitened rank x {self.rank_x}, y {self.rank_y}; eps={self.eps:g}"]
+                f"whitened rank x {self.rank_x}, y {self.rank_y} (data rank x {self.data_rank_x}, "
+                f"y {self.data_rank_y}); eps={self.eps:g}"]
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._canonical import RANK_TOL
 from ._validation import check_choice
 from .backend import BackendUnavailableError, get_backend
-from .grid import MEASURES, JointMoments, SimilarityMatrix, similarity_grid, similarity_pairs
+from .grid import (MEASURES, JointMoments, SimilarityMatrix, check_measure_arguments, similarity_grid,
+                   similarity_pairs)
 
 try:  # optional dependency: importing this module never fails, using it without torch does
     import torch
@@ -367,17 +369,8 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
     symmetric measures, so each unordered pair is computed once."""
     from .conv import conv_cca
     from .conv.measures import _svcca_fft, _top_eig
-    from .measures.svcca import KEEP_RULES
-    from ._validation import check_fraction_or_count, check_nonnegative
-    keep, keep_rule = kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum")
-    eps, rcond = kwargs.get("eps", 1e-10), kwargs.get("rcond")
-    unknown = set(kwargs) - {"keep", "keep_rule", "eps", "rcond", "side"}
-    if unknown:
-        raise TypeError(f"unexpected measure argument(s) {sorted(unknown)}; expected keep, keep_rule, eps, rcond, side")
-    if measure == "svcca":
-        keep = check_fraction_or_count(keep)
-        keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
-        eps = check_nonnegative(eps, "eps")
+    a = check_measure_arguments(measure, kwargs)
+    keep, keep_rule, eps, rcond, rank_tol = (a[k] for k in ("keep", "keep_rule", "eps", "rcond", "rank_tol"))
     eigs: dict = {}
 
     def eig(s):
@@ -394,9 +387,9 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
             continue
         m = bank.moments(a, b, copy=False)
         if measure == "svcca":
-            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy))
+            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy), rank_tol=rank_tol)
         else:
-            r = conv_cca(m, eps=eps, rcond=rcond)
+            r = conv_cca(m, eps=eps, rcond=rcond, rank_tol=rank_tol)
         done[(a, b)] = out[i] = r.similarity
         notes += [f"{a} x {b} (fft): {t}" for t in r.notes if not t.startswith("SV step")]
     return out, notes
@@ -413,7 +406,8 @@ def _group_str(g) -> str:
 def _grid_params(measure, kwargs, fft: bool = False):
     from .grid import _params
     p = _params(measure, kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum"),
-                kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"))
+                kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"),
+                kwargs.get("rank_tol", RANK_TOL))
     if fft:
         p["conv"] = "fft"
     return p
@@ -622,11 +616,13 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
 
     ``measure``: "svcca" (default), "cca"/"mean_cca", "pwcca" (paper variant, weighted by the
     row layer's neurons unless ``side="y"``), "linear_cka"; ``measure_kwargs``: ``keep``,
-    ``keep_rule``, ``eps``, ``rcond``, ``side``.  Other arguments as in :func:`record`.
+    ``keep_rule``, ``eps``, ``rcond``, ``rank_tol``, ``side`` (checked before the pass over the
+    data).  Other arguments as in :func:`record`.
     Returns a :class:`fastcca.grid.SimilarityMatrix` (rows: ``layers``, columns: ``layers_b``).
     With ``conv="fft"`` (for some or all layers) only "svcca" and "cca"/"mean_cca" are allowed
     (checked before the pass); see the module docstring for mixed pairs.
     """
+    check_measure_arguments(measure, measure_kwargs)   # before the pass over the data
     if _uses_fft(conv):
         _check_fft_measure(measure, "requested for some layers")
     rec = record(model, layers, data, model_b=model_b, layers_b=layers_b, conv=conv,
@@ -689,6 +685,7 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
     _require_torch()
     if pairs not in ("same", "all"):
         raise ValueError(f"pairs: expected 'same' or 'all', got {pairs!r}")
+    check_measure_arguments(measure, measure_kwargs)   # before any pass over the data
     if _uses_fft(conv):
         _check_fft_measure(measure, "requested for some layers")
     states = list(states)
