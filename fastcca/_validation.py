@@ -186,15 +186,17 @@ def check_batchable(a, name: str, ndim: int):
     Lists and tuples are converted (they are in memory anyway).  Returns the (possibly
     converted) input."""
     check_array_input(a, name)
+    received = describe(a)
     if isinstance(a, (list, tuple)) or np.isscalar(a) or a is None:
         a = as_host_array(a, name)
     shape = getattr(a, "shape", None)
     if shape is None or not hasattr(a, "__getitem__") or not hasattr(a, "__len__"):
-        raise TypeError(f"{name}: expected an array of shape (n, ...), samples first, got {describe(a)}")
+        raise TypeError(f"{name}: expected an array of shape (n, ...), samples first, got {received}")
     if len(shape) != ndim:
         what = "(n_datapoints, n_neurons)" if ndim == 2 else "(n, c, h, w) (or (n, h, w, c))"
-        raise ValueError(f"{name}: expected a {ndim}-D array of shape {what}, samples first, got shape "
-                         f"{tuple(shape)}")
+        raise ValueError(f"{name}: expected a {ndim}-D array of shape {what}, samples first, got "
+                         f"{received}" + ("" if received.endswith(")") or "shape" in received
+                                          else f" (shape {tuple(shape)})"))
     return a
 
 
