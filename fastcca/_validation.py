@@ -38,7 +38,12 @@ def as_host_matrix(a, name: str) -> np.ndarray:
     sparse arrays, iterators and ragged sequences (:func:`as_host_array`).
     """
     arr = as_host_array(a, name)
-    target = check_real_matrix(arr, name)
+    try:
+        target = check_real_matrix(arr, name)
+    except ValueError as exc:
+        if arr.ndim == 0 and not isinstance(a, np.ndarray):   # a scalar: show it
+            raise ValueError(f"{exc}: {describe(a)}") from None
+        raise
     return arr if target is None else arr.astype(target)
 
 
