@@ -124,6 +124,7 @@ def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA", coefficients
     warnings.warn(msg, DegenerateCCAWarning, stacklevel=4)
     return msg
 
+
 # ------------------------------------------------------------------------------------------
 # What a public entry point accepts as an array, and its scalar arguments (issue 22): every
 # refusal names the argument and what was received.
