@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="SVCCA: a fraction in (0, 1] (0.99) or a count of directions (20)")
     c.add_argument("--keep-rule", choices=("sum", "variance"), default="sum")
     c.add_argument("--variant", choices=("paper", "reference"), default="paper", help="PWCCA variant")
-    c.add_argument("--eps", type=_eps, default=1e-10, help="relative regularisation, >= 0 (see README)")
+    c.add_argument("--eps", type=_eps, default=1e-10, help="relative regularisation, >= 0 (see docs/definitions.md)")
     c.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     sub.add_parser("demo", parents=[common],

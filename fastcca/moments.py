@@ -59,6 +59,11 @@ def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "
 class Moments:
     """Joint first and second moments of X (n, p) and Y (n, q), accumulated batch by batch.
 
+    The state is the count ``n``, the means ``mean_x`` (p,) and ``mean_y`` (q,), and the centred
+    scatter blocks ``sxx = Xc^T Xc`` (p, p), ``syy`` (q, q) and ``sxy = Xc^T Yc`` (p, q), always
+    float64.  Every measure (:func:`fastcca.cca`, :func:`fastcca.svcca`, ...) takes a Moments in
+    place of the two arrays, so one pass over the data serves all of them.
+
     Parameters
     ----------
     backend : {"auto", "cpu", "cuda"}
@@ -67,23 +72,49 @@ class Moments:
     precision : {"float64", "float32"}
         Arithmetic of each batch's products.  ``"float64"`` (default) is exact to rounding.
         ``"float32"`` centres each batch in float64, forms its products in single precision
-        (about 1.7x the speed on CPU BLAS) and merges them into the float64 state; the scatter
-        is then accurate to ~1e-7 relative and canonical correlations to ~1e-8 (measured in
-        ``tests/test_moments.py`` and BENCHMARKS.md).  Opt in for float32 activations when speed
-        matters more than the last digits.
+        (about 2x the speed on CPU BLAS) and merges them into the float64 state; every measure
+        then estimates its own error and warns where it is large (docs/definitions.md,
+        *Precision*).  Opt in for float32 activations when speed matters more than the last digits.
 
-    Examples
-    --------
-    >>> m = Moments()
-    >>> for xb, yb in batches:          # xb: (b, p), yb: (b, q)
-    ...     m.update(xb, yb)
-    >>> fastcca.svcca(m).similarity
+    Attributes
+    ----------
+    n : int
+        Datapoints accumulated so far.
+    mean_x, mean_y : array (p,), (q,)
+        Means of x and y (None while empty).
+    sxx, syy, sxy : array (p, p), (q, q), (p, q)
+        Centred scatter blocks, float64 (NumPy on the CPU, CuPy on CUDA).
+    float32_products : bool
+        Whether float32 products are in the state (own updates or merged shards).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``backend`` or ``precision``.
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
 
     Notes
     -----
-    ``update`` validates the whole batch (rank, shapes, NaN/Inf) and computes its own moments
-    before it touches the state, so a failing call leaves the accumulator unchanged.
-    Passing the same array as x and y (``update(x, x)``) computes one block and reuses it.
+    Batches are centred on their own mean and merged with the pairwise rule of Chan, Golub &
+    LeVeque (1979): with ``d = mean_b - mean_a``, ``S = S_a + S_b + d d^T n_a n_b / n``.  The
+    same rule merges shards (:meth:`merge`), so the result does not depend on batching or order.
+    Memory is O(p^2 + q^2 + pq), independent of n.  ``update`` validates the whole batch (rank,
+    shapes, NaN/Inf) before it touches the state, so a failing call leaves the accumulator
+    unchanged.  Passing the same array as x and y (``update(x, x)``) computes one block.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> m = fastcca.Moments()
+    >>> for _ in range(4):                               # batches xb: (b, p), yb: (b, q)
+    ...     xb = rng.standard_normal((250, 8))
+    ...     _ = m.update(xb, xb[:, :5] + rng.standard_normal((250, 5)))   # returns m
+    >>> m.n, m.p, m.q
+    (1000, 8, 5)
+    >>> round(fastcca.cca(m).similarity, 1)       # each coefficient near 1/sqrt(2)
+    0.7
     """
 
     #: ``precision`` choices: the arithmetic of each batch's products (the state is float64)
@@ -105,12 +136,38 @@ class Moments:
     @classmethod
     def from_arrays(cls, x, y, *, batch_size: int | None = None, backend: str = "auto",
                     precision: str = "float64", progress: bool = False) -> "Moments":
-        """Moments of whole arrays x (n, p) and y (n, q), optionally fed in row batches of
-        ``batch_size`` (bounds the temporary centred copies to batch_size * (p + q) floats).
+        """Moments of whole arrays x (n, p) and y (n, q), samples first.
 
-        Without ``batch_size`` the backend decides (its ``default_batch_rows(x, y)``): the CPU
-        takes one batch; CUDA streams host arrays in row chunks sized to free device memory, so
-        an array larger than the GPU still works."""
+        Parameters
+        ----------
+        x, y : array-like (n, p), (n, q)
+            The activations (any input :func:`fastcca.cca` accepts).
+        batch_size : int, optional
+            Rows per batch; bounds the temporary centred copies to ``batch_size * (p + q)``
+            values.  Default: the backend decides (its ``default_batch_rows(x, y)``): the CPU
+            takes one batch; CUDA streams host arrays in row chunks sized to free device memory,
+            so an array larger than the GPU still works.
+        backend, precision
+            As in :class:`Moments`.
+        progress : bool, default False
+            A tqdm bar over the batches.
+
+        Returns
+        -------
+        Moments
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :meth:`update`.
+
+        Examples
+        --------
+        >>> import numpy as np, fastcca
+        >>> x = np.random.default_rng(0).standard_normal((100, 3))
+        >>> fastcca.Moments.from_arrays(x, x, batch_size=30)
+        Moments(n=100, p=3, q=3, backend='cpu')
+        """
         return cls(backend, precision)._fill_from_arrays(x, y, batch_size, progress)
 
     @classmethod
@@ -130,6 +187,7 @@ class Moments:
         return feed_in_batches(self, x, y, batch_size, progress, "moments")
 
     def copy(self) -> "Moments":
+        """An independent copy (the state arrays are copied)."""
         new = Moments.__new__(Moments)
         new._backend_name, new._be, new.n = self._backend_name, self._be, self.n
         new.precision, new.float32_products = self.precision, self.float32_products
@@ -164,14 +222,31 @@ class Moments:
 
     @property
     def p(self) -> int | None:
+        """Neurons of x (None while empty)."""
         return None if self.mean_x is None else int(self.mean_x.shape[0])
 
     @property
     def q(self) -> int | None:
+        """Neurons of y (None while empty)."""
         return None if self.mean_y is None else int(self.mean_y.shape[0])
 
     def covariance(self, ddof: int = 1):
-        """(Cxx, Cyy, Cxy) = scatter / (n - ddof)."""
+        """The covariance blocks ``(Cxx, Cyy, Cxy) = (sxx, syy, sxy) / (n - ddof)``.
+
+        Parameters
+        ----------
+        ddof : int, default 1
+            Delta degrees of freedom.  No measure depends on it (the factor cancels).
+
+        Returns
+        -------
+        tuple of arrays (p, p), (q, q), (p, q)
+
+        Raises
+        ------
+        ValueError
+            Empty accumulator, or ``n - ddof <= 0``.
+        """
         self._require_data()
         if self.n - ddof <= 0:
             raise ValueError(f"ddof: need n - ddof > 0, got n={self.n}, ddof={ddof}")
@@ -185,11 +260,25 @@ class Moments:
 
     # ------------------------------------------------------------------ streaming
     def update(self, x, y) -> "Moments":
-        """Add a batch: x (b, p), y (b, q), samples first.  Returns ``self``.
+        """Add a batch: x (b, p), y (b, q), samples first.
 
-        Raises ``ValueError``/``TypeError`` for NaN/Inf, mismatched datapoint counts, a wrong
-        rank, empty input or neuron counts that differ from earlier batches; the state is then
-        unchanged.
+        Parameters
+        ----------
+        x, y : array-like (b, p), (b, q)
+            The same b datapoints in the same order.  ``y is x`` computes one block only.
+
+        Returns
+        -------
+        Moments
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            NaN/Inf, mismatched datapoint counts, a wrong rank, empty input, or neuron counts
+            that differ from earlier batches; the state is then unchanged.
+        TypeError
+            Complex or non-numeric input.
         """
         be = self._be or get_backend(self._backend_name, x, y)
         same = y is x
@@ -223,8 +312,27 @@ class Moments:
         return self
 
     def merge(self, other: "Moments") -> "Moments":
-        """Merge the moments of other datapoints (same neurons) into ``self``; returns ``self``.
+        """Merge the moments of other datapoints (same neurons) into ``self``.
 
+        Parameters
+        ----------
+        other : Moments
+            Another accumulator over the same neurons (e.g. a shard computed elsewhere).
+
+        Returns
+        -------
+        Moments
+            ``self``.
+
+        Raises
+        ------
+        TypeError
+            ``other`` is not a Moments.
+        ValueError
+            Different neuron counts or backends.
+
+        Notes
+        -----
         Exact (Chan's pairwise rule), so shards computed anywhere combine in any order.
         """
         if not isinstance(other, Moments):
@@ -278,7 +386,17 @@ class Moments:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
-        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename)."""
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        """
         self._require_data()
         be = self._be
         _io.save_npz_atomic(path, dict(
@@ -289,12 +407,31 @@ class Moments:
 
     @classmethod
     def load(cls, path, backend: str = "cpu") -> "Moments":
-        """Read moments written by :meth:`save` (``allow_pickle=False``).  Raises
-        ``FastccaFileError`` naming the file and the field for a truncated, foreign or
-        inconsistent file: every field's dtype, shape, finiteness and range is checked (``n`` a
-        0-d integer >= 1; means 1-D finite float64; scatter blocks finite float64 of matching
-        shapes, symmetric with a non-negative diagonal; ``precision`` and ``float32_products``
-        of their own types)."""
+        """Read moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
+
+        Every field's dtype, shape, finiteness and range is checked: ``n`` a 0-d integer >= 1;
+        means 1-D finite float64; scatter blocks finite float64 of the shapes the means imply,
+        symmetric with a non-negative diagonal; ``precision`` and ``float32_products`` of their
+        own types (absent in older files: float64).
+
+        Parameters
+        ----------
+        path : str or path-like
+        backend : {"cpu", "cuda"}, default "cpu"
+            Where the loaded state lives.
+
+        Returns
+        -------
+        Moments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, empty, foreign (a ``.npy`` array, another format) or inconsistent file;
+            the message names the file and the field.  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
+        """
         d = _io.load_npz(path, _FORMAT, ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
         n = _io.field_count(d, path, "n")
         dims = []

@@ -65,11 +65,19 @@ class ConvMoments:
 
     Examples
     --------
-    >>> m = ConvMoments()
-    >>> for xb, yb in batches:          # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
-    ...     m.update(xb, yb)
-    >>> fastcca.conv_cca(m).similarity
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> m = fastcca.ConvMoments()
+    >>> for _ in range(3):                 # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
+    ...     xb = rng.standard_normal((100, 4, 6, 6))
+    ...     _ = m.update(xb, xb[:, :2] + rng.standard_normal((100, 2, 6, 6)))   # returns m
+    >>> m.n
+    300
+    >>> 0 < fastcca.conv_cca(m).similarity < 1
+    True
 
+    Notes
+    -----
     The spatial sizes may differ between the layers: the overlapping low frequencies are
     compared (see :mod:`fastcca.conv._grid`).  ``update`` validates the whole batch first, so
     a failing call leaves the accumulator unchanged.
@@ -98,12 +106,28 @@ class ConvMoments:
     def from_arrays(cls, x, y, *, layout: str = "nchw", batch_size: int | None = None,
                     progress: bool = False, backend: str = "auto",
                     precision: str = "float64") -> "ConvMoments":
-        """Moments of whole arrays, optionally fed ``batch_size`` images at a time (arrays may
-        be memory-mapped: only one batch is read at a time)."""
+        """Moments of whole arrays, optionally fed ``batch_size`` images at a time.
+
+        Parameters
+        ----------
+        x, y : array-like (n, c1, h1, w1), (n, c2, h2, w2) (or NHWC)
+            Arrays may be memory-mapped: only one batch is read at a time.
+        layout, backend, precision
+            As in :class:`ConvMoments`.
+        batch_size : int, optional
+            Images per batch (default: all at once, in chunks bounded by ``chunk_bytes``).
+        progress : bool, default False
+            A tqdm bar over the batches.
+
+        Returns
+        -------
+        ConvMoments
+        """
         m = cls(layout=layout, backend=backend, precision=precision)
         return feed_in_batches(m, x, y, batch_size, progress, "conv moments", ndim=4)
 
     def copy(self) -> "ConvMoments":
+        """An independent copy (the state arrays are copied)."""
         new = ConvMoments.__new__(ConvMoments)
         new.__dict__.update(self.__dict__)
         for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
@@ -128,14 +152,17 @@ class ConvMoments:
     # ------------------------------------------------------------------ properties
     @property
     def backend(self) -> str:
+        """Always ``"cpu"`` in this version."""
         return "cpu"
 
     @property
     def c_x(self) -> int | None:
+        """Channels of x (None while empty)."""
         return None if self.shape_x is None else self.shape_x[0]
 
     @property
     def c_y(self) -> int | None:
+        """Channels of y (None while empty)."""
         return None if self.shape_y is None else self.shape_y[0]
 
     def __repr__(self) -> str:
@@ -251,7 +278,13 @@ class ConvMoments:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
-        """Write the state to ``path`` (.npz, no pickle), atomically."""
+        """Write the state to ``path`` (.npz, no pickle), atomically.
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        """
         self._require_data()
         _io.save_npz_atomic(path, dict(
             format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), layout=np.array(self.layout),
@@ -261,10 +294,24 @@ class ConvMoments:
 
     @classmethod
     def load(cls, path) -> "ConvMoments":
-        """Read moments written by :meth:`save` (``allow_pickle=False``); ``FastccaFileError``
-        naming the file and the field for a truncated, foreign or inconsistent file (every
-        field's dtype, shape, finiteness and range is checked, as :meth:`fastcca.Moments.load`;
-        the block stacks must match the frequency grid of the saved shapes)."""
+        """Read moments written by :meth:`save` (``allow_pickle=False``).
+
+        Every field's dtype, shape, finiteness and range is checked, as in
+        :meth:`fastcca.Moments.load`; the block stacks must match the frequency grid of the saved
+        layer shapes.
+
+        Returns
+        -------
+        ConvMoments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, empty, foreign or inconsistent file; the message names the file and the
+            field.
+        FileNotFoundError
+            No file at ``path``.
+        """
         keys = ("n", "layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
         d = _io.load_npz(path, _FORMAT, keys)
         n = _io.field_count(d, path, "n")

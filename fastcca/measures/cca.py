@@ -58,34 +58,79 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
 
     Parameters
     ----------
-    x, y : array-like (n, p), (n, q), or a :class:`fastcca.Moments` as ``x`` (``y`` omitted).
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
+        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
+        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
     eps : float, default 1e-10
-        Relative regularisation: neurons with variance below ``eps`` times the largest variance
-        of their side are dropped, and ``eps * I`` is added to each rescaled covariance (the
-        reference implementation's semantics).  ``eps=0`` is exact CCA with a rank cutoff.
+        Relative regularisation: each side's scatter block is divided by its largest absolute
+        entry, neurons whose variance is below ``eps`` times the largest variance of their side
+        are dropped (``kept_x``, ``kept_y``), and ``eps * I`` is added as a ridge (the reference
+        implementation's semantics; results are invariant to rescaling either side).  ``eps=0``
+        is exact CCA with a rank cutoff.
     rcond : float in [0, 1), optional
-        Eigenvalue floor of the regularised block, relative to its largest eigenvalue
-        (default ``k * 2.2e-16``).
+        Eigenvalue floor of the regularised block, relative to its largest eigenvalue (default
+        ``k * 2.2e-16`` for a k x k block); directions below it leave the CCA (``rank_x``).
     rank_tol : float in [0, 1) or None, default 1e-12
-        Data-rank rule (see ``fastcca._canonical``): directions whose variance (eigenvalue of the
-        rescaled scatter, before the ridge) is at most ``rank_tol`` times the largest -- exact or
-        rounding-level linear dependencies: duplicated neurons, a widening linear layer, fewer
-        datapoints than neurons -- leave the CCA, so ``cca(x, x)`` is 1; ``rank_x``/``rank_y``
-        count what is left, ``notes`` says what left.  ``None`` keeps them, lifted by the ridge
-        with coefficients ~0 (the reference implementation's behaviour, for parity), and reports
-        them in ``notes`` and ``data_rank_x``/``data_rank_y``.
-    weights : bool
-        Also return canonical weights (``x_weights`` (p, r), ``y_weights`` (q, r)).
+        The data-rank rule: directions whose variance (eigenvalue of the rescaled scatter,
+        before the ridge) is at most ``rank_tol`` times the largest -- duplicated neurons,
+        linear dependencies such as a widening linear layer, fewer datapoints than neurons, and
+        float32 rounding of those -- leave the CCA, so a layer against itself gives 1;
+        ``rank_x``/``rank_y`` count what is left, ``notes`` say what left.  ``None`` keeps them,
+        lifted by the ridge with coefficients ~0, as the reference implementation does (for
+        parity), and reports them in ``notes`` and ``data_rank_x``/``data_rank_y``.  See
+        docs/bad-input.md.
+    weights : bool, default False
+        Also return the canonical weights ``x_weights`` (p, r) and ``y_weights`` (q, r).
     backend : {"auto", "cpu", "cuda"}
+        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
     precision : {"float64", "float32"}
         Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  Every measure takes ``backend`` and ``precision``.
+        Moments input.  A float32 result carries its estimated error in ``notes``.
 
     Returns
     -------
     CCAResult
-        ``coefficients``: canonical correlations, descending, in [0, 1]; ``similarity``: their
-        mean (mean CCA); ``distance = 1 - similarity``.
+        ``coefficients``: the ``min(rank_x, rank_y)`` canonical correlations, descending, in
+        [0, 1]; ``similarity``: their mean (mean CCA); ``distance = 1 - similarity``.
+
+    Raises
+    ------
+    ValueError
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``rcond`` or
+        ``rank_tol`` out of range, an unknown choice, or an empty Moments.
+    TypeError
+        A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
+        masked, sparse or iterator input, or a non-numeric argument.
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
+
+    Warns
+    -----
+    fastcca.DegenerateCCAWarning
+        Fewer datapoints than the CCA needs (``n - 1 < data_rank_x + data_rank_y``): that many
+        more coefficients are 1 by construction (the message gives the count).
+    fastcca.Float32PrecisionWarning
+        ``precision="float32"`` on data too collinear for it (estimated error above 1e-5).
+
+    Notes
+    -----
+    Hotelling (1936); the algorithm of Raghu et al. 2017, section 2, from moments: with
+    whitening factors ``Gx``, ``Gy`` of the regularised blocks (``Gx^T (Sxx + eps I) Gx = I``),
+    the canonical correlations are the singular values of ``Gx^T Sxy Gy``.  Definitions:
+    docs/definitions.md.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((1000, 6))
+    >>> y = x[:, :3] @ rng.standard_normal((3, 4))          # y: 4 neurons, 3 of x's dimensions
+    >>> r = fastcca.cca(x, y)
+    >>> np.round(r.coefficients, 6), r.data_rank_y
+    (array([1., 1., 1.]), 3)
+    >>> np.round(fastcca.cca(x, y, rank_tol=None).coefficients, 6)   # the reference's ridge direction
+    array([1., 1., 1., 0.])
     """
     eps = check_nonnegative(eps, "eps")
     rcond = check_tolerance(rcond, "rcond")
@@ -98,10 +143,61 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
              rcond: float | None = None, rank_tol: float | None = RANK_TOL,
              backend: str = "auto", precision: str = "float64") -> CCAResult:
-    """Mean canonical correlation.  ``threshold=None``: the mean of all coefficients (what the
-    SVCCA tutorials call the CCA similarity); a fraction in (0, 1]: the reference ``mean`` over
-    the leading coefficients that make up that fraction of their sum
-    (``CCAResult.threshold_mean``).  Other arguments as in :func:`cca`."""
+    """Mean canonical correlation of x (n, p) and y (n, q), or of a Moments.
+
+    Parameters
+    ----------
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
+        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
+        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    eps : float, default 1e-10
+        Relative regularisation, as in :func:`fastcca.cca`.
+    threshold : float in (0, 1], optional
+        ``None`` (default): the mean of all coefficients (what the SVCCA tutorials call the CCA
+        similarity).  A float: the reference code's ``mean``, over the leading coefficients that
+        make up that fraction of their sum (:meth:`CCAResult.threshold_mean`).
+    rcond, rank_tol : as in :func:`fastcca.cca`.
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
+    precision : {"float64", "float32"}
+        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
+        Moments input.  A float32 result carries its estimated error in ``notes``.
+
+    Returns
+    -------
+    CCAResult
+        With ``measure="mean_cca"`` and ``similarity`` the mean described above.
+
+    Raises
+    ------
+    ValueError
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``rcond``,
+        ``rank_tol`` or ``threshold`` out of range, an unknown choice, or an empty Moments.
+    TypeError
+        A Moments together with ``y``, ``y`` missing, complex, masked, sparse or iterator input,
+        or a non-numeric argument.
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
+
+    Notes
+    -----
+    The same canonical correlations as :func:`fastcca.cca` (Raghu et al. 2017, section 2);
+    only the summary differs.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((1000, 6))
+    >>> y = x[:, :3] @ rng.standard_normal((3, 4))          # 4 neurons spanning 3 dimensions
+    >>> round(fastcca.mean_cca(x, y).similarity, 6)          # coefficients 1, 1, 1
+    1.0
+    >>> round(fastcca.mean_cca(x, y, rank_tol=None).similarity, 6)   # the reference's 1, 1, 1, 0
+    0.75
+    >>> round(fastcca.mean_cca(x, y, rank_tol=None, threshold=0.98).similarity, 6)
+    1.0
+    """
     if threshold is not None:
         threshold = check_threshold(threshold)
     r = cca(x, y, eps=eps, rcond=rcond, rank_tol=rank_tol, backend=backend, precision=precision)
