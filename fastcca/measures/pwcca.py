@@ -114,14 +114,9 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
 
     Raises
     ------
-    ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps`` or ``rank_tol`` out of
-        range, an unknown choice, or an empty Moments.
-    TypeError
-        A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
-        masked, sparse or iterator input, or a non-numeric argument.
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    ValueError, TypeError, fastcca.BackendUnavailableError
+        As :func:`fastcca.cca` (each bad array or argument named, with what was received), plus
+        an unknown ``variant`` or ``side``, and the reference formula's side error.
 
     Notes
     -----

@@ -122,14 +122,9 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
 
     Raises
     ------
-    ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``keep`` or ``rank_tol`` out of
-        range, an unknown choice, or an empty Moments.
-    TypeError
-        A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
-        masked, sparse or iterator input, or a non-numeric argument.
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    ValueError, TypeError, fastcca.BackendUnavailableError
+        As :func:`fastcca.cca` (each bad array or argument named, with what was received), plus
+        a ``keep`` that is neither a fraction in (0, 1] nor a positive count.
 
     Notes
     -----
