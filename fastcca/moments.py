@@ -15,32 +15,44 @@ State is float64 whatever the batch dtype; memory is O(p^2 + q^2 + pq), independ
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import _io
 from .backend import get_backend
-from ._validation import check_choice, check_same_datapoints
+from ._validation import check_batch_size, check_batchable, check_choice, check_same_datapoints
 
 _FORMAT = "fastcca.Moments/1"
 
 
-def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "moments"):
+def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "moments",
+                    ndim: int = 2):
     """``acc.update`` on row batches of ``batch_size`` datapoints of x and y (all at once when
     ``batch_size`` is None or covers n); returns ``acc``.  Shared by every accumulator's
-    ``from_arrays`` (``Moments``, ``ConvMoments``)."""
+    ``from_arrays`` (``Moments``, ``ConvMoments``: ``ndim`` 2 or 4).
+
+    Before any batch: ``batch_size`` and the inputs' type, rank and row counts are checked
+    (``check_batchable``; a memory-mapped array or h5py dataset is not read for it), so an
+    iterator, a sparse or masked array, a ragged list or mismatched row counts fail with the
+    argument's name.  A batch's own error (NaN/Inf, dtype) names its rows."""
+    batch_size = check_batch_size(batch_size)
+    same = y is x
+    x = check_batchable(x, "x", ndim)
+    y = x if same else check_batchable(y, "y", ndim)
     n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x and y must hold the same datapoints (samples first): x has {n} rows, shape "
+                         f"{tuple(x.shape)}; y has {len(y)} rows, shape {tuple(y.shape)}")
     if batch_size is None or batch_size >= n:
         return acc.update(x, y)
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    batch_size = int(batch_size)
-    same = y is x
     for lo in tqdm(range(0, n, batch_size), disable=not progress, desc=desc, unit="batch"):
         xb = x[lo:lo + batch_size]
-        acc.update(xb, xb if same else y[lo:lo + batch_size])
+        try:
+            acc.update(xb, xb if same else y[lo:lo + batch_size])
+        except (ValueError, TypeError) as exc:
+            if type(exc) not in (ValueError, TypeError):
+                raise
+            raise type(exc)(f"{exc} (in the batch of rows {lo}:{min(lo + batch_size, n)} of {n})") from None
     return acc
 
 
@@ -397,6 +409,11 @@ class Moments:
     def load(cls, path, backend: str = "cpu") -> "Moments":
         """Read moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
 
+        Every field's dtype, shape, finiteness and range is checked: ``n`` a 0-d integer >= 1;
+        means 1-D finite float64; scatter blocks finite float64 of the shapes the means imply,
+        symmetric with a non-negative diagonal; ``precision`` and ``float32_products`` of their
+        own types (absent in older files: float64).
+
         Parameters
         ----------
         path : str or path-like
@@ -410,26 +427,30 @@ class Moments:
         Raises
         ------
         fastcca.FastccaFileError
-            A missing, truncated, foreign or inconsistent file.
+            A truncated, empty, foreign (a ``.npy`` array, another format) or inconsistent file;
+            the message names the file and the field.  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
         """
         d = _io.load_npz(path, _FORMAT, ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
-        n = int(d["n"])
-        p, q = d["mean_x"].shape[0], d["mean_y"].shape[0]
-        shapes = {"sxx": (p, p), "syy": (q, q), "sxy": (p, q)}
-        for k, shp in shapes.items():
-            if d[k].shape != shp or d[k].dtype != np.float64:
-                raise _io.FastccaFileError(
-                    f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype {d[k].dtype}, expected {shp} float64")
-        if n < 1:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: n={n}, expected >= 1")
+        n = _io.field_count(d, path, "n")
+        dims = []
+        for k in ("mean_x", "mean_y"):
+            a = d[k]
+            if a.ndim != 1 or a.shape[0] < 1:
+                raise _io._field_error(path, k, "a 1-D float64 array of at least one neuron", a)
+            dims.append(a.shape[0])
+        p, q = dims
+        fields = {"mean_x": ((p,), False), "mean_y": ((q,), False), "sxx": ((p, p), True),
+                  "syy": ((q, q), True), "sxy": ((p, q), False)}
+        arrays = {k: _io.field_array(d, path, k, shp, np.float64, scatter=sc) for k, (shp, sc) in fields.items()}
         # files written before precision was saved hold float64 products
-        precision = str(d.get("precision", "float64"))
-        if precision not in cls.PRECISIONS:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: precision {precision!r}, expected one of {cls.PRECISIONS}")
+        precision = _io.field_choice(d, path, "precision", cls.PRECISIONS, default="float64")
+        f32 = _io.field_flag(d, path, "float32_products", default=precision == "float32")
         m = cls("cpu" if backend == "auto" else backend, precision)
-        m.float32_products = bool(d.get("float32_products", precision == "float32"))
+        m.float32_products = f32
         be = m._be
         m.n = n
-        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
-            setattr(m, k, be.xp.asarray(d[k]))
+        for k, a in arrays.items():
+            setattr(m, k, be.xp.asarray(a))
         return m

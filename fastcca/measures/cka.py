@@ -38,10 +38,11 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     Raises
     ------
     ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
-        unknown choice, or an empty Moments.
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an unknown choice, or an
+        empty Moments.
     TypeError
-        A Moments together with ``y``, ``y`` missing, or complex input.
+        A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
+        masked, sparse or iterator input.
     fastcca.BackendUnavailableError
         ``backend="cuda"`` without CuPy or a GPU.
 
