@@ -27,7 +27,8 @@ FLAT_MAX = 0.15     # "flat": the conv-mean distance changes by less than this f
 
 
 def compute(ctx) -> dict:
-    return {"init": analysis_data(ctx, "init"), "trained": analysis_data(ctx, "trained")}
+    trained = analysis_data(ctx, "trained")
+    return {"init": analysis_data(ctx, "init"), "trained": trained, "data_label": trained["data_label"]}
 
 
 def _relative_change(s):
@@ -45,7 +46,7 @@ def check(data) -> ClaimCheck:
     converge = tr["spearman_width_distance"] <= WIDTH_RHO_MAX
     flat = abs(ini["relative_change_narrowest_to_widest"]) < FLAT_MAX
     ch = np.mean(data["trained"]["chance_distance_conv"], axis=1)
-    label = stored_data_label(data["trained"])
+    label = stored_data_label(data)
     note = label + ("" if flat else
                     "; the nets at init also converge with width: narrow random conv nets (a few filters) represent "
                     "the inputs differently and wider ones approach their common infinite-width limit (chance distance "
@@ -98,6 +99,6 @@ def draw(data):
     axes[0].set_ylabel("pairwise PWCCA distance")
     axes[0].set_ylim(0, 1.3)
     fig.suptitle("PWCCA Fig A7: distance vs number of filters, untrained vs trained\n("
-                 f"{stored_data_label(data['trained'])})", fontsize=9)
+                 f"{stored_data_label(data)})", fontsize=9)
     fig.tight_layout()
     return fig
