@@ -30,8 +30,9 @@ def save_npz_atomic(path, arrays: dict) -> None:
         raise
 
 
-def load_npz(path, kind: str, required) -> dict:
-    """Load a .npz written by :func:`save_npz_atomic` with ``format == kind``, without pickle."""
+def load_npz(path, kind, required) -> dict:
+    """Load a .npz written by :func:`save_npz_atomic` with ``format == kind`` (a string, or a
+    tuple of the format versions accepted), without pickle."""
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -41,9 +42,10 @@ def load_npz(path, kind: str, required) -> dict:
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise FastccaFileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
     fmt = str(data.get("format", ""))
-    if fmt != kind:
-        raise FastccaFileError(f"{path}: expected a {kind} file, found format {fmt or 'none'!r}")
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if fmt not in kinds:
+        raise FastccaFileError(f"{path}: expected a {' or '.join(kinds)} file, found format {fmt or 'none'!r}")
     missing = [k for k in required if k not in data]
     if missing:
-        raise FastccaFileError(f"{path}: {kind} file lacks {', '.join(missing)}")
+        raise FastccaFileError(f"{path}: {fmt} file lacks {', '.join(missing)}")
     return data

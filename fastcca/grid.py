@@ -43,6 +43,7 @@ from ._validation import (DegenerateCCAWarning, check_choice, check_fraction_or_
                           check_nonnegative)
 from .backend import get_backend
 from .measures._precision import float32_error_notes
+from .measures.cka import frobenius
 from .measures.pwcca import _projection_weights
 from .measures.svcca import KEEP_RULES, kept_space_inflation, top_directions
 from .moments import Moments
@@ -373,7 +374,7 @@ def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond) -> _Prep:
     xp = be.xp
     f32 = jm.precision == "float32"
     if measure == "linear_cka":
-        return _Prep(fro=float(xp.linalg.norm(s)))
+        return _Prep(fro=frobenius(xp, s))
     if measure == "svcca":
         k, lam, vecs = top_directions(be, s, keep, keep_rule)
         t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond)
@@ -393,7 +394,7 @@ def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
     if measure == "linear_cka":
         if pa.fro == 0 or pb.fro == 0:
             return 0.0
-        return min(float(xp.linalg.norm(jm.block(a, b))) ** 2 / (pa.fro * pb.fro), 1.0)
+        return min((frobenius(xp, jm.block(a, b)) / (np.sqrt(pa.fro) * np.sqrt(pb.fro))) ** 2, 1.0)
     m = min(pa.rank, pb.rank)
     if m == 0:
         return 0.0

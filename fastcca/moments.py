@@ -12,6 +12,14 @@ pairwise rule of Chan, Golub & LeVeque (1979): for parts a, b with ``d = m_b - m
     n = n_a + n_b,  m = m_a + d n_b / n,  S = S_a + S_b + d_x d_y^T n_a n_b / n.
 
 State is float64 whatever the batch dtype; memory is O(p^2 + q^2 + pq), independent of n.
+
+Units (issue [numerics]): each side is held in units of a power of two, ``2**exponent_x`` and
+``2**exponent_y`` (``fastcca._scale``), so the state never overflows or underflows whatever the
+magnitude of the activations: ``mean_x = mean / 2**exponent_x``, ``sxx = Sxx / 4**exponent_x``,
+``sxy = Sxy / 2**(exponent_x + exponent_y)``.  For activations of ordinary size (column ranges
+between ~2.3e-10 and ~4.3e9) both exponents are 0 and the arrays are the moments themselves.
+Every measure is invariant to rescaling either side, so it reads the scaled state directly;
+:meth:`Moments.in_data_units` and :meth:`Moments.covariance` convert back.
 """
 from __future__ import annotations
 
@@ -20,11 +28,16 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _io
+from . import _io, _scale
 from .backend import get_backend
-from ._validation import check_choice, check_same_datapoints
+from ._validation import check_choice, check_same_datapoints, check_state_finite
 
 _FORMAT = "fastcca.Moments/1"
+#: written instead of ``_FORMAT`` when an exponent is not 0: the arrays are then not in the data's
+#: units, and a fastcca that does not know the exponents must refuse the file, not misread it
+_FORMAT_SCALED = "fastcca.Moments/2"
+_STATE = ("mean_x", "mean_y", "sxx", "syy", "sxy")
+_BOUNDS = ("lo_x", "hi_x", "lo_y", "hi_y")
 
 
 def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "moments"):
@@ -67,10 +80,24 @@ class Moments:
     ...     m.update(xb, yb)
     >>> fastcca.svcca(m).similarity
 
+    Attributes
+    ----------
+    n : int
+        Datapoints so far.
+    mean_x, mean_y, sxx, syy, sxy : arrays
+        The state, in units of ``2**exponent_x`` / ``2**exponent_y`` (see the module docstring;
+        the moments themselves when both exponents are 0, i.e. for activations of ordinary size).
+    exponent_x, exponent_y : int
+        Power-of-two units of each side (multiples of 64; ``fastcca._scale``).
+    lo_x, hi_x, lo_y, hi_y : arrays or None
+        Column minima and maxima seen so far, in the data's units: a neuron is constant exactly
+        when ``lo == hi`` (None for moments from files written before they were recorded).
+
     Notes
     -----
-    ``update`` validates the whole batch (rank, shapes, NaN/Inf) and computes its own moments
-    before it touches the state, so a failing call leaves the accumulator unchanged.
+    ``update`` validates the whole batch (rank, shapes, NaN/Inf), computes its own moments and
+    checks them (an infinite product raises ``FloatingPointError``) before it touches the state,
+    so a failing call leaves the accumulator unchanged.
     Passing the same array as x and y (``update(x, x)``) computes one block and reuses it.
     """
 
@@ -88,6 +115,8 @@ class Moments:
         self.n = 0
         self.mean_x = self.mean_y = None
         self.sxx = self.syy = self.sxy = None
+        self.exponent_x = self.exponent_y = 0
+        self.lo_x = self.hi_x = self.lo_y = self.hi_y = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -121,7 +150,8 @@ class Moments:
         new = Moments.__new__(Moments)
         new._backend_name, new._be, new.n = self._backend_name, self._be, self.n
         new.precision, new.float32_products = self.precision, self.float32_products
-        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
+        new.exponent_x, new.exponent_y = self.exponent_x, self.exponent_y
+        for k in _STATE + _BOUNDS:
             v = getattr(self, k)
             setattr(new, k, None if v is None else v.copy())
         return new
@@ -140,6 +170,11 @@ class Moments:
         state = dict(state)
         state.setdefault("precision", "float64")
         state.setdefault("float32_products", state["precision"] == "float32" and state.get("n", 0) > 0)
+        # pickles from before the power-of-two units: the arrays are in the data's units
+        state.setdefault("exponent_x", 0)
+        state.setdefault("exponent_y", 0)
+        for k in _BOUNDS:
+            state.setdefault(k, None)
         name = state.pop("_be_name", None)
         self.__dict__.update(state)
         self._be = None if name is None else get_backend(name)
@@ -159,17 +194,42 @@ class Moments:
         return None if self.mean_y is None else int(self.mean_y.shape[0])
 
     def covariance(self, ddof: int = 1):
-        """(Cxx, Cyy, Cxy) = scatter / (n - ddof)."""
+        """(Cxx, Cyy, Cxy) = scatter / (n - ddof), in the data's units.
+
+        Raises ``FloatingPointError`` when a covariance is not representable in float64
+        (activations of magnitude ~1e154 and more); the measures do not need it."""
         self._require_data()
         if self.n - ddof <= 0:
             raise ValueError(f"ddof: need n - ddof > 0, got n={self.n}, ddof={ddof}")
         d = self.n - ddof
-        return self.sxx / d, self.syy / d, self.sxy / d
+        xp, ex, ey = self._be.xp, self.exponent_x, self.exponent_y
+        return (_scale.to_data_units(xp, self.sxx / d, 2 * ex, "covariance Cxx"),
+                _scale.to_data_units(xp, self.syy / d, 2 * ey, "covariance Cyy"),
+                _scale.to_data_units(xp, self.sxy / d, ex + ey, "covariance Cxy"))
+
+    def in_data_units(self) -> dict:
+        """The state in the data's units: ``{"mean_x", "mean_y", "sxx", "syy", "sxy"}`` (the
+        arrays themselves when both exponents are 0, else scaled copies).  Raises
+        ``FloatingPointError`` naming the block that float64 cannot hold."""
+        self._require_data()
+        xp, ex, ey = self._be.xp, self.exponent_x, self.exponent_y
+        units = dict(mean_x=ex, mean_y=ey, sxx=2 * ex, syy=2 * ey, sxy=ex + ey)
+        return {k: _scale.to_data_units(xp, getattr(self, k), e, k) for k, e in units.items()}
+
+    def constant_neurons(self, side: str = "x"):
+        """Host bool mask of the neurons of ``side`` ("x" or "y") whose every value so far was the
+        same (``lo == hi``), or None when the bounds are unknown (moments from older files)."""
+        lo, hi = (self.lo_x, self.hi_x) if side == "x" else (self.lo_y, self.hi_y)
+        if lo is None or hi is None:
+            return None
+        return np.asarray(self._be.to_numpy(lo) == self._be.to_numpy(hi))
 
     def __repr__(self) -> str:
         if self.n == 0:
             return f"Moments(empty, backend={self.backend!r})"
-        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r})"
+        units = (f", units 2**{self.exponent_x} / 2**{self.exponent_y}"
+                 if self.exponent_x or self.exponent_y else "")
+        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r}{units})"
 
     # ------------------------------------------------------------------ streaming
     def update(self, x, y) -> "Moments":
@@ -186,25 +246,29 @@ class Moments:
         check_same_datapoints(xa, ya)
         if self.n:
             self._check_dims(xa.shape[1], ya.shape[1], "update")
-        # precision="float32": centred in float64, stored in float32 for the products
+        # precision="float32": centred in float64, stored in float32 for the products; the batch
+        # lands in the state's power-of-two units or larger ones (the state is then rescaled)
         prod_dtype = be.xp.float32 if self.precision == "float32" else be.xp.float64
-        cx = be.center_checked(xa, prod_dtype)
+        floor_x = (max(self.exponent_x, self.exponent_y) if same else self.exponent_x) if self.n else None
+        cx = be.center_scaled(xa, prod_dtype, floor_x)
         if cx is None:
             raise ValueError(f"x: the batch holds NaN or Inf (shape {xa.shape}); the accumulator is unchanged")
-        cy = cx if same else be.center_checked(ya, prod_dtype)
+        cy = cx if same else be.center_scaled(ya, prod_dtype, self.exponent_y if self.n else None)
         if cy is None:
             raise ValueError(f"y: the batch holds NaN or Inf (shape {ya.shape}); the accumulator is unchanged")
-        xc, mx = cx
-        yc, my = cy
-        sxx = be.scatter(xc, xc)
-        syy = sxx if same else be.scatter(yc, yc)
-        sxy = sxx if same else be.scatter(xc, yc)
+        sxx = be.scatter(cx.xc, cx.xc)
+        syy = sxx if same else be.scatter(cy.xc, cy.xc)
+        sxy = sxx if same else be.scatter(cx.xc, cy.xc)
         if self.precision == "float32":
             sxx = sxx.astype(be.xp.float64)
             syy = sxx if same else syy.astype(be.xp.float64)
             sxy = sxx if same else sxy.astype(be.xp.float64)
+        # scaled data cannot overflow its products; this guards the contract regardless
+        check_state_finite(be.xp, {"sxx": sxx, "syy": syy, "sxy": sxy}, "update",
+                           {"x": cx.exponent, "y": cy.exponent})
         self._be = be
-        self._merge_parts(xa.shape[0], mx, my, sxx, syy, sxy, owned=True, same=same)
+        self._merge_parts(xa.shape[0], cx.mean, cy.mean, sxx, syy, sxy, cx.exponent, cy.exponent,
+                          (cx.lo, cx.hi, cy.lo, cy.hi), owned=True, same=same)
         # the CUDA backend's own float32 GEMM option (``gemm_dtype``) counts as well
         gemm32 = getattr(getattr(be, "_impl", be), "gemm_dtype", "float64") == "float32"
         self.float32_products |= self.precision == "float32" or gemm32
@@ -225,23 +289,38 @@ class Moments:
             self._check_dims(other.p, other.q, "merge")
         self._be = self._be or other._be
         self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy,
-                          owned=False, same=False)
+                          other.exponent_x, other.exponent_y,
+                          (other.lo_x, other.hi_x, other.lo_y, other.hi_y), owned=False, same=False)
         self.float32_products |= other.float32_products
         return self
 
-    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, *, owned: bool, same: bool) -> None:
+    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, ex, ey, bounds, *, owned: bool, same: bool) -> None:
+        """Chan's merge of a part (``nb`` datapoints, state arrays in units ``2**ex``/``2**ey``,
+        column bounds ``(lo_x, hi_x, lo_y, hi_y)``) into the state.  Both are first brought to
+        the larger exponent of each side: multiplications by powers of two, exact."""
         be = self._be
         if self.n == 0:
             def own(a):
-                return a if owned else a.copy()
+                return a if owned or a is None else a.copy()
             self.n = int(nb)
+            self.exponent_x, self.exponent_y = int(ex), int(ey)
             self.mean_x = own(mx)
             self.sxx = own(sxx)
+            self.lo_x, self.hi_x = own(bounds[0]), own(bounds[1])
             if same:  # x is y: keep three independent blocks so later batches may differ
                 self.mean_y, self.syy, self.sxy = self.mean_x.copy(), self.sxx.copy(), self.sxx.copy()
+                self.lo_y, self.hi_y = self.lo_x.copy(), self.hi_x.copy()
             else:
                 self.mean_y, self.syy, self.sxy = own(my), own(syy), own(sxy)
+                self.lo_y, self.hi_y = own(bounds[2]), own(bounds[3])
             return
+        ux, uy = max(self.exponent_x, int(ex)), max(self.exponent_y, int(ey))
+        self._rescale(ux, uy)
+        kx, ky = ux - int(ex), uy - int(ey)
+        if kx or ky:
+            mx, my = _scale.scale_pow2(mx, -kx), _scale.scale_pow2(my, -ky)
+            sxx, syy, sxy = (_scale.scale_pow2(sxx, -2 * kx), _scale.scale_pow2(syy, -2 * ky),
+                             _scale.scale_pow2(sxy, -kx - ky))
         na = self.n
         n = na + nb
         c = na * nb / n
@@ -253,6 +332,28 @@ class Moments:
         self.mean_x = self.mean_x + dx * (nb / n)
         self.mean_y = self.mean_y + dy * (nb / n)
         self.n = n
+        self._merge_bounds(be.xp, bounds)
+
+    def _rescale(self, ux: int, uy: int) -> None:
+        """Bring the state to the (larger or equal) exponents ``ux``, ``uy``, in place."""
+        kx, ky = ux - self.exponent_x, uy - self.exponent_y
+        if not (kx or ky):
+            return
+        self.mean_x = _scale.scale_pow2(self.mean_x, -kx)
+        self.mean_y = _scale.scale_pow2(self.mean_y, -ky)
+        _scale.scale_pow2(self.sxx, -2 * kx, inplace=True)
+        _scale.scale_pow2(self.syy, -2 * ky, inplace=True)
+        _scale.scale_pow2(self.sxy, -kx - ky, inplace=True)
+        self.exponent_x, self.exponent_y = ux, uy
+
+    def _merge_bounds(self, xp, bounds) -> None:
+        """Column minima/maxima of the union; unknown (None) once either part lacks them."""
+        mine = (self.lo_x, self.hi_x, self.lo_y, self.hi_y)
+        if any(b is None for b in mine + tuple(bounds)):
+            self.lo_x = self.hi_x = self.lo_y = self.hi_y = None
+            return
+        self.lo_x, self.lo_y = xp.minimum(mine[0], bounds[0]), xp.minimum(mine[2], bounds[2])
+        self.hi_x, self.hi_y = xp.maximum(mine[1], bounds[1]), xp.maximum(mine[3], bounds[3])
 
     def _check_dims(self, p, q, where: str) -> None:
         if p != self.p or q != self.q:
@@ -266,20 +367,31 @@ class Moments:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
-        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename)."""
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
+
+        The power-of-two exponents and the column bounds are saved with it; a state whose
+        exponents are not 0 is written as format ``fastcca.Moments/2`` so that a fastcca that
+        predates them refuses it instead of reading scaled arrays as the moments."""
         self._require_data()
         be = self._be
-        _io.save_npz_atomic(path, dict(
-            format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), precision=np.array(self.precision),
+        arrays = dict(
+            format=np.array(_FORMAT if not (self.exponent_x or self.exponent_y) else _FORMAT_SCALED),
+            n=np.array(self.n, dtype=np.int64), precision=np.array(self.precision),
             float32_products=np.array(self.float32_products),
-            mean_x=be.to_numpy(self.mean_x), mean_y=be.to_numpy(self.mean_y),
-            sxx=be.to_numpy(self.sxx), syy=be.to_numpy(self.syy), sxy=be.to_numpy(self.sxy)))
+            exponent_x=np.array(self.exponent_x, dtype=np.int64),
+            exponent_y=np.array(self.exponent_y, dtype=np.int64),
+            **{k: be.to_numpy(getattr(self, k)) for k in _STATE})
+        if self.lo_x is not None:
+            arrays.update({k: be.to_numpy(getattr(self, k)) for k in _BOUNDS})
+        _io.save_npz_atomic(path, arrays)
 
     @classmethod
     def load(cls, path, backend: str = "cpu") -> "Moments":
         """Read moments written by :meth:`save` (``allow_pickle=False``).  Raises
-        ``FastccaFileError`` for a truncated, foreign or inconsistent file."""
-        d = _io.load_npz(path, _FORMAT, ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
+        ``FastccaFileError`` for a truncated, foreign or inconsistent file.  Files written before
+        the power-of-two units (no exponents: the data's units) and before the column bounds
+        (constant neurons are then not told apart in ``notes``) load as they are."""
+        d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
         n = int(d["n"])
         p, q = d["mean_x"].shape[0], d["mean_y"].shape[0]
         shapes = {"sxx": (p, p), "syy": (q, q), "sxy": (p, q)}
@@ -295,8 +407,27 @@ class Moments:
             raise _io.FastccaFileError(f"{os.fspath(path)}: precision {precision!r}, expected one of {cls.PRECISIONS}")
         m = cls("cpu" if backend == "auto" else backend, precision)
         m.float32_products = bool(d.get("float32_products", precision == "float32"))
+        m.exponent_x, m.exponent_y = _load_exponents(path, d)
         be = m._be
         m.n = n
-        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
+        for k in _STATE:
             setattr(m, k, be.xp.asarray(d[k]))
+        if all(k in d for k in _BOUNDS):
+            for k, width in zip(_BOUNDS, (p, p, q, q)):
+                if d[k].shape != (width,):
+                    raise _io.FastccaFileError(f"{os.fspath(path)}: {k} has shape {d[k].shape}, expected ({width},)")
+                setattr(m, k, be.xp.asarray(d[k].astype(np.float64)))
         return m
+
+
+def _load_exponents(path, d) -> tuple[int, int]:
+    """The (exponent_x, exponent_y) of a loaded state: 0 for files without them; integers
+    within ``_scale.EXP_LIMIT``, else ``FastccaFileError``."""
+    out = []
+    for k in ("exponent_x", "exponent_y"):
+        v = d.get(k, np.array(0))
+        if v.shape != () or v.dtype.kind not in "iu" or abs(int(v)) > _scale.EXP_LIMIT:
+            raise _io.FastccaFileError(f"{os.fspath(path)}: {k} must be an integer scalar within "
+                                       f"+-{_scale.EXP_LIMIT}, got {v!r}")
+        out.append(int(v))
+    return out[0], out[1]

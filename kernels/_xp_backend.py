@@ -49,6 +49,7 @@ import contextlib
 
 import numpy as np
 
+from .. import _scale
 from .._validation import as_host_matrix, check_real_matrix
 
 _ROUTES = ("svd", "gram")
@@ -159,6 +160,37 @@ class XpBackend:
         if out_dtype is not None and xp.dtype(out_dtype) != xp.float64:
             xc = xc.astype(out_dtype)
         return xc, mean
+
+    def center_scaled(self, x, out_dtype=None, min_exponent=None):
+        """:func:`fastcca.kernels.cpu.center_scaled` on the device: ``Centered(xc, mean,
+        exponent, lo, hi)`` (device arrays; ``xc = (x - mean) * 2**-exponent``), or ``None`` if
+        the batch holds NaN/Inf.  One float64 copy, scaled and centred in place; the column
+        minima/maxima (two reductions) give the finiteness test (NaN propagates through them)
+        and the exponent (two scalars to the host)."""
+        xp = self.xp
+        xc = x.astype(xp.float64, order="C", copy=True)
+        lo, hi = xc.min(axis=0), xc.max(axis=0)
+        if not (bool(xp.isfinite(lo).all()) and bool(xp.isfinite(hi).all())):
+            return None
+        half = float(xp.max(0.5 * hi - 0.5 * lo))
+        mag = float(xp.maximum(xp.abs(lo), xp.abs(hi)).max())
+        e = _scale.exponent_for(2.0 * half if half < 2.0 ** 1022 else np.finfo(np.float64).max, mag)
+        if min_exponent is not None:
+            e = max(e, int(min_exponent))
+        factor = _scale.pow2(-e)
+        if mag >= _scale.HUGE:
+            xc *= factor           # the sums of such values would overflow: scale first
+            mean = xc.mean(axis=0)
+            xc -= mean
+        else:
+            mean = xc.mean(axis=0)
+            xc -= mean
+            if e:
+                xc *= factor
+                mean = mean * factor
+        if out_dtype is not None and xp.dtype(out_dtype) != xp.float64:
+            xc = xc.astype(out_dtype)
+        return _scale.Centered(xc, mean, e, lo, hi)
 
     def scatter(self, a, b):
         """``a.T @ b`` in float64 (SYRK when ``a is b``); float32 products when configured."""

@@ -8,6 +8,8 @@ Every backend module (this one, ``cuda``) exposes the same names:
 ``to_numpy(a)``                        host NumPy array
 ``center_checked(x)``                  (centred float64 copy, column means) of an (n, p) batch,
                                        or ``None`` if it holds NaN/Inf
+``center_scaled(x, dtype, min_exp)``   ``fastcca._scale.Centered``: the batch centred and scaled by
+                                       its power-of-two exponent, means, column min/max; or ``None``
 ``scatter(a, b)``                      ``a.T @ b`` in float64 (SYRK when ``a is b``)
 ``add_scatter_rank1(s, b, u, v, c)``   in place ``s += b + c * outer(u, v)`` (Chan's merge)
 ``eigh(a)``                            ascending eigenpairs of symmetric/Hermitian ``a`` (batched)
@@ -22,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from .. import _scale
 from .._validation import as_host_matrix
 from . import _numba_cpu
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
@@ -57,6 +60,53 @@ def center_checked(x: np.ndarray, out_dtype=np.float64):
     if out is None or out_dtype == np.float64:
         return out
     return out[0].astype(out_dtype), out[1]
+
+
+def column_stats(x: np.ndarray):
+    """``(sums, minima, maxima)`` of the columns of an (n, p) array, float64: one fused Numba
+    read for C-ordered float32/float64 input of useful size, NumPy otherwise.  Non-finite values
+    show as non-finite entries (see :func:`fastcca.kernels._numba_cpu.column_stats`)."""
+    if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous and x.size >= _NUMBA_MIN_ELEMENTS:
+        return _numba_cpu.column_stats(x)
+    x64 = np.asarray(x, dtype=np.float64)
+    return x64.sum(axis=0), x64.min(axis=0), x64.max(axis=0)
+
+
+def center_scaled(x: np.ndarray, out_dtype=np.float64, min_exponent=None):
+    """Centre an (n, p) batch on its column means and scale it by its power-of-two exponent
+    (``fastcca._scale``): returns ``Centered(xc, mean, exponent, lo, hi)`` with
+    ``xc = (x - mean) * 2**-exponent`` a new C-ordered ``out_dtype`` array, ``mean`` in the same
+    units, ``lo``/``hi`` the column minima/maxima in the data's units; ``None`` when ``x`` holds
+    NaN or Inf.  ``min_exponent``: scale by at least this (the state's exponent).
+
+    Two reads of ``x`` as in :func:`center_checked` (stats, then the fused subtract-and-scale);
+    the exponent is 0 -- no multiplication -- for data of ordinary size.  Data of magnitude near
+    the float64 limit (``>= _scale.HUGE``) is scaled before its means are formed (NumPy, rare)."""
+    n = x.shape[0]
+    sums, lo, hi = column_stats(x)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return None
+    sums_ok = bool(np.isfinite(sums).all())
+    if not sums_ok and not np.isfinite(x).all():   # a NaN hides from min/max in the fused pass
+        return None
+    e = _scale.batch_exponent(lo, hi, min_exponent)
+    factor = _scale.pow2(-e)
+    if not sums_ok or max(float(np.abs(lo).max()), float(np.abs(hi).max())) >= _scale.HUGE:
+        # sums of such values overflow: scale first (exact), then centre
+        xs = np.multiply(x, factor, dtype=np.float64)
+        mean = xs.mean(axis=0)
+        xs -= mean
+        return _scale.Centered(np.ascontiguousarray(xs, dtype=out_dtype), mean, e, lo, hi)
+    mean = sums / n
+    fused = x.dtype in (np.float32, np.float64) and x.flags.c_contiguous and x.size >= _NUMBA_MIN_ELEMENTS
+    if fused:
+        xc = _numba_cpu.subtract_scaled(x, mean, factor, out_dtype)
+    else:
+        xc = np.subtract(x, mean, dtype=np.float64)
+        if e:
+            xc *= factor
+        xc = np.ascontiguousarray(xc, dtype=out_dtype)
+    return _scale.Centered(xc, mean * factor if e else mean, e, lo, hi)
 
 
 def center_checked_numpy(x: np.ndarray):

@@ -9,18 +9,24 @@ import numpy as np
 from .._canonical import canonical_correlations
 from .._validation import check_nonnegative, warn_if_degenerate
 from ..results import CCAResult
-from ._inputs import as_moments, kept_note, rank_note
+from .. import _scale
+from ._inputs import as_moments, kept_note, neuron_notes, rank_note
 from ._precision import float32_error_notes
 
 
 def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
-                    measure="cca", what="CCA", precision="float64") -> CCAResult:
+                    measure="cca", what="CCA", precision="float64", source=None) -> CCAResult:
     """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks).
     ``precision``: the arithmetic the blocks were accumulated in; for ``"float32"`` the
-    estimated error is checked (:mod:`fastcca.measures._precision`)."""
+    estimated error is checked (:mod:`fastcca.measures._precision`).  ``source``: the Moments
+    the blocks are (its notes on constant/underflowed neurons, its power-of-two units for the
+    canonical weights); None for derived blocks (SVCCA's)."""
     p, q = sxx.shape[0], syy.shape[0]
     sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights)
-    notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
+    if source is not None:
+        notes = neuron_notes(source, "x", sol.wx.kept, eps) + neuron_notes(source, "y", sol.wy.kept, eps)
+    else:
+        notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
     notes += rank_note("x", int(sol.wx.kept.sum()), sol.wx.rank)
     notes += rank_note("y", int(sol.wy.kept.sum()), sol.wy.rank)
     msg = warn_if_degenerate(n, sol.wx.rank, sol.wy.rank, what)
@@ -31,10 +37,14 @@ def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
                                             "side y": sol.wy.max_variance_inflation(be, syy)})
     xw = yw = None
     if weights:
-        # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units
+        # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units; the
+        # blocks hold the data in units of 2**exponent, so the weights are divided by that
         unit = np.sqrt(max(n - 1, 1))
-        xw = _full_weights(p, sol.wx.kept, be.to_numpy(sol.weights(be, "x")) * unit / np.sqrt(sol.wx.scale))
-        yw = _full_weights(q, sol.wy.kept, be.to_numpy(sol.weights(be, "y")) * unit / np.sqrt(sol.wy.scale))
+        ex, ey = (source.exponent_x, source.exponent_y) if source is not None else (0, 0)
+        xw = _full_weights(p, sol.wx.kept, _scale.scale_pow2(
+            be.to_numpy(sol.weights(be, "x")) * unit / np.sqrt(sol.wx.scale), -ex))
+        yw = _full_weights(q, sol.wy.kept, _scale.scale_pow2(
+            be.to_numpy(sol.weights(be, "y")) * unit / np.sqrt(sol.wy.scale), -ey))
     rho = sol.rho
     return CCAResult(measure=measure, similarity=float(rho.mean()) if rho.size else 0.0,
                      coefficients=rho, n=int(n), p=p, q=q, notes=tuple(notes),
@@ -73,11 +83,18 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     CCAResult
         ``coefficients``: canonical correlations, descending, in [0, 1]; ``similarity``: their
         mean (mean CCA); ``distance = 1 - similarity``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 datapoints (also for a merged Moments), an empty Moments, bad arguments.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input: see ``fastcca._scale``).
     """
     eps = check_nonnegative(eps, "eps")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="cca")
     return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights,
-                           precision="float32" if m.float32_products else "float64")
+                           precision="float32" if m.float32_products else "float64", source=m)
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,

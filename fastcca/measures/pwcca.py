@@ -17,12 +17,15 @@ the wrong array, google/svcca PR #9).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._canonical import canonical_correlations
 from .._validation import check_choice, check_nonnegative, warn_if_degenerate
 from ..results import PWCCAResult
-from ._inputs import as_moments, kept_note, rank_note
+from .. import _scale
+from ._inputs import as_moments, neuron_notes, rank_note
 from ._precision import float32_error_notes
 
 VARIANTS = ("paper", "reference")
@@ -99,7 +102,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     variant = check_choice(variant, "variant", VARIANTS)
     side = check_choice("x" if side is None and variant == "paper" else side or "fewer", "side", SIDES)
     eps = check_nonnegative(eps, "eps")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="pwcca")
     be, xp = m._be, m._be.xp
     # the paper variant with a fixed side needs that side's vectors only (cheaper); the reference
     # variant keeps the SVD's own vectors (its formula depends on their signs)
@@ -113,7 +116,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     idx = xp.asarray(np.flatnonzero(w.kept))
     s_kept = s_full[idx][:, idx]
     rho = sol.rho
-    notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
+    notes = neuron_notes(m, "x", sol.wx.kept, eps) + neuron_notes(m, "y", sol.wy.kept, eps)
     notes += rank_note("x", int(sol.wx.kept.sum()), sol.wx.rank)
     notes += rank_note("y", int(sol.wy.kept.sum()), sol.wy.rank)
     msg = warn_if_degenerate(m.n, sol.wx.rank, sol.wy.rank, "PWCCA")
@@ -138,8 +141,15 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
                 f"{u.shape[0]} neurons but there are only {u.shape[1]} canonical correlations. "
                 "Use side='fewer' or variant='paper'.")
         mk = mean_full[idx]
-        outer = m.n * xp.outer(mk, mk)
         us = u.T @ s_kept
+        # the weights do not change when D^T D and D^T X are divided by one positive number: a
+        # power of two keeps n mx mx^T finite for means far larger than the spread
+        top = float(xp.max(xp.abs(mk))) if mk.size else 0.0
+        t = max(0, math.frexp(top)[1] - 200) if top > 0 else 0
+        if t:
+            mk = _scale.scale_pow2(mk, -t)
+            us = _scale.scale_pow2(us, -2 * t)
+        outer = m.n * xp.outer(mk, mk)
         weights, note = _projection_weights(be, us @ u + outer, us + outer, whitened=False)   # D^T D, D^T X
         notes += [note] if note else []
     sim = float(np.dot(weights, rho)) if rho.size else 0.0

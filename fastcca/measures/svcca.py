@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _scale
 from .._validation import check_choice, check_fraction_or_count, check_nonnegative
 from ..results import SVCCAResult
 from ._inputs import as_moments
@@ -107,7 +108,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="svcca")
     be, xp = m._be, m._be.xp
     kx, lam_x, px = top_directions(be, m.sxx, keep, keep_rule)
     ky, lam_y, py = top_directions(be, m.syy, keep, keep_rule)
@@ -123,5 +124,8 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
         notes += tuple(float32_error_notes("SVCCA", inflation, stacklevel=3))
     return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
                        n=m.n, p=m.p, q=m.q, notes=notes, k_x=kx, k_y=ky, keep=keep,
-                       keep_rule=keep_rule, singular_values_x=np.sqrt(lam_x),
-                       singular_values_y=np.sqrt(lam_y), cca=inner)
+                       keep_rule=keep_rule,
+                       # in the data's units (the state holds each side in units of 2**exponent);
+                       # inf where float64 cannot hold them
+                       singular_values_x=_scale.scale_pow2(np.sqrt(lam_x), m.exponent_x),
+                       singular_values_y=_scale.scale_pow2(np.sqrt(lam_y), m.exponent_y), cca=inner)
