@@ -16,9 +16,9 @@ layer) carries an integer *exponent* ``e``: the state holds the side's activatio
 
 * A batch's exponent follows from its spread ``s = max_j (max_i x_ij - min_i x_ij)``: the
   multiple of :data:`STEP` (64) nearest to ``log2 s``, so the scaled spread lies in
-  ``[2**-33, 2**32)``.  Products of scaled values then neither overflow (``2**64`` per term, also
+  ``[2**-33, 2**31)``.  Products of scaled values then neither overflow (``2**62`` per term, also
   in float32 arithmetic) nor underflow (``2**-66``), whatever the magnitude of the data.
-* Activations of ordinary size (spread between ~2.3e-10 and ~4.3e9) get ``e = 0``: no
+* Activations of ordinary size (spread between ~1.2e-10 and ~2.1e9) get ``e = 0``: no
   multiplication happens, and the state holds exactly what it held before this module existed
   (so ``Moments.sxx`` is the scatter itself, and old files keep their meaning).
 * Multiplying by a power of two is exact in binary floating point (barring subnormal results),
@@ -60,15 +60,16 @@ def exponent_for(spread: float, magnitude: float = 0.0) -> int:
     """The exponent (a multiple of :data:`STEP`) for a side whose largest column range is
     ``spread`` and whose largest absolute value is ``magnitude`` (both >= 0, finite).
 
-    0 for ``spread`` in ``[2**-32, 2**32)`` (and for ``spread == 0``: a constant side); at least
+    0 for ``spread`` in ``[2**-33, 2**31)`` (and for ``spread == 0``: a constant side); at least
     :data:`STEP` once ``magnitude >= HUGE``, so that sums of the scaled values stay finite."""
     e = 0
     if spread > 0:
         k = math.frexp(spread)[1]                 # spread in [2**(k-1), 2**k)
         e = STEP * math.floor((k + STEP // 2) / STEP)
-    while magnitude * pow2(-e) >= HUGE:
+    e = max(-EXP_LIMIT, min(EXP_LIMIT, e))
+    while e < EXP_LIMIT and magnitude * pow2(-e) >= HUGE:
         e += STEP
-    return int(max(-EXP_LIMIT, min(EXP_LIMIT, e)))
+    return int(e)
 
 
 def spread_and_magnitude(lo, hi) -> tuple[float, float]:
@@ -106,7 +107,8 @@ def to_data_units(xp, a, e: int, what: str):
     the scatter itself is not representable; the measures do not need it)."""
     if e == 0:
         return a
-    out = scale_pow2(a, e)
+    with np.errstate(over="ignore"):        # an overflow is reported below, as an error
+        out = scale_pow2(a, e)
     if not bool(xp.isfinite(out).all()):
         raise FloatingPointError(
             f"{what}: not representable in float64 in the data's units (the state holds it in units "
@@ -131,3 +133,39 @@ def batch_exponent(lo_host, hi_host, min_exponent=None) -> int:
     (the state's exponent, so that the batch lands in the state's units directly)."""
     e = exponent_for(*spread_and_magnitude(lo_host, hi_host))
     return e if min_exponent is None else max(e, int(min_exponent))
+
+
+# ---------------------------------------------------------------------------------------------
+# Two-sided states (Moments, ConvMoments): ``mean_x``, ``mean_y``, ``sxx``, ``syy``, ``sxy`` in
+# units of ``2**exponent_x`` / ``2**exponent_y``.
+def rescale_state(state, ux: int, uy: int) -> None:
+    """Bring a two-sided state (an object with the attributes above) to the exponents
+    ``ux >= state.exponent_x``, ``uy >= state.exponent_y``, in place (exact powers of two)."""
+    kx, ky = ux - state.exponent_x, uy - state.exponent_y
+    if not (kx or ky):
+        return
+    state.mean_x = scale_pow2(state.mean_x, -kx)
+    state.mean_y = scale_pow2(state.mean_y, -ky)
+    scale_pow2(state.sxx, -2 * kx, inplace=True)
+    scale_pow2(state.syy, -2 * ky, inplace=True)
+    scale_pow2(state.sxy, -kx - ky, inplace=True)
+    state.exponent_x, state.exponent_y = int(ux), int(uy)
+
+
+def rescale_part(part: tuple, kx: int, ky: int) -> tuple:
+    """``(mean_x, mean_y, sxx, syy, sxy)`` of a part brought ``kx``/``ky`` binary orders down
+    (new arrays where a shift applies; the part's own arrays are never modified)."""
+    mx, my, sxx, syy, sxy = part
+    if not (kx or ky):
+        return part
+    return (scale_pow2(mx, -kx), scale_pow2(my, -ky), scale_pow2(sxx, -2 * kx),
+            scale_pow2(syy, -2 * ky), scale_pow2(sxy, -kx - ky))
+
+
+def align_for_merge(state, part: tuple, ex: int, ey: int) -> tuple:
+    """Before Chan's merge of ``part`` (in units ``2**ex``, ``2**ey``) into the non-empty
+    ``state``: both go to the larger exponent of each side.  Returns the part's arrays in the
+    state's (new) units."""
+    ux, uy = max(state.exponent_x, int(ex)), max(state.exponent_y, int(ey))
+    rescale_state(state, ux, uy)
+    return rescale_part(part, ux - int(ex), uy - int(ey))

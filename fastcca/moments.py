@@ -17,7 +17,7 @@ Units (issue [numerics]): each side is held in units of a power of two, ``2**exp
 ``2**exponent_y`` (``fastcca._scale``), so the state never overflows or underflows whatever the
 magnitude of the activations: ``mean_x = mean / 2**exponent_x``, ``sxx = Sxx / 4**exponent_x``,
 ``sxy = Sxy / 2**(exponent_x + exponent_y)``.  For activations of ordinary size (column ranges
-between ~2.3e-10 and ~4.3e9) both exponents are 0 and the arrays are the moments themselves.
+between ~1.2e-10 and ~2.1e9) both exponents are 0 and the arrays are the moments themselves.
 Every measure is invariant to rescaling either side, so it reads the scaled state directly;
 :meth:`Moments.in_data_units` and :meth:`Moments.covariance` convert back.
 """
@@ -314,13 +314,7 @@ class Moments:
                 self.mean_y, self.syy, self.sxy = own(my), own(syy), own(sxy)
                 self.lo_y, self.hi_y = own(bounds[2]), own(bounds[3])
             return
-        ux, uy = max(self.exponent_x, int(ex)), max(self.exponent_y, int(ey))
-        self._rescale(ux, uy)
-        kx, ky = ux - int(ex), uy - int(ey)
-        if kx or ky:
-            mx, my = _scale.scale_pow2(mx, -kx), _scale.scale_pow2(my, -ky)
-            sxx, syy, sxy = (_scale.scale_pow2(sxx, -2 * kx), _scale.scale_pow2(syy, -2 * ky),
-                             _scale.scale_pow2(sxy, -kx - ky))
+        mx, my, sxx, syy, sxy = _scale.align_for_merge(self, (mx, my, sxx, syy, sxy), ex, ey)
         na = self.n
         n = na + nb
         c = na * nb / n
@@ -333,18 +327,6 @@ class Moments:
         self.mean_y = self.mean_y + dy * (nb / n)
         self.n = n
         self._merge_bounds(be.xp, bounds)
-
-    def _rescale(self, ux: int, uy: int) -> None:
-        """Bring the state to the (larger or equal) exponents ``ux``, ``uy``, in place."""
-        kx, ky = ux - self.exponent_x, uy - self.exponent_y
-        if not (kx or ky):
-            return
-        self.mean_x = _scale.scale_pow2(self.mean_x, -kx)
-        self.mean_y = _scale.scale_pow2(self.mean_y, -ky)
-        _scale.scale_pow2(self.sxx, -2 * kx, inplace=True)
-        _scale.scale_pow2(self.syy, -2 * ky, inplace=True)
-        _scale.scale_pow2(self.sxy, -kx - ky, inplace=True)
-        self.exponent_x, self.exponent_y = ux, uy
 
     def _merge_bounds(self, xp, bounds) -> None:
         """Column minima/maxima of the union; unknown (None) once either part lacks them."""
@@ -421,10 +403,12 @@ class Moments:
 
 
 def _load_exponents(path, d) -> tuple[int, int]:
-    """The (exponent_x, exponent_y) of a loaded state: 0 for files without them; integers
-    within ``_scale.EXP_LIMIT``, else ``FastccaFileError``."""
+    """The (exponent_x, exponent_y) of a loaded state: 0 for format-1 files without them (the
+    data's units); integers within ``_scale.EXP_LIMIT``, else ``FastccaFileError``."""
     out = []
     for k in ("exponent_x", "exponent_y"):
+        if k not in d and str(d.get("format", "")).endswith("/2"):
+            raise _io.FastccaFileError(f"{os.fspath(path)}: a scaled ({d['format']}) file lacks {k}")
         v = d.get(k, np.array(0))
         if v.shape != () or v.dtype.kind not in "iu" or abs(int(v)) > _scale.EXP_LIMIT:
             raise _io.FastccaFileError(f"{os.fspath(path)}: {k} must be an integer scalar within "

@@ -366,7 +366,7 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
     """conv_cca / conv_svcca similarity of each fft pair from the joint per-frequency moments;
     symmetric measures, so each unordered pair is computed once."""
     from .conv import conv_cca
-    from .conv.measures import _svcca_fft, _top_eig
+    from .conv.measures import _svcca_fft, _top_eig, check_conv_moments
     from .measures.svcca import KEEP_RULES
     from ._validation import check_fraction_or_count, check_nonnegative
     keep, keep_rule = kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum")
@@ -393,6 +393,7 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
             out[i] = done.get((a, b), done.get((b, a)))
             continue
         m = bank.moments(a, b, copy=False)
+        check_conv_moments(m, f"{measure} grid (conv='fft')")     # n >= 2, finite state
         if measure == "svcca":
             r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy))
         else:

@@ -24,8 +24,8 @@ import numpy as np
 
 from .._canonical import batched_max_variance_inflation, canonical_correlations_batched
 from ..measures._precision import float32_error_notes
-from .._validation import (check_choice, check_fraction_or_count, check_nonnegative,
-                           warn_if_degenerate)
+from .._validation import (check_choice, check_enough_datapoints, check_fraction_or_count,
+                           check_nonnegative, check_state_finite, warn_if_degenerate)
 from ..measures import cca as _cca, pwcca as _pwcca, svcca as _svcca
 from ..measures.svcca import KEEP_RULES
 from ..moments import Moments
@@ -80,7 +80,7 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     return m
 
 
-def _as_input(x, y, mode, layout, batch_size, backend, precision="float64"):
+def _as_input(x, y, mode, layout, batch_size, backend, precision="float64", what="conv measure"):
     if isinstance(x, (ConvMoments, Moments)):
         if y is not None:
             raise TypeError("y: pass either two activation arrays (x, y) or one moments object as x")
@@ -88,12 +88,22 @@ def _as_input(x, y, mode, layout, batch_size, backend, precision="float64"):
             want = "ConvMoments" if mode == "fft" else "Moments (from fastcca.conv_moments)"
             raise TypeError(f"x: mode={mode!r} needs a {want}, got a {type(x).__name__}")
         if x.n == 0:
-            raise ValueError("x: the moments object is empty; call update(x, y) with data first")
-        return x
-    if y is None:
-        raise TypeError("y: missing; pass two conv activations x, y, or a ConvMoments as x")
-    return conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend,
-                        precision=precision)
+            raise ValueError(f"{what}: x: the moments object is empty; call update(x, y) with data first")
+        m = x
+    else:
+        if y is None:
+            raise TypeError("y: missing; pass two conv activations x, y, or a ConvMoments as x")
+        m = conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend,
+                         precision=precision)
+    check_conv_moments(m, what)
+    return m
+
+
+def check_conv_moments(m, what: str) -> None:
+    """At least 2 datapoints (images) and a finite state, else a clear error naming ``what``."""
+    check_enough_datapoints(m.n, what)
+    check_state_finite(m._be.xp, {"sxx": m.sxx, "syy": m.syy, "sxy": m.sxy}, what,
+                       {"x": m.exponent_x, "y": m.exponent_y})
 
 
 def _wrap(inner, m, mode, layout, eps) -> ConvResult:
@@ -215,7 +225,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")
-    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_cca")
     if mode != "fft":
         return _wrap(_cca(m, eps=eps, rcond=rcond), m, mode, layout, eps)
     sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond)
@@ -244,7 +254,7 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
-    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_svcca")
     if mode != "fft":
         return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps), m, mode, layout, eps)
     return _svcca_fft(m, keep, keep_rule, eps)
@@ -253,6 +263,7 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
 def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> ConvResult:
     """conv_svcca's fft mode on validated moments; ``eig_x``/``eig_y``: ``_top_eig`` of
     ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
+    check_enough_datapoints(m.n, "conv_svcca")
     be = m._be
     lam_x, vec_x = _top_eig(be, m.sxx) if eig_x is None else eig_x
     lam_y, vec_y = _top_eig(be, m.syy) if eig_y is None else eig_y
@@ -292,5 +303,5 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     mode = check_choice(mode, "mode", ("fold", "flatten", "mean"))
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")
-    m = _as_input(x, y, mode, layout, batch_size, backend)
+    m = _as_input(x, y, mode, layout, batch_size, backend, what="conv_pwcca")
     return _wrap(_pwcca(m, eps=eps, variant=variant, side=side), m, mode, layout, eps)

@@ -122,10 +122,11 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
         inflation = {"side x": kept_space_inflation(be, m.sxx, lam_x, px),
                      "side y": kept_space_inflation(be, m.syy, lam_y, py)}
         notes += tuple(float32_error_notes("SVCCA", inflation, stacklevel=3))
+    # singular values in the data's units (the state holds each side in units of 2**exponent);
+    # inf where float64 cannot hold one
+    with np.errstate(over="ignore"):
+        sv_x = _scale.scale_pow2(np.sqrt(lam_x), m.exponent_x)
+        sv_y = _scale.scale_pow2(np.sqrt(lam_y), m.exponent_y)
     return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
                        n=m.n, p=m.p, q=m.q, notes=notes, k_x=kx, k_y=ky, keep=keep,
-                       keep_rule=keep_rule,
-                       # in the data's units (the state holds each side in units of 2**exponent);
-                       # inf where float64 cannot hold them
-                       singular_values_x=_scale.scale_pow2(np.sqrt(lam_x), m.exponent_x),
-                       singular_values_y=_scale.scale_pow2(np.sqrt(lam_y), m.exponent_y), cca=inner)
+                       keep_rule=keep_rule, singular_values_x=sv_x, singular_values_y=sv_y, cca=inner)
