@@ -1,0 +1,122 @@
+"""Cost of the power-of-two scaling (issue [numerics]): the float64 moments pass of this tree
+against a baseline source tree (the code before the change), in ONE run.
+
+    git archive main | (mkdir -p /tmp/fastcca-base && tar -x -C /tmp/fastcca-base)
+    python asv_bench/bench_scaling.py --baseline /tmp/fastcca-base [--n 50000 --p 1024] [--out FILE.json]
+
+Each timing runs in a fresh child process that imports fastcca from one tree (the baseline or
+this one), generates the same data (seeded, float64, (n, p) and (n, p) C-ordered), compiles
+the kernels on a small batch, then times ``Moments.from_arrays(x, y)`` (one batch: the whole
+pass, centring both sides + SYRK + SYRK + GEMM) and ``Moments.from_arrays(x, y,
+batch_size=8192)`` (the streaming path: per-batch checks and merges included) ``--inner``
+times each, keeping the fastest.  Children alternate between the two trees, in swapped order
+every round, so that a load change on a shared machine hits both alike; the medians over
+``--rounds`` rounds and their ratio (this / baseline) are printed.  A third case times this
+tree on the same data times 1e200 (exponent 640: the scaled path; the baseline overflows there).
+
+Exit status 1 when the median ratio of the one-batch pass exceeds ``--limit`` (default 1.03).
+BLAS limited to ``--threads`` threads (threadpoolctl); fastcca's Numba kernels are serial.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CASES = ("one_batch", "batches_8192")
+
+
+def _child(tree: str, n: int, p: int, inner: int, threads: int, scaled: bool) -> dict:
+    sys.path.insert(0, tree)
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
+    import numpy as np
+    import fastcca
+    assert os.path.realpath(fastcca.__file__).startswith(os.path.realpath(tree)), fastcca.__file__
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, p))
+    y = x[:, ::-1] * 0.5 + rng.standard_normal((n, p))
+    if scaled:
+        x *= 1e200
+    fastcca.Moments.from_arrays(x[:2048], y[:2048])            # compile / load the kernels
+    out = {"fastcca": os.path.realpath(fastcca.__file__)}
+    for case, bs in zip(CASES, (None, 8192)):
+        best = float("inf")
+        for _ in range(inner):
+            t = time.perf_counter()
+            m = fastcca.Moments.from_arrays(x, y, batch_size=bs)
+            best = min(best, time.perf_counter() - t)
+        out[case] = best
+    out["exponent_x"] = int(getattr(m, "exponent_x", 0))
+    return out
+
+
+def _run_child(tree, args, scaled=False) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--_child", tree, "--n", str(args.n), "--p", str(args.p),
+           "--inner", str(args.inner), "--threads", str(args.threads)] + (["--_scaled"] if scaled else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--baseline", help="source tree of the baseline fastcca (e.g. `git archive main`)")
+    ap.add_argument("--n", type=int, default=50_000)
+    ap.add_argument("--p", type=int, default=1024, help="neurons per side (p = q)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--inner", type=int, default=3, help="timed passes per child (the fastest counts)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=float, default=1.03)
+    ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_scaled", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._child:
+        print(json.dumps(_child(args._child, args.n, args.p, args.inner, args.threads, args._scaled)))
+        return 0
+    if not args.baseline:
+        ap.error("--baseline is required")
+    trees = {"baseline": os.path.abspath(args.baseline), "this": ROOT}
+    times = {t: {c: [] for c in CASES} for t in list(trees) + ["this_scaled_1e200"]}
+    for r in range(args.rounds):
+        order = list(trees) if r % 2 == 0 else list(trees)[::-1]
+        for name in order:
+            res = _run_child(trees[name], args)
+            for c in CASES:
+                times[name][c].append(res[c])
+        res = _run_child(ROOT, args, scaled=True)
+        assert res["exponent_x"] == 640, res
+        for c in CASES:
+            times["this_scaled_1e200"][c].append(res[c])
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(
+            f"{t} {times[t]['one_batch'][-1]:.3f}s/{times[t]['batches_8192'][-1]:.3f}s" for t in times), flush=True)
+    med = {t: {c: statistics.median(v) for c, v in cs.items()} for t, cs in times.items()}
+    ratio = {c: med["this"][c] / med["baseline"][c] for c in CASES}
+    ratio_scaled = {c: med["this_scaled_1e200"][c] / med["this"][c] for c in CASES}
+    print(f"\nfloat64 moments pass, n={args.n}, p=q={args.p}, {args.threads} BLAS threads, "
+          f"{args.rounds} rounds x best of {args.inner}")
+    print(f"{'case':<14}{'baseline (s)':>14}{'this (s)':>12}{'ratio':>9}{'this x1e200 (s)':>17}{'ratio':>9}")
+    for c in CASES:
+        print(f"{c:<14}{med['baseline'][c]:>14.3f}{med['this'][c]:>12.3f}{ratio[c]:>9.3f}"
+              f"{med['this_scaled_1e200'][c]:>17.3f}{ratio_scaled[c]:>9.3f}")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(dict(date=datetime.datetime.now().isoformat(timespec="seconds"), n=args.n, p=args.p,
+                           threads=args.threads, rounds=args.rounds, inner=args.inner, machine=platform.node(),
+                           baseline=trees["baseline"], times=times, medians=med, ratio=ratio,
+                           ratio_scaled=ratio_scaled), fh, indent=1)
+    ok = ratio["one_batch"] <= args.limit
+    print(f"\none-batch ratio {ratio['one_batch']:.3f} {'<=' if ok else '>'} limit {args.limit}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
