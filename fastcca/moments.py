@@ -396,8 +396,9 @@ class Moments:
             setattr(m, k, be.xp.asarray(d[k]))
         if all(k in d for k in _BOUNDS):
             for k, width in zip(_BOUNDS, (p, p, q, q)):
-                if d[k].shape != (width,):
-                    raise _io.FastccaFileError(f"{os.fspath(path)}: {k} has shape {d[k].shape}, expected ({width},)")
+                if d[k].shape != (width,) or d[k].dtype.kind != "f":
+                    raise _io.FastccaFileError(f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype "
+                                               f"{d[k].dtype}, expected ({width},) float")
                 setattr(m, k, be.xp.asarray(d[k].astype(np.float64)))
         return m
 

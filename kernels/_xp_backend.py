@@ -166,19 +166,15 @@ class XpBackend:
         exponent, lo, hi)`` (device arrays; ``xc = (x - mean) * 2**-exponent``), or ``None`` if
         the batch holds NaN/Inf.  One float64 copy, scaled and centred in place; the column
         minima/maxima (two reductions) give the finiteness test (NaN propagates through them)
-        and the exponent (two scalars to the host)."""
+        and, copied to the host ((p,) each), the exponent."""
         xp = self.xp
         xc = x.astype(xp.float64, order="C", copy=True)
         lo, hi = xc.min(axis=0), xc.max(axis=0)
         if not (bool(xp.isfinite(lo).all()) and bool(xp.isfinite(hi).all())):
             return None
-        half = float(xp.max(0.5 * hi - 0.5 * lo))
-        mag = float(xp.maximum(xp.abs(lo), xp.abs(hi)).max())
-        e = _scale.exponent_for(2.0 * half if half < 2.0 ** 1022 else np.finfo(np.float64).max, mag)
-        if min_exponent is not None:
-            e = max(e, int(min_exponent))
+        e = _scale.batch_exponent(self.to_numpy(lo), self.to_numpy(hi), min_exponent)
         factor = _scale.pow2(-e)
-        if mag >= _scale.HUGE:
+        if e and max(float(xp.abs(lo).max()), float(xp.abs(hi).max())) >= _scale.HUGE:
             xc *= factor           # the sums of such values would overflow: scale first
             mean = xc.mean(axis=0)
             xc -= mean

@@ -148,18 +148,25 @@ def test_the_issue_examples(xy):
         fastcca.cca(x[:1], y[:1])
 
 
-def test_values_at_the_float64_limit_and_subnormal_values(xy):
+@pytest.mark.parametrize("where", ["cpu", "strict"])
+def test_values_at_the_float64_limit_and_subnormal_values(xy, where):
     x, y = xy
-    ref = fastcca.cca(x, y).similarity
-    big = x / np.abs(x).max() * 1.7e308                          # the largest finite magnitude
-    assert fastcca.cca(big, y).similarity == pytest.approx(ref, abs=1e-9)
-    offset = np.full_like(x, 1.5e308)
-    offset[:, :4] = -1.5e308                                     # means near the limit, small spread
-    shifted = offset + x * 1e295
-    r = fastcca.cca(shifted, y)
-    assert np.isfinite(r.similarity) and 0 <= r.similarity <= 1
-    tiny = x * 1e-310                                            # subnormal input: fewer bits, still scaled
-    assert fastcca.cca(tiny, y).similarity == pytest.approx(ref, abs=1e-3)
+    be = xp_standin.strict_backend() if where == "strict" else None
+
+    def cca(a, b):
+        return fastcca.cca(Moments.from_arrays(a, b) if be is None else Moments._with_backend_module(be).update(a, b))
+
+    ref = cca(x, y).similarity
+    with no_runtime_warnings():
+        big = x / np.abs(x).max() * 1.7e308                      # the largest finite magnitude
+        assert cca(big, y).similarity == pytest.approx(ref, abs=1e-9)
+        offset = np.full_like(x, 1.5e308)
+        offset[:, :4] = -1.5e308                                 # means near the limit: sums overflow
+        shifted = offset + x * 1e300
+        # the input keeps ~8 digits of x next to 1.5e308; those digits, exactly:
+        assert cca(shifted, y).similarity == pytest.approx(cca(shifted - offset, y).similarity, abs=1e-9)
+        tiny = x * 1e-310                                        # subnormal input: fewer bits, still scaled
+        assert cca(tiny, y).similarity == pytest.approx(ref, abs=1e-3)
 
 
 def test_data_unit_outputs_are_rescaled_back(xy):
