@@ -17,7 +17,10 @@ tree on the same data times 1e200 (exponent 640: the scaled path; the baseline o
 A last child of this tree times, in one process and interleaved, what the change adds to a
 pass: the scale-robust centring of both sides (``center_scaled``) against the plain centring it
 replaced (``center_checked``), plus the finiteness check of the three blocks; that difference
-over this tree's one-batch pass is a second, far less noisy estimate of the cost.
+over this tree's one-batch pass is a second, far less noisy estimate of the cost.  It also
+times ``Moments.update`` of one (8192, p) batch against the update as it was before the change
+(``_update_before_scaling``: the same kernels, without exponents, bounds or block check),
+interleaved, and prints the median of the paired ratios.
 
 Exit status 1 when the median ratio of the one-batch pass exceeds ``--limit`` (default 1.03).
 BLAS limited to ``--threads`` threads (threadpoolctl); fastcca's Numba kernels are serial.
@@ -89,7 +92,34 @@ def _components(n: int, p: int, repeats: int, threads: int) -> dict:
         c = time.process_time()
         check_state_finite(np, blocks, "update")
         check.append(time.process_time() - c)
-    return {k: statistics.median(v) for k, v in (("center_checked", old), ("center_scaled", new), ("check", check))}
+    out = {k: statistics.median(v) for k, v in (("center_checked", old), ("center_scaled", new), ("check", check))}
+    import fastcca
+    xb, yb = x[:8192], y[:8192]
+    m = fastcca.Moments.from_arrays(xb, yb)
+    st = dict(n=m.n, mx=m.mean_x.copy(), my=m.mean_y.copy(), sxx=m.sxx.copy(), syy=m.syy.copy(), sxy=m.sxy.copy())
+    ratios = []
+    for r in range(repeats):
+        t = {}
+        for which in ("new", "old") if r % 2 == 0 else ("old", "new"):
+            c = time.process_time()
+            m.update(xb, yb) if which == "new" else _update_before_scaling(cpu, st, xb, yb)
+            t[which] = time.process_time() - c
+        ratios.append(t["new"] / t["old"])
+    out["update_8192_paired_ratio"] = statistics.median(ratios)
+    return out
+
+
+def _update_before_scaling(be, st, x, y) -> None:
+    """``Moments.update`` as it was before the power-of-two units (fastcca 6dfa278), on a dict
+    state: centre, three products, Chan's merge."""
+    (xc, mx), (yc, my) = be.center_checked(x), be.center_checked(y)
+    sxx, syy, sxy = be.scatter(xc, xc), be.scatter(yc, yc), be.scatter(xc, yc)
+    na, nb = st["n"], x.shape[0]
+    n = na + nb
+    dx, dy = mx - st["mx"], my - st["my"]
+    for k, blk, u, v in (("sxx", sxx, dx, dx), ("syy", syy, dy, dy), ("sxy", sxy, dx, dy)):
+        be.add_scatter_rank1(st[k], blk, u, v, na * nb / n)
+    st.update(n=n, mx=st["mx"] + dx * (nb / n), my=st["my"] + dy * (nb / n))
 
 
 def _run_child(tree, args, scaled=False) -> dict:
@@ -144,20 +174,25 @@ def main(argv=None) -> int:
     med = {clk: {t: {c: statistics.median(v) for c, v in cs.items()} for t, cs in tt.items()}
            for clk, tt in times.items()}
     ratio = {clk: {c: med[clk]["this"][c] / med[clk]["baseline"][c] for c in CASES} for clk in med}
+    # paired: this / baseline within each round (adjacent children share the machine's load)
+    paired = {clk: {c: statistics.median(a / b for a, b in zip(times[clk]["this"][c], times[clk]["baseline"][c]))
+                    for c in CASES} for clk in med}
     ratio_scaled = {clk: {c: med[clk]["this_scaled_1e200"][c] / med[clk]["this"][c] for c in CASES} for clk in med}
     print(f"\nfloat64 moments pass, n={args.n}, p=q={args.p}, {args.threads} BLAS thread(s), "
           f"{args.rounds} rounds x best of {args.inner}; medians over rounds")
-    print(f"{'clock':<6}{'case':<14}{'baseline (s)':>14}{'this (s)':>10}{'ratio':>8}{'this x1e200 (s)':>17}{'ratio':>8}")
+    print(f"{'clock':<6}{'case':<14}{'baseline (s)':>14}{'this (s)':>10}{'ratio':>8}{'paired':>8}"
+          f"{'this x1e200 (s)':>17}{'ratio':>8}")
     for clk in ("cpu", "wall"):
         for c in CASES:
             print(f"{clk:<6}{c:<14}{med[clk]['baseline'][c]:>14.3f}{med[clk]['this'][c]:>10.3f}{ratio[clk][c]:>8.3f}"
-                  f"{med[clk]['this_scaled_1e200'][c]:>17.3f}{ratio_scaled[clk][c]:>8.3f}")
+                  f"{paired[clk][c]:>8.3f}{med[clk]['this_scaled_1e200'][c]:>17.3f}{ratio_scaled[clk][c]:>8.3f}")
+    print("(ratio: of the medians; paired: median over rounds of this / baseline in the same round)")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(dict(date=datetime.datetime.now().isoformat(timespec="seconds"), n=args.n, p=args.p,
                            threads=args.threads, rounds=args.rounds, inner=args.inner, machine=platform.node(),
                            load_avg=os.getloadavg(), baseline=trees["baseline"], times=times, medians=med,
-                           ratio=ratio, ratio_scaled=ratio_scaled), fh, indent=1)
+                           ratio=ratio, paired_ratio=paired, ratio_scaled=ratio_scaled), fh, indent=1)
     cmd = [sys.executable, os.path.abspath(__file__), "--_components", "--n", str(args.n), "--p", str(args.p),
            "--threads", str(args.threads)]
     comp = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
@@ -165,7 +200,8 @@ def main(argv=None) -> int:
     share = added / med["cpu"]["this"]["one_batch"]
     print(f"\ncomponents (cpu s, medians of 9 interleaved): centring both sides {comp['center_checked']:.4f} -> "
           f"{comp['center_scaled']:.4f}, block check {comp['check']:.4f}: +{added:.4f} s = "
-          f"{100 * share:.2f}% of this tree's one-batch pass")
+          f"{100 * share:.2f}% of this tree's one-batch pass; Moments.update of an (8192, {args.p}) batch "
+          f"against the update before the change: paired median ratio {comp['update_8192_paired_ratio']:.3f}")
     if args.out:
         with open(args.out) as fh:
             rec = json.load(fh)
