@@ -3,8 +3,12 @@ streaming pass over the activations into mergeable moments, on the CPU or a GPU.
 
 Conventions: activations are samples first, x (n, p) and y (n, q); conv activations (n, c, h, w)
 by default; functions return similarities (``result.distance`` is ``1 - similarity``).  See the
-README for every definition.
+documentation's *Definitions* page for every choice.
 """
+from ._source_tree import mount_source_kernels as _mount_source_kernels
+
+_mount_source_kernels()  # a source checkout: kernels/ imports as fastcca.kernels (no symlink)
+
 from .backend import BackendUnavailableError, get_backend
 from ._io import FastccaFileError
 from ._validation import DegenerateCCAWarning, Float32PrecisionWarning

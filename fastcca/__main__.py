@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     c.add_argument("--keep", default="0.99", help="SVCCA: a fraction (0.99) or a count of directions (20)")
     c.add_argument("--keep-rule", choices=("sum", "variance"), default="sum")
     c.add_argument("--variant", choices=("paper", "reference"), default="paper", help="PWCCA variant")
-    c.add_argument("--eps", type=float, default=1e-10, help="relative regularisation (see README)")
+    c.add_argument("--eps", type=float, default=1e-10, help="relative regularisation (see docs/definitions.md)")
     c.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     sub.add_parser("demo", help="compare two MLPs trained on scikit-learn's digits, layer by layer")

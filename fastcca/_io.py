@@ -9,7 +9,24 @@ import numpy as np
 
 
 class FastccaFileError(ValueError):
-    """A file fastcca reads is truncated, foreign or of an unknown format version."""
+    """A file fastcca reads is truncated, foreign or of an unknown format version.
+
+    Notes
+    -----
+    A ``ValueError``.  Files are read with ``numpy.load(..., allow_pickle=False)`` (and
+    ``torch.load(weights_only=True)``), so loading never executes code; writes are atomic.
+
+    Examples
+    --------
+    >>> import fastcca, pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "broken.npz"
+    >>> _ = path.write_bytes(b"not an archive")
+    >>> try:
+    ...     fastcca.Moments.load(path)
+    ... except fastcca.FastccaFileError:
+    ...     print("refused")
+    refused
+    """
 
 
 def save_npz_atomic(path, arrays: dict) -> None:

@@ -10,12 +10,45 @@ import numpy as np
 
 
 class DegenerateCCAWarning(UserWarning):
-    """Fewer datapoints than the CCA needs: some coefficients are 1 by construction."""
+    """Fewer datapoints than the CCA needs: some coefficients are 1 by construction.
+
+    Notes
+    -----
+    Emitted when ``n - 1 < rank_x + rank_y``: with that few datapoints the two whitened sets
+    share directions by construction; the result's ``notes`` repeat the counts.
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     r = fastcca.cca(rng.standard_normal((20, 15)), rng.standard_normal((20, 15)))
+    >>> any(issubclass(x.category, fastcca.DegenerateCCAWarning) for x in w)
+    True
+    """
 
 
 class Float32PrecisionWarning(UserWarning):
-    """``precision="float32"`` products on data too collinear for them: the result may be off
-    by far more than float32 rounding (see ``fastcca.measures._precision``)."""
+    """``precision="float32"`` products on data too collinear for them: the result may be off by far more than float32 rounding.
+
+    Notes
+    -----
+    Emitted when the estimated error ``2^-24 x`` (the largest variance inflation factor of what
+    the measure whitens) exceeds 1e-5; the note in the result names the side or layer.
+    Recompute with ``precision="float64"``.  docs/definitions.md, *Precision*.
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((5000, 4)) @ rng.standard_normal((4, 64)) + 1e-3 * rng.standard_normal((5000, 64))
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     r = fastcca.cca(x, x[:, :8], precision="float32")
+    >>> any(issubclass(x.category, fastcca.Float32PrecisionWarning) for x in w)
+    True
+    """
 
 
 def _torch_to_numpy(a):

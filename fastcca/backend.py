@@ -18,7 +18,22 @@ _auto_host_override = None
 
 
 class BackendUnavailableError(RuntimeError):
-    """The requested backend cannot run here (e.g. ``cuda`` without CuPy or without a GPU)."""
+    """The requested backend cannot run here (e.g. ``cuda`` without CuPy or without a GPU).
+
+    Notes
+    -----
+    A ``RuntimeError``; the message names what is missing and the ``pip install`` command or
+    ``backend="cpu"`` alternative.
+
+    Examples
+    --------
+    >>> import fastcca
+    >>> try:
+    ...     fastcca.conv_cca([[[[0.0]]]], [[[[0.0]]]], backend="cuda")
+    ... except fastcca.BackendUnavailableError:
+    ...     print("no CUDA conv path here")
+    no CUDA conv path here
+    """
 
 
 def _is_cuda_array(a) -> bool:
@@ -58,7 +73,38 @@ def _load_cuda() -> ModuleType:
 
 
 def get_backend(backend: str = "auto", *arrays) -> ModuleType:
-    """The kernels module for ``backend``; for ``"auto"`` the one the ``arrays`` live on."""
+    """The kernels module for ``backend``; for ``"auto"`` the one the ``arrays`` live on.
+
+    Parameters
+    ----------
+    backend : {"auto", "cpu", "cuda"}
+        ``"auto"`` follows the data: CuPy arrays and CUDA torch tensors go to ``cuda``,
+        everything else (NumPy arrays, lists, CPU tensors) to ``cpu``.
+    *arrays
+        The inputs ``"auto"`` looks at.
+
+    Returns
+    -------
+    module
+        ``fastcca.kernels.cpu`` or ``fastcca.kernels.cuda``: the backend primitives (internal API).
+
+    Raises
+    ------
+    ValueError
+        An unknown backend name.
+    fastcca.BackendUnavailableError
+        ``"cuda"`` without CuPy or without a usable GPU; the message says what is missing.
+
+    Notes
+    -----
+    Every public function takes ``backend=``; importing fastcca never imports CuPy.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> fastcca.get_backend("auto", np.zeros((2, 2))).NAME
+    'cpu'
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of 'cpu', 'cuda', 'auto', got {backend!r}")
     if backend == "auto":

@@ -64,18 +64,60 @@ _SYMMETRIC = ("svcca", "cca", "mean_cca", "linear_cka")
 class JointMoments:
     """Streaming joint moments of several named activation sets on the same datapoints.
 
+    One float64 scatter ``S`` (P, P) over all ``P = sum_l p_l`` features of the concatenated
+    layers; a pair's ``Saa``, ``Sbb``, ``Sab`` are slices of it, so any number of layer pairs
+    costs one pass and one symmetric product per batch.  :func:`similarity_grid` computes every
+    pair's measure from it; ``fastcca.torch`` fills one from a model's hooks.
+
+    Parameters
+    ----------
+    backend : {"auto", "cpu", "cuda"}
+        Where the state lives; ``"auto"`` follows the first batch.
+    precision : {"float64", "float32"}
+        ``"float32"`` (CPU): each chunk is copied to a float32 buffer, centred on its float64
+        mean, and its product ``X^T X`` is formed in single precision (``sgemm`` by column
+        panels) and added into the float64 scatter; the chunk means and Chan's merge stay
+        float64.  Measured: the scatter within 7.7e-8 relative and grid values within 2.2e-7
+        of float64 on well-conditioned layers (docs/torch.md, *Precision*); every grid value
+        estimates its own error as the measures do.
+
+    Attributes
+    ----------
+    n : int
+        Datapoints accumulated.
+    slices : dict
+        Layer key -> its slice of the joint feature axis.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``backend`` or ``precision``.
+
+    Notes
+    -----
     ``update({"conv1": a1, "fc": a2, ...})`` takes one batch: a mapping from a layer key (any
     hashable) to its activations (b, p_l), samples first, all with the same b.  The keys and
-    widths are fixed by the first batch; later batches must give the same keys and widths.
-    ``block(a, b)`` is the (p_a, p_b) slice of the joint scatter, ``moments(a, b)`` a
-    :class:`fastcca.Moments` of that pair (copies), usable with every measure.
-
-    A failing ``update`` (NaN/Inf, wrong shapes, missing layers) raises before touching the
-    state, like :meth:`fastcca.Moments.update`.
+    widths are fixed by the first batch.  ``block(a, b)`` is the (p_a, p_b) slice of the joint
+    scatter, ``moments(a, b)`` a :class:`fastcca.Moments` of that pair (copies), usable with
+    every measure.  A failing ``update`` (NaN/Inf, wrong shapes, missing layers) raises before
+    touching the state.  Memory: ``8 P^2`` bytes, independent of n.
 
     ``mean``, ``scatter`` and ``block`` are in per-layer power-of-two units ``exponents[layer]``
     (see the module docstring; the moments themselves when every exponent is 0); ``lo``/``hi``
     (P,) are the features' minima and maxima in the data's units (``lo == hi``: constant).
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> jm = fastcca.JointMoments()
+    >>> for _ in range(3):
+    ...     a = rng.standard_normal((200, 5))
+    ...     _ = jm.update({"a": a, "b": a[:, :3] + rng.standard_normal((200, 3)), "c": rng.standard_normal((200, 4))})
+    >>> jm.n, jm.total_features
+    (600, 12)
+    >>> np.allclose(fastcca.cca(jm.moments("a", "b")).similarity, fastcca.similarity_grid(jm, ["a"], ["b"], "cca").values[0, 0])
+    True
     """
 
     #: rows per chunk are chosen so that the float64 chunk buffer stays near this many bytes
@@ -84,13 +126,6 @@ class JointMoments:
     PRECISIONS = ("float64", "float32")
 
     def __init__(self, backend: str = "auto", precision: str = "float64"):
-        """``precision="float32"`` (CPU): each chunk is copied to a float32 buffer, centred on
-        its float64 mean, and its product ``X^T X`` is formed in single precision (``sgemm`` by
-        column panels, :func:`fastcca.kernels.cpu.scatter_update_upper_f32`) and added into the
-        float64 scatter; the chunk means and Chan's merge stay float64.  About 2x the product
-        throughput for float32 activations; measured: the scatter within 7.7e-8 relative and
-        grid values within 2.2e-7 of float64 (README, "PyTorch integration"; bounded at 1e-6 /
-        1e-5 by ``tests/test_grid.py``)."""
         get_backend(backend)
         self.precision = check_choice(precision, "precision", self.PRECISIONS)
         self._backend_name = backend
@@ -106,14 +141,17 @@ class JointMoments:
     # ------------------------------------------------------------------ properties
     @property
     def layers(self) -> list:
+        """The layer keys, in the order of the first batch."""
         return list(self.slices)
 
     @property
     def backend(self) -> str:
+        """Name of the backend holding the state (``"auto"`` until the first batch)."""
         return self._be.NAME if self._be is not None else self._backend_name
 
     @property
     def total_features(self) -> int:
+        """``P``: the summed width of all layers."""
         return sum(s.stop - s.start for s in self.slices.values())
 
     @property
@@ -125,6 +163,7 @@ class JointMoments:
         return self._s
 
     def features(self, key) -> int:
+        """The width ``p`` of layer ``key``."""
         s = self._slice(key)
         return s.stop - s.start
 
@@ -213,8 +252,18 @@ class JointMoments:
             self.lo, self.hi = xp.minimum(self.lo, lo), xp.maximum(self.hi, hi)
 
     def constant_features(self, key):
-        """Host bool mask of layer ``key``'s features whose every value so far was the same
-        (None when unknown)."""
+        """Which features of layer ``key`` took a single value over every datapoint so far.
+
+        Parameters
+        ----------
+        key : hashable
+            A layer of these moments.
+
+        Returns
+        -------
+        numpy.ndarray of bool or None
+            ``lo == hi`` per feature of the layer (host array); None while empty.
+        """
         if self.lo is None:
             return None
         sl = self._slice(key)
@@ -308,7 +357,15 @@ class JointMoments:
             raise KeyError(f"layer {key!r} is not in these moments; they hold {self.layers}") from None
 
     def block(self, a, b):
-        """The centred scatter block ``Xa_c^T Xb_c`` (p_a, p_b): a view into the joint matrix."""
+        """The centred scatter block ``Xa_c^T Xb_c`` (p_a, p_b): a view into the joint matrix.
+
+        Raises
+        ------
+        KeyError
+            An unknown layer key.
+        ValueError
+            The accumulator is empty.
+        """
         self._require_data()
         return self.scatter[self._slice(a), self._slice(b)]
 
@@ -353,11 +410,39 @@ def _shift_layers(s, mean, slices: dict, shifts: dict) -> None:
 class SimilarityMatrix:
     """A labelled grid of similarities: ``values[i, j]`` compares ``rows[i]`` with ``columns[j]``.
 
-    ``measure`` names the measure (values are similarities; ``distance`` is ``1 - values``);
-    ``row_title`` / ``column_title`` say what the axes are (e.g. "layer (model A)", "checkpoint");
-    ``n`` is the number of datapoints, ``params`` the measure's settings, ``notes`` what was
-    dropped or degenerate.  For pwcca the row layer is ``x`` (its neurons weight the directions
-    unless ``params['side'] == 'y'``).
+    Parameters
+    ----------
+    measure : str
+        The measure (values are similarities; ``distance`` is ``1 - values``).
+    rows, columns : sequence
+        The labels of the two axes (layer keys, checkpoint labels, ...).
+    values : array (len(rows), len(columns))
+        The similarities, float64.
+    row_title, column_title : str
+        What the axes are (e.g. "layer (model A)", "checkpoint").
+    n : int
+        The number of datapoints.
+    params : dict
+        The measure's settings (``keep``, ``eps``, ``side``, ...).
+    notes : tuple of str
+        What was dropped or degenerate, per pair.
+
+    Raises
+    ------
+    ValueError
+        ``values`` does not have the shape ``(len(rows), len(columns))``.
+
+    Notes
+    -----
+    For pwcca the row layer is ``x`` (its neurons weight the directions unless
+    ``params['side'] == 'y'``).  ``to_dict`` / ``from_dict`` / ``to_json`` round-trip it.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> m = fastcca.SimilarityMatrix("svcca", ["fc1", "fc2"], ["fc1", "fc2"], np.array([[1.0, 0.6], [0.6, 1.0]]))
+    >>> m.value("fc1", "fc2"), float(m.distance[0, 1])
+    (0.6, 0.4)
     """
     measure: str
     rows: tuple
@@ -385,6 +470,7 @@ class SimilarityMatrix:
 
     @property
     def shape(self) -> tuple:
+        """``(len(rows), len(columns))``."""
         return self.values.shape
 
     def value(self, row, column) -> float:
@@ -405,10 +491,12 @@ class SimilarityMatrix:
                 "notes": list(self.notes)}
 
     def to_json(self, **kwargs) -> str:
+        """``json.dumps`` of :meth:`to_dict` (keyword arguments go to ``json.dumps``)."""
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SimilarityMatrix":
+        """The matrix :meth:`to_dict` described (labels come back as strings)."""
         return cls(measure=d["measure"], rows=tuple(d["rows"]), columns=tuple(d["columns"]),
                    values=np.asarray(d["values"], dtype=np.float64), row_title=d.get("row_title", "layer"),
                    column_title=d.get("column_title", "layer"), n=int(d.get("n", 0)),
@@ -479,7 +567,7 @@ def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
     if measure == "linear_cka":
         if pa.fro == 0 or pb.fro == 0:
             return 0.0
-        return min((frobenius(xp, jm.block(a, b)) / (np.sqrt(pa.fro) * np.sqrt(pb.fro))) ** 2, 1.0)
+        return min(float((frobenius(xp, jm.block(a, b)) / (np.sqrt(pa.fro) * np.sqrt(pb.fro))) ** 2), 1.0)
     m = min(pa.rank, pb.rank)
     if m == 0:
         return 0.0
@@ -508,20 +596,56 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
     Parameters
     ----------
     jm : JointMoments
-        Holds every layer named in ``rows`` and ``columns`` (default: all its layers).
+        Holds every layer named in ``rows`` and ``columns``.
+    rows, columns : sequence of layer keys, optional
+        Default: all of ``jm``'s layers; ``columns`` defaults to ``rows``.
     measure : {"svcca", "cca", "mean_cca", "pwcca", "linear_cka"}
         ``cca`` and ``mean_cca`` both give the mean canonical correlation.  ``pwcca`` is the
         paper variant; ``side`` "x" (default) weights by the row layer's neurons, "y" by the
         column layer's.
     keep, keep_rule, eps, rcond
         As in :func:`fastcca.svcca` / :func:`fastcca.cca`.
-    row_labels, column_labels
+    side : {"x", "y"}
+        PWCCA only: whose neurons weight the directions.
+    row_labels, column_labels : sequence, optional
         Labels of the result's axes (default: ``str`` of the keys).
+    row_title, column_title : str
+        Axis titles of the result.
+    progress : bool, default False
+        A tqdm bar over the pairs.
 
     Returns
     -------
     SimilarityMatrix
         ``values[i, j] = measure(rows[i], columns[j])``.
+
+    Raises
+    ------
+    ValueError
+        An unknown measure, an empty accumulator, fewer than 2 datapoints, or parameters the
+        measure rejects.
+    FloatingPointError
+        The joint scatter holds inf/NaN (never from finite input; docs/numerics.md).
+    KeyError
+        A layer key ``jm`` does not hold.
+
+    Notes
+    -----
+    Each layer is prepared once: its regularised whitening (for SVCCA its top directions and
+    the whitening of the reduced block) as an explicit operator ``T_l`` with
+    ``T_l S_ll T_l^T = I``; a pair's canonical correlations are then the singular values of the
+    small ``T_a S_ab T_b^T``.  Symmetric measures compute each unordered pair once.  Each entry
+    equals the one-pair function on the same activations (tested to 1e-10 on full-rank layers).
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.standard_normal((1000, 6))
+    >>> jm = fastcca.JointMoments().update({"a": a, "b": a @ rng.standard_normal((6, 6))})
+    >>> np.round(fastcca.similarity_grid(jm, measure="cca").values, 6)
+    array([[1., 1.],
+           [1., 1.]])
     """
     rows = jm.layers if rows is None else list(rows)
     columns = rows if columns is None else list(columns)

@@ -60,6 +60,11 @@ def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "
 class Moments:
     """Joint first and second moments of X (n, p) and Y (n, q), accumulated batch by batch.
 
+    The state is the count ``n``, the means ``mean_x`` (p,) and ``mean_y`` (q,), and the centred
+    scatter blocks ``sxx = Xc^T Xc`` (p, p), ``syy`` (q, q) and ``sxy = Xc^T Yc`` (p, q), always
+    float64.  Every measure (:func:`fastcca.cca`, :func:`fastcca.svcca`, ...) takes a Moments in
+    place of the two arrays, so one pass over the data serves all of them.
+
     Parameters
     ----------
     backend : {"auto", "cpu", "cuda"}
@@ -68,37 +73,60 @@ class Moments:
     precision : {"float64", "float32"}
         Arithmetic of each batch's products.  ``"float64"`` (default) is exact to rounding.
         ``"float32"`` centres each batch in float64, forms its products in single precision
-        (about 1.7x the speed on CPU BLAS) and merges them into the float64 state; the scatter
-        is then accurate to ~1e-7 relative and canonical correlations to ~1e-8 (measured in
-        ``tests/test_moments.py`` and BENCHMARKS.md).  Opt in for float32 activations when speed
-        matters more than the last digits.
-
-    Examples
-    --------
-    >>> m = Moments()
-    >>> for xb, yb in batches:          # xb: (b, p), yb: (b, q)
-    ...     m.update(xb, yb)
-    >>> fastcca.svcca(m).similarity
+        (about 2x the speed on CPU BLAS) and merges them into the float64 state; every measure
+        then estimates its own error and warns where it is large (docs/definitions.md,
+        *Precision*).  Opt in for float32 activations when speed matters more than the last digits.
 
     Attributes
     ----------
     n : int
-        Datapoints so far.
-    mean_x, mean_y, sxx, syy, sxy : arrays
-        The state, in units of ``2**exponent_x`` / ``2**exponent_y`` (see the module docstring;
-        the moments themselves when both exponents are 0, i.e. for activations of ordinary size).
+        Datapoints accumulated so far.
+    mean_x, mean_y : array (p,), (q,)
+        Means of x and y (None while empty), in units of ``2**exponent_x`` / ``2**exponent_y``.
+    sxx, syy, sxy : array (p, p), (q, q), (p, q)
+        Centred scatter blocks, float64 (NumPy on the CPU, CuPy on CUDA), in units of
+        ``4**exponent_x``, ``4**exponent_y``, ``2**(exponent_x + exponent_y)``.  For activations
+        of ordinary size both exponents are 0 and these are the moments themselves.
     exponent_x, exponent_y : int
-        Power-of-two units of each side (multiples of 64; ``fastcca._scale``).
-    lo_x, hi_x, lo_y, hi_y : arrays or None
+        Power-of-two units of each side (multiples of 64, see the module docstring and
+        docs/numerics.md); :meth:`in_data_units` and :meth:`covariance` convert back.
+    lo_x, hi_x, lo_y, hi_y : array (p,), (q,) or None
         Column minima and maxima seen so far, in the data's units: a neuron is constant exactly
         when ``lo == hi`` (None for moments from files written before they were recorded).
+    float32_products : bool
+        Whether float32 products are in the state (own updates or merged shards).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``backend`` or ``precision``.
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
 
     Notes
     -----
+    Batches are centred on their own mean and merged with the pairwise rule of Chan, Golub &
+    LeVeque (1979): with ``d = mean_b - mean_a``, ``S = S_a + S_b + d d^T n_a n_b / n``.  The
+    same rule merges shards (:meth:`merge`), so the result does not depend on batching or order.
+    Each side is held in exact power-of-two units, so activations of any finite magnitude
+    accumulate without overflow or underflow.  Memory is O(p^2 + q^2 + pq), independent of n.
     ``update`` validates the whole batch (rank, shapes, NaN/Inf), computes its own moments and
     checks them (an infinite product raises ``FloatingPointError``) before it touches the state,
-    so a failing call leaves the accumulator unchanged.
-    Passing the same array as x and y (``update(x, x)``) computes one block and reuses it.
+    so a failing call leaves the accumulator unchanged.  Passing the same array as x and y
+    (``update(x, x)``) computes one block.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> m = fastcca.Moments()
+    >>> for _ in range(4):                               # batches xb: (b, p), yb: (b, q)
+    ...     xb = rng.standard_normal((250, 8))
+    ...     _ = m.update(xb, xb[:, :5] + rng.standard_normal((250, 5)))   # returns m
+    >>> m.n, m.p, m.q
+    (1000, 8, 5)
+    >>> round(fastcca.cca(m).similarity, 1)       # each coefficient near 1/sqrt(2)
+    0.7
     """
 
     #: ``precision`` choices: the arithmetic of each batch's products (the state is float64)
@@ -122,12 +150,38 @@ class Moments:
     @classmethod
     def from_arrays(cls, x, y, *, batch_size: int | None = None, backend: str = "auto",
                     precision: str = "float64", progress: bool = False) -> "Moments":
-        """Moments of whole arrays x (n, p) and y (n, q), optionally fed in row batches of
-        ``batch_size`` (bounds the temporary centred copies to batch_size * (p + q) floats).
+        """Moments of whole arrays x (n, p) and y (n, q), samples first.
 
-        Without ``batch_size`` the backend decides (its ``default_batch_rows(x, y)``): the CPU
-        takes one batch; CUDA streams host arrays in row chunks sized to free device memory, so
-        an array larger than the GPU still works."""
+        Parameters
+        ----------
+        x, y : array-like (n, p), (n, q)
+            The activations (any input :func:`fastcca.cca` accepts).
+        batch_size : int, optional
+            Rows per batch; bounds the temporary centred copies to ``batch_size * (p + q)``
+            values.  Default: the backend decides (its ``default_batch_rows(x, y)``): the CPU
+            takes one batch; CUDA streams host arrays in row chunks sized to free device memory,
+            so an array larger than the GPU still works.
+        backend, precision
+            As in :class:`Moments`.
+        progress : bool, default False
+            A tqdm bar over the batches.
+
+        Returns
+        -------
+        Moments
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :meth:`update`.
+
+        Examples
+        --------
+        >>> import numpy as np, fastcca
+        >>> x = np.random.default_rng(0).standard_normal((100, 3))
+        >>> fastcca.Moments.from_arrays(x, x, batch_size=30)
+        Moments(n=100, p=3, q=3, backend='cpu')
+        """
         return cls(backend, precision)._fill_from_arrays(x, y, batch_size, progress)
 
     @classmethod
@@ -147,6 +201,7 @@ class Moments:
         return feed_in_batches(self, x, y, batch_size, progress, "moments")
 
     def copy(self) -> "Moments":
+        """An independent copy (the state arrays are copied)."""
         new = Moments.__new__(Moments)
         new._backend_name, new._be, new.n = self._backend_name, self._be, self.n
         new.precision, new.float32_products = self.precision, self.float32_products
@@ -187,17 +242,35 @@ class Moments:
 
     @property
     def p(self) -> int | None:
+        """Neurons of x (None while empty)."""
         return None if self.mean_x is None else int(self.mean_x.shape[0])
 
     @property
     def q(self) -> int | None:
+        """Neurons of y (None while empty)."""
         return None if self.mean_y is None else int(self.mean_y.shape[0])
 
     def covariance(self, ddof: int = 1):
-        """(Cxx, Cyy, Cxy) = scatter / (n - ddof), in the data's units.
+        """The covariance blocks ``(Cxx, Cyy, Cxy) = (Sxx, Syy, Sxy) / (n - ddof)``, in the data's
+        units (the stored blocks times their power-of-two units).
 
-        Raises ``FloatingPointError`` when a covariance is not representable in float64
-        (activations of magnitude ~1e154 and more); the measures do not need it."""
+        Parameters
+        ----------
+        ddof : int, default 1
+            Delta degrees of freedom.  No measure depends on it (the factor cancels).
+
+        Returns
+        -------
+        tuple of arrays (p, p), (q, q), (p, q)
+
+        Raises
+        ------
+        ValueError
+            Empty accumulator, or ``n - ddof <= 0``.
+        FloatingPointError
+            A covariance that float64 cannot hold (activations of magnitude ~1e154 and more);
+            the measures never need it.
+        """
         self._require_data()
         if self.n - ddof <= 0:
             raise ValueError(f"ddof: need n - ddof > 0, got n={self.n}, ddof={ddof}")
@@ -208,17 +281,39 @@ class Moments:
                 _scale.to_data_units(xp, self.sxy / d, ex + ey, "covariance Cxy"))
 
     def in_data_units(self) -> dict:
-        """The state in the data's units: ``{"mean_x", "mean_y", "sxx", "syy", "sxy"}`` (the
-        arrays themselves when both exponents are 0, else scaled copies).  Raises
-        ``FloatingPointError`` naming the block that float64 cannot hold."""
+        """The state in the data's units.
+
+        Returns
+        -------
+        dict
+            ``{"mean_x", "mean_y", "sxx", "syy", "sxy"}``: the arrays themselves when both
+            exponents are 0, else copies times their power-of-two units.
+
+        Raises
+        ------
+        ValueError
+            Empty accumulator.
+        FloatingPointError
+            A block that float64 cannot hold (named in the message).
+        """
         self._require_data()
         xp, ex, ey = self._be.xp, self.exponent_x, self.exponent_y
         units = dict(mean_x=ex, mean_y=ey, sxx=2 * ex, syy=2 * ey, sxy=ex + ey)
         return {k: _scale.to_data_units(xp, getattr(self, k), e, k) for k, e in units.items()}
 
     def constant_neurons(self, side: str = "x"):
-        """Host bool mask of the neurons of ``side`` ("x" or "y") whose every value so far was the
-        same (``lo == hi``), or None when the bounds are unknown (moments from older files)."""
+        """Which neurons of one side took a single value over every datapoint so far.
+
+        Parameters
+        ----------
+        side : {"x", "y"}
+
+        Returns
+        -------
+        numpy.ndarray of bool or None
+            ``lo == hi`` per neuron (host array); None when the bounds are unknown (moments
+            loaded from files written before they were recorded).
+        """
         lo, hi = (self.lo_x, self.hi_x) if side == "x" else (self.lo_y, self.hi_y)
         if lo is None or hi is None:
             return None
@@ -233,11 +328,28 @@ class Moments:
 
     # ------------------------------------------------------------------ streaming
     def update(self, x, y) -> "Moments":
-        """Add a batch: x (b, p), y (b, q), samples first.  Returns ``self``.
+        """Add a batch: x (b, p), y (b, q), samples first.
 
-        Raises ``ValueError``/``TypeError`` for NaN/Inf, mismatched datapoint counts, a wrong
-        rank, empty input or neuron counts that differ from earlier batches; the state is then
-        unchanged.
+        Parameters
+        ----------
+        x, y : array-like (b, p), (b, q)
+            The same b datapoints in the same order.  ``y is x`` computes one block only.
+
+        Returns
+        -------
+        Moments
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            NaN/Inf, mismatched datapoint counts, a wrong rank, empty input, or neuron counts
+            that differ from earlier batches; the state is then unchanged.
+        TypeError
+            Complex or non-numeric input.
+        FloatingPointError
+            An infinite product (never from finite input, which is scaled to power-of-two units
+            first); the state is then unchanged.
         """
         be = self._be or get_backend(self._backend_name, x, y)
         same = y is x
@@ -275,8 +387,27 @@ class Moments:
         return self
 
     def merge(self, other: "Moments") -> "Moments":
-        """Merge the moments of other datapoints (same neurons) into ``self``; returns ``self``.
+        """Merge the moments of other datapoints (same neurons) into ``self``.
 
+        Parameters
+        ----------
+        other : Moments
+            Another accumulator over the same neurons (e.g. a shard computed elsewhere).
+
+        Returns
+        -------
+        Moments
+            ``self``.
+
+        Raises
+        ------
+        TypeError
+            ``other`` is not a Moments.
+        ValueError
+            Different neuron counts or backends.
+
+        Notes
+        -----
         Exact (Chan's pairwise rule), so shards computed anywhere combine in any order.
         """
         if not isinstance(other, Moments):
@@ -353,7 +484,17 @@ class Moments:
 
         The power-of-two exponents and the column bounds are saved with it; a state whose
         exponents are not 0 is written as format ``fastcca.Moments/2`` so that a fastcca that
-        predates them refuses it instead of reading scaled arrays as the moments."""
+        predates them refuses it instead of reading scaled arrays as the moments.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        """
         self._require_data()
         be = self._be
         arrays = dict(
@@ -369,10 +510,28 @@ class Moments:
 
     @classmethod
     def load(cls, path, backend: str = "cpu") -> "Moments":
-        """Read moments written by :meth:`save` (``allow_pickle=False``).  Raises
-        ``FastccaFileError`` for a truncated, foreign or inconsistent file.  Files written before
-        the power-of-two units (no exponents: the data's units) and before the column bounds
-        (constant neurons are then not told apart in ``notes``) load as they are."""
+        """Read moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
+
+        Files written before the power-of-two units (no exponents: the data's units) and before
+        the column bounds (constant neurons are then not told apart in ``notes``) load as they
+        are.
+
+        Parameters
+        ----------
+        path : str or path-like
+        backend : {"cpu", "cuda"}, default "cpu"
+            Where the loaded state lives.
+
+        Returns
+        -------
+        Moments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A missing, truncated, foreign or inconsistent file (also a scaled file without its
+            exponents).
+        """
         d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
         n = int(d["n"])
         p, q = d["mean_x"].shape[0], d["mean_y"].shape[0]

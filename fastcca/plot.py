@@ -41,13 +41,48 @@ def _quantity(matrix, distance: bool) -> str:
 def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", vmin: float | None = 0.0,
             vmax: float | None = 1.0, origin: str = "lower", annotate: bool = False, title: str | None = None,
             colorbar: bool = True):
-    """Draw a :class:`SimilarityMatrix` as an image.
+    """Draw a :class:`fastcca.SimilarityMatrix` as an image.
 
-    Rows run along the y axis (row 0 at the bottom with ``origin="lower"``, as in the SVCCA
-    Fig 4 panes: y = layer during training, x = layer at the end), columns along the x axis;
-    ticks carry the labels, the axis titles are the matrix's ``row_title``/``column_title``,
-    the colour bar is labelled with the measure.  ``distance=True`` draws ``1 - values``.
-    ``annotate=True`` writes each value in its cell.  Returns the figure.
+    Parameters
+    ----------
+    matrix : SimilarityMatrix
+    ax : matplotlib Axes, optional
+        Draw into it (default: a new figure sized to the matrix).
+    distance : bool, default False
+        Draw ``1 - values``.
+    cmap, vmin, vmax : colour map and its range (default viridis over [0, 1]).
+    origin : {"lower", "upper"}
+        ``"lower"`` puts row 0 at the bottom, as in the SVCCA Fig 4 panes.
+    annotate : bool, default False
+        Write each value in its cell.
+    title : str, optional
+    colorbar : bool, default True
+        A colour bar labelled with the measure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding ``ax`` (save it with ``fig.savefig``).
+
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed (``pip install 'fastcca[plot]'``).
+
+    Notes
+    -----
+    Rows run along the y axis (y = layer during training, x = layer at the end in SVCCA Fig 4),
+    columns along the x axis; ticks carry the labels and the axis titles are the matrix's
+    ``row_title``/``column_title``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> import fastcca.plot as fp
+    >>> m = fastcca.SimilarityMatrix("svcca", ["c1", "c2", "fc"], ["c1", "c2", "fc"], np.eye(3) * 0.5 + 0.5)
+    >>> fig = fp.heatmap(m, annotate=True)
+    >>> fig.axes[0].get_xlabel()
+    'layer'
     """
     plt = _mpl()
     if ax is None:
@@ -75,9 +110,44 @@ def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", v
 
 def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: str = "viridis",
              vmin: float = 0.0, vmax: float = 1.0, origin: str = "lower", suptitle: str | None = None):
-    """Several matrices in one row of panes with one shared colour bar (SVCCA Fig 4: the layer
-    x layer grid at 0%, 35%, 75%, 100% of training).  ``titles`` label the panes (default: the
-    matrices' ``column_title``).  Returns the figure."""
+    """Several matrices in one row of panes with one shared colour bar.
+
+    Parameters
+    ----------
+    matrices : sequence of SimilarityMatrix
+    titles : sequence of str, optional
+        Pane titles (default: each matrix's ``column_title``).
+    axes : sequence of Axes, optional
+        Draw into them (default: a new figure).
+    distance, cmap, vmin, vmax, origin
+        As in :func:`heatmap`.
+    suptitle : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One pane per matrix and the shared colour bar.
+
+    Raises
+    ------
+    ValueError
+        No matrices, or as many titles as matrices not given.
+    ImportError
+        matplotlib is not installed.
+
+    Notes
+    -----
+    The SVCCA Fig 4 layout: the layer x layer grid at 0%, 35%, 75%, 100% of training.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> import fastcca.plot as fp
+    >>> m = fastcca.SimilarityMatrix("svcca", ["c1", "c2", "fc"], ["c1", "c2", "fc"], np.eye(3) * 0.5 + 0.5)
+    >>> fig = fp.heatmaps([m, m], titles=["35%", "100%"])
+    >>> [ax.get_title() for ax in fig.axes[:2]]
+    ['35%', '100%']
+    """
     plt = _mpl()
     matrices = list(matrices)
     if not matrices:
@@ -107,10 +177,45 @@ def layer_curves(matrix, x=None, ax=None, *, distance: bool = False, xlabel: str
                  ylabel: str | None = None, title: str | None = None, legend: bool = True, marker: str = "o"):
     """One line per row (layer) of a (layers x checkpoints) matrix, over the columns.
 
-    ``x``: the positions of the columns (e.g. epochs or steps; default: the column labels as
-    numbers when they all parse, else 0, 1, ...).  ``distance=True`` plots ``1 - values`` (the
-    PWCCA Fig 6 "distance to the final representation").  Line ``i`` is labelled ``rows[i]``.
-    Returns the figure.
+    Parameters
+    ----------
+    matrix : SimilarityMatrix
+        E.g. :func:`fastcca.torch.compare_checkpoints` with ``pairs="same"``.
+    x : sequence of float, optional
+        The positions of the columns (e.g. epochs or steps; default: the column labels as
+        numbers when they all parse, else 0, 1, ...).
+    ax : matplotlib Axes, optional
+    distance : bool, default False
+        Plot ``1 - values`` (the PWCCA Fig 6 "distance to the final representation").
+    xlabel, ylabel, title : str, optional
+    legend : bool, default True
+        Line ``i`` is labelled ``rows[i]``.
+    marker : str, default "o"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per layer over the checkpoints.
+
+    Raises
+    ------
+    ValueError
+        ``x`` does not have one position per column.
+    ImportError
+        matplotlib is not installed.
+
+    Notes
+    -----
+    Morcos et al. 2018, Fig 6: each layer's distance to its final representation over training.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> import fastcca.plot as fp
+    >>> g = fastcca.SimilarityMatrix("pwcca", ["fc1", "fc2"], ["1", "5", "20"], [[0.5, 0.8, 1.0], [0.3, 0.6, 1.0]])
+    >>> fig = fp.layer_curves(g, distance=True)
+    >>> len(fig.axes[0].lines)
+    2
     """
     plt = _mpl()
     if ax is None:

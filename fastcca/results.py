@@ -10,6 +10,39 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Result:
+    """What every measure returns: the similarity, its coefficients, the counts and notes.
+
+    Attributes
+    ----------
+    measure : str
+        The measure's name ("cca", "svcca", ...).
+    similarity : float
+        Higher = more similar; ``distance = 1 - similarity``.
+    coefficients : array
+        The measure's coefficients, sorted descending (canonical correlations for the CCA family).
+    n : int
+        Datapoints.
+    p, q : int
+        Neurons of x and y (channels for conv results).
+    notes : tuple of str
+        What was dropped and why (constant neurons, rank deficiency, too few datapoints,
+        float32 error estimates).
+
+    Notes
+    -----
+    Frozen dataclasses; ``str(result)`` prints a summary and :meth:`to_dict` gives JSON-ready
+    data.  The subclasses add each measure's own fields.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((500, 4))
+    >>> r = fastcca.cca(x, x[:, ::-1])
+    >>> r.measure, r.n, r.p, r.q, round(r.distance, 6)
+    ('cca', 500, 4, 4, 0.0)
+    >>> sorted(r.to_dict())[:4]
+    ['coefficients', 'distance', 'eps', 'kept_x']
+    """
     measure: str
     similarity: float
     coefficients: np.ndarray
@@ -51,14 +84,37 @@ class Result:
 
 @dataclass(frozen=True)
 class CCAResult(Result):
-    """Canonical correlations of X and Y.
+    """Canonical correlations of X and Y (:func:`fastcca.cca`, :func:`fastcca.mean_cca`).
 
-    ``similarity`` is their mean (mean CCA).  ``kept_x``/``kept_y`` are boolean masks of the
-    neurons that entered the CCA (neurons whose variance is below ``eps`` times the largest
-    variance are dropped); ``rank_x``/``rank_y`` count the whitened directions that survived
-    the eigenvalue floor.  ``x_weights`` (p, r) / ``y_weights`` (q, r) are the canonical
-    weights when asked for (zero rows for dropped neurons), scaled so the canonical variates
-    ``(X - mean_x) @ x_weights`` have unit variance (ddof=1).
+    Attributes
+    ----------
+    measure, similarity, coefficients, n, p, q, notes
+        As in :class:`Result`.
+    kept_x, kept_y : bool array (p,), (q,)
+        The neurons that entered the CCA (neurons whose variance is below ``eps`` times the
+        largest variance of their side are dropped).
+    rank_x, rank_y : int
+        The whitened directions that survived the eigenvalue floor.
+    eps : float
+        The regularisation used.
+    x_weights, y_weights : array (p, r), (q, r) or None
+        The canonical weights when asked for (zero rows for dropped neurons), scaled so the
+        canonical variates ``(X - mean_x) @ x_weights`` have unit variance (ddof=1).
+
+    Notes
+    -----
+    ``similarity`` is the mean of the coefficients (mean CCA); :meth:`threshold_mean` gives the
+    reference implementation's ``mean``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2000, 3))
+    >>> r = fastcca.cca(x, x @ rng.standard_normal((3, 3)), weights=True)
+    >>> variates = (x - x.mean(0)) @ r.x_weights
+    >>> np.round(variates.std(0, ddof=1), 6)
+    array([1., 1., 1.])
     """
     kept_x: np.ndarray = None
     kept_y: np.ndarray = None
@@ -69,8 +125,18 @@ class CCAResult(Result):
     y_weights: np.ndarray | None = None
 
     def threshold_mean(self, threshold: float = 0.98) -> float:
-        """The reference implementation's ``mean``: the mean of the leading coefficients
-        ``rho[:i]``, ``i`` the first index with ``sum(rho[:i]) / sum(rho) >= threshold``."""
+        """The reference implementation's ``mean``: the mean of the leading coefficients.
+
+        Parameters
+        ----------
+        threshold : float in (0, 1], default 0.98
+            ``rho[:i]`` is averaged, ``i`` the first index with
+            ``sum(rho[:i]) / sum(rho) >= threshold``.
+
+        Returns
+        -------
+        float
+        """
         rho = self.coefficients
         total = rho.sum()
         if total <= 0:
@@ -88,10 +154,31 @@ class CCAResult(Result):
 class SVCCAResult(Result):
     """SVCCA (Raghu et al. 2017): CCA between the top ``k_x``/``k_y`` singular directions.
 
-    ``singular_values_x``/``_y`` are the singular values of the centred activations
-    (descending; all of them, or the top ones when a truncated solver ran),
-    ``keep`` and ``keep_rule`` say how ``k_x``/``k_y`` were chosen.  ``similarity`` is the
-    mean of the min(k_x, k_y) canonical correlations.
+    Attributes
+    ----------
+    measure, similarity, coefficients, n, p, q, notes
+        As in :class:`Result`.
+    k_x, k_y : int
+        The singular directions kept on each side.
+    keep, keep_rule : float or int, str
+        How ``k_x``/``k_y`` were chosen.
+    singular_values_x, singular_values_y : array
+        Singular values of the centred activations, descending (all of them, or the top ones
+        when a truncated solver ran).
+    cca : CCAResult
+        The CCA of the reduced representations.
+
+    Notes
+    -----
+    ``similarity`` is the mean of the ``min(k_x, k_y)`` canonical correlations.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((500, 10))
+    >>> r = fastcca.svcca(x, x, keep=3)
+    >>> r.k_x, r.k_y, len(r.coefficients)
+    (3, 3, 3)
     """
     k_x: int = 0
     k_y: int = 0
@@ -110,8 +197,30 @@ class SVCCAResult(Result):
 class PWCCAResult(Result):
     """Projection-weighted CCA (Morcos et al. 2018): ``similarity = sum_i weights_i rho_i``.
 
-    ``weights`` (sum 1) follow ``coefficients``; ``side`` says whose neurons weighted them,
-    ``variant`` whether the paper's definition or the reference code's formula was used.
+    Attributes
+    ----------
+    measure, similarity, coefficients, n, p, q, notes
+        As in :class:`Result`.
+    weights : array
+        The projection weights (sum 1), aligned with ``coefficients``.
+    side : {"x", "y"}
+        Whose neurons weighted the directions.
+    variant : {"paper", "reference"}
+        The paper's definition or the reference code's formula.
+    cca : CCAResult
+        The underlying CCA.
+
+    Notes
+    -----
+    Morcos et al. 2018, section 2.2.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((500, 6))
+    >>> r = fastcca.pwcca(x, x[:, :4])
+    >>> r.weights.shape, r.side
+    ((4,), 'x')
     """
     weights: np.ndarray = None
     side: str = "x"
@@ -126,30 +235,72 @@ class PWCCAResult(Result):
 class CKAResult(Result):
     """Linear CKA (Kornblith et al. 2019): ``||Sxy||_F^2 / (||Sxx||_F ||Syy||_F)`` on centred data.
 
+    Attributes
+    ----------
+    measure, similarity, coefficients, n, p, q, notes
+        As in :class:`Result`.
+
+    Notes
+    -----
     ``coefficients`` holds, when ``spectrum=True`` was asked, the contributions
     ``sigma_i(Sxy)^2 / (||Sxx||_F ||Syy||_F)`` (descending; they sum to ``similarity``);
     otherwise it is empty.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((500, 6))
+    >>> r = fastcca.linear_cka(x, x[:, :3], spectrum=True)
+    >>> bool(np.isclose(r.coefficients.sum(), r.similarity))
+    True
     """
 
 
 @dataclass(frozen=True)
 class ConvResult(Result):
-    """CCA-family similarity of two conv layers (``fastcca.conv_cca``/``conv_svcca``/``conv_pwcca``).
+    """CCA-family similarity of two conv layers (:func:`fastcca.conv_cca`, ``conv_svcca``, ``conv_pwcca``).
 
-    ``mode`` says how the layers were compared:
+    Attributes
+    ----------
+    measure, similarity, coefficients, n, p, q, notes
+        As in :class:`Result`.
+    mode, layout : str
+        How the layers were compared and their axis order.
+    eps : float
+        The regularisation used.
+    frequencies : int array (F, 2), fft mode
+        The representative integer frequencies ``(a, b)`` of the F computed classes.
+    multiplicity : int array (F,), fft mode
+        How many of the h*w locations each class stands for (1 or 2).
+    per_frequency : array (F, m), fft mode
+        Each block's canonical correlations, descending, NaN after the first
+        ``per_frequency_count[f]`` entries.
+    per_frequency_count : int array (F,)
+    rank_x, rank_y : int array (F,)
+        The whitened ranks per frequency.
+    k_x, k_y : int array (F,)
+        ``conv_svcca``: the directions kept per frequency.
+    grid : FrequencyGrid
+        The compared frequencies (fft mode).
+    inner : Result or None
+        ``"fold"``, ``"flatten"``, ``"mean"``: the plain measure's result on the reshaped
+        activations (``coefficients``/``similarity`` are its own).
 
-    * ``"fft"``: one complex CCA per DFT frequency (SVCCA paper, section 3).  ``frequencies``
-      (F, 2) are the representative integer frequencies ``(a, b)`` of the F computed classes,
-      ``multiplicity`` (F,) how many of the h*w locations each stands for (1 or 2),
-      ``per_frequency`` (F, m) the canonical correlations of each block (descending; NaN after
-      the first ``per_frequency_count[f]`` entries), ``rank_x``/``rank_y`` (F,) the whitened ranks
-      (for SVCCA, ``k_x``/``k_y`` (F,) the directions kept per frequency).  The pooled
-      ``coefficients`` are the union of the blocks' coefficients, each class counted
-      ``multiplicity`` times, padded with zeros to ``min(sum mult*rank_x, sum mult*rank_y)``
-      entries: on a translation-invariant dataset exactly the canonical correlations of the
-      flattened h*w*c neurons.  ``similarity`` is their mean; ``p``/``q`` are the channel counts.
-    * ``"fold"``, ``"flatten"``, ``"mean"``: the activations were reshaped and handed to the
-      plain measure, whose result is ``inner`` (``coefficients``/``similarity`` are its own).
+    Notes
+    -----
+    In fft mode (Raghu et al. 2017, section 3) the pooled ``coefficients`` are the union of the
+    blocks' coefficients, each class counted ``multiplicity`` times, padded with zeros to
+    ``min(sum mult*rank_x, sum mult*rank_y)`` entries: on a translation-invariant dataset
+    exactly the canonical correlations of the flattened h*w*c neurons.  ``similarity`` is their
+    mean.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((200, 3, 4, 4))
+    >>> r = fastcca.conv_cca(x, x)
+    >>> r.mode, int(r.multiplicity.sum()), r.per_location()[1].shape    # 4 x 4 locations
+    ('fft', 16, (16, 3))
     """
     mode: str = "fft"
     layout: str = "nchw"
@@ -183,6 +334,7 @@ class ConvResult(Result):
         return self.grid.locations, self.per_frequency[self.grid.location_class]
 
     def to_dict(self) -> dict:
+        """JSON-ready dict (arrays as lists; the frequency grid left out, ``inner`` nested)."""
         out = Result.to_dict(self)
         out["grid"] = None
         if self.inner is not None:

@@ -104,9 +104,37 @@ def _require_torch() -> None:
 # ---------------------------------------------------------------------------- layers
 @dataclass
 class LayerInfo:
-    """A hooked layer: the model it belongs to, its module name, the shape of one datapoint's
-    output (without the batch axis), the conv mode, the number of features it contributes
-    and the datapoint group it belongs to (layers are comparable within a group)."""
+    """A hooked layer of a :class:`Recording`.
+
+    Parameters
+    ----------
+    model : str
+        The label of the model it belongs to.
+    name : str
+        Its module name.
+    shape : tuple
+        The shape of one datapoint's output (without the batch axis).
+    mode : str
+        The conv mode asked for it (it applies to outputs with spatial axes).
+    features : int
+        The number of features it contributes.
+    group : tuple
+        The datapoint group it belongs to (layers are comparable within a group).
+
+    Notes
+    -----
+    ``Recording.layers`` maps each ``(model label, name)`` key to one of these.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import fastcca.torch as ft
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())
+    >>> rec = ft.record(net, ["1"], [torch.randn(20, 1, 6, 6)], conv="mean", progress=False)
+    >>> info = rec.layers[("A", "1")]
+    >>> info.shape, info.mode, info.features
+    ((4, 4, 4), 'mean', 4)
+    """
     model: str
     name: str
     shape: tuple
@@ -223,14 +251,36 @@ def _to_device(x, device):
 
 # ---------------------------------------------------------------------------- recording
 class Recording:
-    """The joint moments of the hooked layers of one or two models after one pass.
+    """The joint moments of the hooked layers of one or two models after one pass (what :func:`record` returns).
 
-    ``layers`` maps a key ``(model label, module name)`` to its :class:`LayerInfo`; ``groups``
-    maps a datapoint group to its :class:`fastcca.grid.JointMoments` (one group unless
-    ``conv="fold"`` layers of different spatial sizes were recorded); ``fft`` is the
-    :class:`fastcca.conv.joint.JointConvMoments` of the pairs involving ``conv="fft"`` conv
-    layers (None without such pairs; those layers are in no group).  Layers may be named by
-    module name alone where that is unambiguous.
+    Parameters
+    ----------
+    layers : dict
+        ``(model label, module name)`` -> :class:`LayerInfo`.
+    groups : dict
+        Datapoint group -> its :class:`fastcca.JointMoments` (one group unless ``conv="fold"``
+        layers of different spatial sizes were recorded).
+    n_batches : int
+        Batches seen.
+    models : tuple of str
+        The model labels.
+    fft : JointConvMoments or None
+        The per-frequency moments of the pairs involving ``conv="fft"`` conv layers (those layers
+        are in no group).
+
+    Notes
+    -----
+    Layers may be named by module name alone where that is unambiguous, or as
+    ``(model label, name)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import fastcca.torch as ft
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU())
+    >>> rec = ft.record(net, ["0", "1"], [torch.randn(50, 8)] * 2, progress=False)
+    >>> rec.key("1"), rec.n_batches
+    (('A', '1'), 2)
     """
 
     def __init__(self, layers: dict, groups: dict, n_batches: int, models: tuple, fft=None):
@@ -318,7 +368,21 @@ class Recording:
                     "spatial size can be compared; use conv='mean' or 'flatten' for these layers")
 
     def pairs(self, pairs, measure: str = "svcca", *, progress: bool = False, **kwargs):
-        """Values of ``measure`` for each (a, b) pair; see :func:`fastcca.grid.similarity_pairs`."""
+        """Values of ``measure`` for each (a, b) pair of layers.
+
+        Parameters
+        ----------
+        pairs : sequence of (a, b)
+            Layer names or ``(model label, name)`` keys.
+        measure : str
+            As in :func:`compare_layers`; ``**kwargs`` its settings.
+        progress : bool, default False
+
+        Returns
+        -------
+        tuple
+            ``(values, notes)``: a float64 array with one value per pair, and the notes.
+        """
         keyed = [(self.key(a), self.key(b)) for a, b in pairs]
         fft = [i for i, (a, b) in enumerate(keyed) if self._fft_pair(a, b)]
         if fft:
@@ -342,8 +406,23 @@ class Recording:
 
     def grid(self, rows=None, columns=None, measure: str = "svcca", *, row_title: str | None = None,
              column_title: str | None = None, progress: bool = False, **kwargs) -> SimilarityMatrix:
-        """Every (row layer, column layer) pair; defaults: the first model's layers against the
-        second model's (or against themselves with one model)."""
+        """Every (row layer, column layer) pair as a :class:`fastcca.SimilarityMatrix`.
+
+        Parameters
+        ----------
+        rows, columns : sequence, optional
+            Default: the first model's layers against the second model's (or against themselves
+            with one model).
+        measure, **kwargs
+            As in :func:`compare_layers`.
+        row_title, column_title : str, optional
+            Axis titles (default: from the model labels).
+        progress : bool, default False
+
+        Returns
+        -------
+        SimilarityMatrix
+        """
         rows = [k for k in self.layers if k[0] == self.models[0]] if rows is None else [self.key(r) for r in rows]
         if columns is None:
             columns = [k for k in self.layers if k[0] == self.models[-1]]
@@ -500,12 +579,47 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
         Arithmetic of each batch's products (accumulation is float64 either way):
         ``JointMoments(precision=...)`` and, for fft pairs, ``JointConvMoments(precision=...)``.
         float32 roughly doubles the product throughput for float32 models; measured errors:
-        README, "PyTorch integration".
+        docs/torch.md, "Precision".
 
     Returns
     -------
     Recording
         Use ``.grid(...)``, ``.pairs(...)`` or ``.moments(a, b)``.
+
+    Raises
+    ------
+    ImportError
+        torch is not installed (the message names ``pip install 'fastcca[torch]'``).
+    ValueError
+        An unknown layer name (the message lists close names and the model's modules), a conv
+        mode not in :data:`CONV_MODES`, a per-datapoint output shape that changes between
+        batches, a loader that yields nothing, ``model_b is model``, or NaN/Inf in a hooked
+        output.
+    RuntimeError
+        A hooked layer that does not run in the forward pass, or runs twice in one.
+    TypeError
+        A hooked module returns a tuple (e.g. ``nn.LSTM``) instead of one tensor.
+
+    Notes
+    -----
+    One pass under ``torch.no_grad()``: forward hooks stream every hooked output into one
+    :class:`fastcca.JointMoments` (one joint scatter over all hooked layers, a pair is a slice
+    of it) and, for ``conv="fft"`` conv layers, a :class:`fastcca.conv.joint.JointConvMoments`.
+    Activations are never collected.  Every module's train/eval flag is restored and every hook
+    removed afterwards, also when the forward raises.  Guide: docs/torch.md.
+
+    Examples
+    --------
+    >>> import torch, fastcca
+    >>> import fastcca.torch as ft
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    >>> data = [torch.randn(100, 8) for _ in range(5)]
+    >>> rec = ft.record(net, ["1", "2"], data, progress=False)
+    >>> m = rec.moments("1", "2")                    # a fastcca.Moments of the pair
+    >>> m.n, m.p, m.q
+    (500, 16, 4)
+    >>> rec.grid(measure="cca").values.shape
+    (2, 2)
     """
     _require_torch()
     get_backend(backend)  # a bad name, or "cuda" without CuPy/GPU, fails before any work
@@ -618,15 +732,48 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
                    conv="flatten", input_index=0, eval_mode: bool = True, backend: str = "auto",
                    progress: bool = True, max_batches: int | None = None, precision: str = "float64",
                    **measure_kwargs) -> SimilarityMatrix:
-    """Similarity of every layer of ``model`` with every layer of ``model_b`` (default: of
-    ``model`` itself), from one pass over ``data``.
+    """Similarity of every layer of ``model`` with every layer of ``model_b`` (default: of ``model`` itself), from one pass over ``data``.
 
-    ``measure``: "svcca" (default), "cca"/"mean_cca", "pwcca" (paper variant, weighted by the
-    row layer's neurons unless ``side="y"``), "linear_cka"; ``measure_kwargs``: ``keep``,
-    ``keep_rule``, ``eps``, ``rcond``, ``side``.  Other arguments as in :func:`record`.
-    Returns a :class:`fastcca.grid.SimilarityMatrix` (rows: ``layers``, columns: ``layers_b``).
-    With ``conv="fft"`` (for some or all layers) only "svcca" and "cca"/"mean_cca" are allowed
-    (checked before the pass); see the module docstring for mixed pairs.
+    Parameters
+    ----------
+    model, data, layers, model_b, layers_b, conv, input_index, eval_mode, backend, progress, max_batches, precision
+        As in :func:`record`.
+    measure : {"svcca", "cca", "mean_cca", "pwcca", "linear_cka"}
+        "pwcca" is the paper variant, weighted by the row layer's neurons unless ``side="y"``.
+        With ``conv="fft"`` (for some or all layers) only "svcca" and "cca"/"mean_cca".
+    **measure_kwargs
+        ``keep``, ``keep_rule``, ``eps``, ``rcond``, ``side``.
+
+    Returns
+    -------
+    SimilarityMatrix
+        Rows: ``layers`` (of ``model``), columns: ``layers_b`` (of ``model_b``, or ``layers``).
+
+    Raises
+    ------
+    ImportError
+        torch is not installed.
+    ValueError
+        An unknown measure or layer, a measure that ``conv="fft"`` does not define (pwcca,
+        linear_cka; checked before the pass), or any error :func:`record` raises.
+    TypeError
+        A hooked module that returns a tuple.
+
+    Notes
+    -----
+    The grid is :func:`fastcca.similarity_grid` of the recorded joint moments: each entry equals
+    the one-pair function on the same activations.  Mixed conv modes: a pair of an fft conv layer
+    and a dense layer compares the DC frequency only (the conv layer's spatial mean).
+
+    Examples
+    --------
+    >>> import torch
+    >>> import fastcca.torch as ft
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh())
+    >>> data = [torch.randn(200, 8) for _ in range(5)]
+    >>> g = ft.compare_layers(net, data, ["1", "3"], measure="svcca", progress=False)
+    >>> g.rows, g.values.shape
+    (('1', '3'), (2, 2))
     """
     if _uses_fft(conv):
         _check_fft_measure(measure, "requested for some layers")
@@ -663,8 +810,7 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
                         measure: str = "svcca", conv="flatten", input_index=0, eval_mode: bool = True,
                         backend: str = "auto", progress: bool = True, max_batches: int | None = None,
                         precision: str = "float64", **measure_kwargs):
-    """Compare each layer of a network at every checkpoint with the network at a reference state
-    (default: the last checkpoint, i.e. the trained network), one pass over ``data`` per state.
+    """Compare each layer of a network at every checkpoint with the network at a reference state (default: the last checkpoint), one pass over ``data`` per state.
 
     Parameters
     ----------
@@ -674,18 +820,47 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
         One model state per checkpoint: a state dict, a path to one (``torch.load`` with
         ``weights_only=True``; a ``{"state_dict": ...}`` wrapper is unwrapped), an ``nn.Module``,
         or a zero-argument callable returning one of these (loads lazily, one at a time).
+    data, layers, conv, input_index, eval_mode, backend, progress, max_batches, precision
+        As in :func:`record`.
     reference : int or a state
         The state compared against: an index into ``states`` (default -1) or a state as above.
-    labels : checkpoint labels (default "0", "1", ...).
-    pairs : "same" or "all"
-        "same": layer l at checkpoint t against layer l at the reference; returns a
-        :class:`SimilarityMatrix` with rows = layers, columns = checkpoints (PWCCA Fig 6 /
-        SVCCA Fig A3).  "all": for every checkpoint, every layer at t (rows) against every layer
-        at the reference (columns); returns a list of matrices (SVCCA Fig 4).
+    labels : sequence, optional
+        Checkpoint labels (default "0", "1", ...).
+    pairs : {"same", "all"}
+        "same": layer l at checkpoint t against layer l at the reference (PWCCA Fig 6 / SVCCA
+        Fig A3).  "all": for every checkpoint, every layer at t (rows) against every layer at
+        the reference (columns) (SVCCA Fig 4).
+    measure, **measure_kwargs
+        As in :func:`compare_layers`.
 
+    Returns
+    -------
+    SimilarityMatrix or list of SimilarityMatrix
+        ``pairs="same"``: rows = layers, columns = checkpoints.  ``pairs="all"``: one layer x
+        layer matrix per checkpoint.
+
+    Raises
+    ------
+    ImportError, ValueError, TypeError, RuntimeError
+        As :func:`compare_layers`; also a ``ValueError`` for a checkpoint that cannot be loaded
+        as a state dict with ``weights_only=True``, or an unknown ``pairs``.
+
+    Notes
+    -----
     Each pass runs the checkpoint's network and the reference network on the same batches and
     accumulates their joint moments (the pass for the reference itself runs it alone).  The
     measure's ``x`` is the layer at the checkpoint (for pwcca its neurons weight by default).
+
+    Examples
+    --------
+    >>> import torch
+    >>> import fastcca.torch as ft
+    >>> net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh())
+    >>> states = [{k: v + 0.1 * i for k, v in net.state_dict().items()} for i in range(3)]
+    >>> data = [torch.randn(200, 8) for _ in range(3)]
+    >>> g = ft.compare_checkpoints(net, states, data, ["1"], measure="cca", progress=False)
+    >>> g.values.shape, round(float(g.values[0, -1]), 6)       # the last state against itself
+    ((1, 3), 1.0)
     """
     _require_torch()
     if pairs not in ("same", "all"):

@@ -25,7 +25,7 @@ What is device-specific is passed in, so the logic here is the same on every arr
 Options (``XpBackend.configure``; ``kernels/cuda.py`` sets its defaults and documents them):
 
 ``gemm_dtype``  "float64" (default) or "float32": the per-batch scatter product in float32 on
-                float64-centred data, accumulated into float64 state (error: README/BENCHMARKS).
+                float64-centred data, accumulated into float64 state (error: docs/benchmarks.md).
 ``use_syrk``    use ``syrk_upper`` for the symmetric blocks when available.
 ``svdvals_route`` "svd" (the SVD's values) or "gram": ``sqrt(eigvalsh(A A^T))`` of the smaller
                 Gram matrix, much cheaper than an SVD on cuSOLVER.  It squares the condition
@@ -37,7 +37,7 @@ Options (``XpBackend.configure``; ``kernels/cuda.py`` sets its defaults and docu
                 to sign (and within clusters); results that depend on signs (PWCCA
                 ``variant="reference"``) may differ between routes.
 
-Next steps on the GPU (not done, see README "CUDA backend"): ``eigh_top`` is a full ``eigh``
+Next steps on the GPU (not done, see docs/cuda.md): ``eigh_top`` is a full ``eigh``
 here (cuSOLVER ``syevdx`` computes a subset); many small Hermitian blocks (conv path) go through
 CuPy's batched ``eigh``/``svd``, which the issue measured at 2.0 s for 144 blocks of 256: the
 Cholesky + ``eigvalsh(M M^H)`` route through batched cuSOLVER (``potrfBatched``, ``syevjBatched``)

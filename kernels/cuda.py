@@ -34,7 +34,7 @@ environment variables are read once at import):
 * ``svd_route="svd"``: singular vectors (PWCCA, ``weights=True``) by gesvd; ``"gram"`` is the
   faster eigh route, measured by ``gpu_check.py`` before it may become the default.
 
-Not verified on a GPU yet: see README "CUDA backend".  No custom kernels: where CuPy's library
+Not verified on a GPU yet: see docs/cuda.md.  No custom kernels: where CuPy's library
 calls are slow (batched small Hermitian eigh/svd for the conv path) the next steps are written
 in ``_xp_backend``'s docstring.
 """

@@ -62,7 +62,6 @@ def test_module_entry_point_runs(saved):
 
 
 def test_demo_on_digits(capsys):
-    pytest.importorskip("sklearn")
     from fastcca.demo import run
     lines = []
     acts_a, acts_b = run(out=lines.append)

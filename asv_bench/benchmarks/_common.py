@@ -18,7 +18,7 @@ if os.path.dirname(_HERE) not in sys.path:
 from baselines import reference_numpy as ref  # noqa: E402
 from baselines.conv_reference import fourier_ccas_numpy  # noqa: E402
 
-#: BLAS and Numba threads for every benchmark (the machines the targets were set for have 2)
+#: BLAS threads for every benchmark (the machines the targets were set for have 2)
 THREADS = int(os.environ.get("FASTCCA_BENCH_THREADS", "2"))
 
 
@@ -28,8 +28,8 @@ def _limit_threads():
         threadpool_limits(THREADS)
     except ImportError:
         pass
-    import numba
-    numba.set_num_threads(max(1, min(THREADS, numba.config.NUMBA_NUM_THREADS)))
+    # No numba.set_num_threads: fastcca's Numba kernels are serial, and the call would launch
+    # Numba's threading layer (a second OpenMP runtime beside torch's; issue [stability]).
 
 
 _limit_threads()

@@ -69,10 +69,31 @@ class JointConvMoments:
         Arithmetic of the FFT and of each chunk's block products, as in :class:`ConvMoments`
         (the state is complex128 either way).
 
+    Raises
+    ------
+    ValueError
+        ``pairs`` is empty, or ``layout`` / ``precision`` is not one of the choices.
+
+    Notes
+    -----
     ``update({key: (b, c, h, w) array, ...})`` takes one batch holding every layer of ``pairs``
     (the same b images); ``moments(a, b)`` returns the pair's :class:`ConvMoments` (copies),
     usable with :func:`fastcca.conv_cca` / :func:`fastcca.conv_svcca`.  A failing ``update``
-    (wrong keys, rank or shape, NaN/Inf) raises before the state changes.
+    (wrong keys, rank or shape, NaN/Inf) raises before the state changes.  Each layer's
+    ``rfft2`` is computed once per batch and its diagonal block stack is shared by all its
+    pairs (``fastcca.torch``'s ``conv="fft"`` grids use this class).
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> from fastcca.conv.joint import JointConvMoments
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.standard_normal((200, 3, 4, 4))
+    >>> jm = JointConvMoments([("a", "b"), ("a", "c")])
+    >>> _ = jm.update({"a": a, "b": a[:, :2], "c": rng.standard_normal((200, 2, 2, 2))})
+    >>> m = jm.moments("a", "b")
+    >>> round(fastcca.conv_cca(m).similarity, 6)
+    1.0
     """
 
     def __init__(self, pairs, *, layout: str = "nchw", chunk_bytes: int = CHUNK_BYTES,
@@ -115,11 +136,19 @@ class JointConvMoments:
         return int(sum(a.nbytes for d in (self._diag, self._cross, self._mean_img) for a in d.values()))
 
     def has_pair(self, a, b) -> bool:
+        """Whether the pair ``(a, b)`` (in either order) is accumulated."""
         return (a, b) in self._pairs or (b, a) in self._pairs
 
     # ------------------------------------------------------------------ streaming
     def update(self, batch: Mapping) -> "JointConvMoments":
-        """Add one batch: a mapping ``layer -> (b, c, h, w)`` (or NHWC) real array / CPU tensor."""
+        """Add one batch: a mapping ``layer -> (b, c, h, w)`` (or NHWC) real array / CPU tensor.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Missing layers, a wrong rank or shape, different image counts, NaN/Inf; the state is
+            then unchanged.
+        """
         if not isinstance(batch, Mapping):
             raise TypeError(f"batch: expected a mapping layer -> (b, c, h, w) array, got {type(batch).__name__}")
         missing = [k for k in self.layers if k not in batch]

@@ -7,7 +7,7 @@ Modes (``mode=``), one idea each:
     channel over the spatial axes, one c1 x c2 complex CCA per frequency (all blocks whitened
     and decomposed together, batched), conjugate-symmetric frequencies computed once and counted
     twice when pooled.  On a dataset closed under circular shifts this is *exactly* CCA over the
-    flattened h*w*c neurons, at a fraction of the cost (see README, "Conv layers").
+    flattened h*w*c neurons, at a fraction of the cost (see docs/conv.md).
 ``"fold"``
     Spatial positions become datapoints: (n, c, h, w) -> (n*h*w, c), neurons = channels (the
     SVCCA tutorials' reshape; for the same layer across training time or seeds).  Needs equal
@@ -51,10 +51,56 @@ def _reshape(xb: np.ndarray, mode: str) -> np.ndarray:
 
 def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: int | None = None,
                  progress: bool = False, backend: str = "auto", precision: str = "float64"):
-    """The moments a conv comparison needs: a :class:`ConvMoments` for ``mode="fft"``, a plain
-    :class:`fastcca.Moments` of the reshaped activations for ``"fold"``, ``"flatten"``,
-    ``"mean"``.  Either can be merged with others and passed to ``conv_cca`` & co.
-    ``precision`` (fft mode only): see :class:`ConvMoments`."""
+    """The moments a conv comparison needs, from arrays.
+
+    Parameters
+    ----------
+    x, y : array-like
+        Conv activations as in :func:`conv_cca`.
+    mode : {"fft", "fold", "flatten", "mean"}
+        ``"fft"`` (default): one complex CCA per 2-D DFT frequency (the SVCCA paper's method);
+        ``"fold"``: spatial positions as datapoints, (n h w, c); ``"flatten"``: every (channel,
+        position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
+    layout : {"nchw", "nhwc"}
+        Axis order of the arrays.
+    batch_size : int, optional
+        Images per update when accumulating from arrays (bounds memory); default: automatic.
+    backend : {"auto", "cpu"}
+        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+    progress : bool, default False
+        A tqdm bar over the batches.
+    precision : {"float64", "float32"}
+        Fft mode only: see :class:`ConvMoments`.
+
+    Returns
+    -------
+    ConvMoments or fastcca.Moments
+        A :class:`ConvMoments` for ``mode="fft"``, a :class:`fastcca.Moments` of the reshaped
+        activations for ``"fold"``, ``"flatten"``, ``"mean"``.  Either merges with others and
+        goes to ``conv_cca`` & co.
+
+    Raises
+    ------
+    ValueError
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, or layers
+        that ``mode="fold"`` cannot compare (different spatial sizes).
+    TypeError
+        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+    fastcca.BackendUnavailableError
+        ``backend="cuda"``.
+
+    Notes
+    -----
+    Use it to merge shards or to reuse one pass for several measures.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((200, 3, 4, 4))
+    >>> m = fastcca.conv_moments(x, x, mode="mean")
+    >>> (m.n, m.p), fastcca.conv_moments(x, x).n
+    ((200, 3), 200)
+    """
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
     if mode == "fft":
@@ -204,23 +250,65 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
 
     Parameters
     ----------
-    x, y : array-like (n, c1, h1, w1), (n, c2, h2, w2) (PyTorch NCHW), or (n, h, w, c) with
-        ``layout="nhwc"``; or a :class:`ConvMoments` (``mode="fft"``) / :class:`fastcca.Moments`
-        (other modes, from :func:`conv_moments`) as ``x`` with ``y`` omitted.
+    x, y : array-like or moments
+        Conv activations (n, c1, h1, w1) and (n, c2, h2, w2) (PyTorch NCHW; the spatial sizes
+        may differ), or (n, h, w, c) with ``layout="nhwc"``; NumPy arrays (memory-mapped
+        ones too) or CPU torch tensors.  Or, with ``y`` omitted, a :class:`ConvMoments`
+        (``mode="fft"``) or a :class:`fastcca.Moments` of the reshaped activations (other
+        modes, from :func:`conv_moments`).
     mode : {"fft", "fold", "flatten", "mean"}
-        See :mod:`fastcca.conv.measures`.  ``"fft"`` (default) is the SVCCA paper's method.
-    eps, rcond : as in :func:`fastcca.cca`, applied per frequency block in ``"fft"`` mode (each
-        block rescaled by its own largest entry).  ``eps=0`` with the fft mode is exactly the
+        ``"fft"`` (default): one complex CCA per 2-D DFT frequency (the SVCCA paper's method);
+        ``"fold"``: spatial positions as datapoints, (n h w, c); ``"flatten"``: every (channel,
+        position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
+    layout : {"nchw", "nhwc"}
+        Axis order of the arrays.
+    eps, rcond : float
+        As in :func:`fastcca.cca`, applied per frequency block in ``"fft"`` mode (each block
+        rescaled by its own largest entry).  ``eps=0`` with the fft mode is exactly the
         flattened CCA on a translation-invariant dataset.
     batch_size : int, optional
-        Images per update when accumulating from arrays (memory bound); default: automatic.
+        Images per update when accumulating from arrays (bounds memory); default: automatic.
+    backend : {"auto", "cpu"}
+        Conv layers run on the CPU only in this version (``"cuda"`` raises).
     precision : {"float64", "float32"}
         FFT/GEMM precision of the fft mode (see :class:`ConvMoments`); default float64.
 
     Returns
     -------
     ConvResult
-        ``similarity``: mean of the pooled coefficients; ``per_frequency`` etc. in fft mode.
+        ``similarity``: mean of the pooled coefficients; in fft mode also ``per_frequency``,
+        ``frequencies``, ``multiplicity`` and :meth:`ConvResult.per_location`.
+
+    Raises
+    ------
+    ValueError
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
+        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
+        or fewer than 2 images (also after merges).
+    TypeError
+        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"``.
+
+    Notes
+    -----
+    Raghu et al. 2017, section 3 and appendix C: under a translation-invariant dataset the
+    (h w c)^2 covariance is block diagonal in the DFT basis, one c x c Hermitian block per
+    frequency, so CCA over h w c neurons is the union of h w small complex CCAs.  Only
+    ``rfft2``'s half spectrum is computed; non-self-conjugate frequencies count twice.  Layers
+    of different spatial sizes are compared on their overlapping low frequencies.  Definitions:
+    docs/conv.md.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((300, 4, 6, 6))
+    >>> r = fastcca.conv_cca(x, np.roll(x, 2, axis=3))      # a circular shift of the same maps
+    >>> round(r.similarity, 6), r.per_frequency.shape        # (frequency classes, channels)
+    (1.0, (20, 4))
     """
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
@@ -241,13 +329,67 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
                backend: str = "auto", precision: str = "float64") -> ConvResult:
     """SVCCA between two conv layers.
 
+    Parameters
+    ----------
+    x, y : array-like or moments
+        Conv activations (n, c1, h1, w1) and (n, c2, h2, w2) (PyTorch NCHW; the spatial sizes
+        may differ), or (n, h, w, c) with ``layout="nhwc"``; NumPy arrays (memory-mapped
+        ones too) or CPU torch tensors.  Or, with ``y`` omitted, a :class:`ConvMoments`
+        (``mode="fft"``) or a :class:`fastcca.Moments` of the reshaped activations (other
+        modes, from :func:`conv_moments`).
+    mode : {"fft", "fold", "flatten", "mean"}
+        ``"fft"`` (default): one complex CCA per 2-D DFT frequency (the SVCCA paper's method);
+        ``"fold"``: spatial positions as datapoints, (n h w, c); ``"flatten"``: every (channel,
+        position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
+    layout : {"nchw", "nhwc"}
+        Axis order of the arrays.
+    keep, keep_rule : float or int, {"sum", "variance"}
+        As in :func:`fastcca.svcca`; in fft mode applied to the pooled spectrum.
+    eps : float, default 1e-10
+        As in :func:`fastcca.cca`, per frequency block.
+    batch_size : int, optional
+        Images per update when accumulating from arrays (bounds memory); default: automatic.
+    backend : {"auto", "cpu"}
+        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+    precision : {"float64", "float32"}
+        FFT/GEMM precision of the fft mode.
+
+    Returns
+    -------
+    ConvResult
+        ``k_x``/``k_y`` (fft mode): the directions each frequency kept.
+
+    Raises
+    ------
+    ValueError
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
+        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
+        or fewer than 2 images (also after merges).
+    TypeError
+        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"``.
+
+    Notes
+    -----
     In ``mode="fft"`` the SV step is applied to the pooled spectrum, as SVCCA on the flattened
     h*w*c neurons would: the eigenvalues of every frequency block (class f counted
-    ``multiplicity[f]`` times) are ranked together, the top directions are kept by ``keep``/
-    ``keep_rule`` (see :func:`fastcca.svcca`), and each block's CCA runs on its kept directions.
-    On a translation-invariant dataset this equals ``svcca`` of the flattened activations.
-    ``k_x``/``k_y`` in the result say how many directions each frequency kept.  Other modes:
-    :func:`fastcca.svcca` of the reshaped activations.
+    ``multiplicity[f]`` times) are ranked together, the top directions are kept by
+    ``keep``/``keep_rule``, and each block's CCA runs on its kept directions.  On a
+    translation-invariant dataset this equals ``svcca`` of the flattened activations (a
+    conjugate pair is kept or dropped whole).  Other modes: :func:`fastcca.svcca` of the
+    reshaped activations.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((300, 4, 6, 6))
+    >>> s = fastcca.conv_svcca(x, x[:, :2] + 0.1 * rng.standard_normal((300, 2, 6, 6)))
+    >>> 0.9 < s.similarity <= 1
+    True
     """
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
@@ -297,9 +439,60 @@ def _kept_space_inflation(s, d, proj, valid) -> float:
 def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: float = 1e-10,
                variant: str = "paper", side: str | None = None, batch_size: int | None = None,
                backend: str = "auto") -> ConvResult:
-    """PWCCA between two conv layers, on the reshaped activations (default ``mode="mean"``, the
-    PWCCA paper's CIFAR setting; also ``"fold"``, ``"flatten"``).  ``mode="fft"`` is not offered:
-    projection weights are defined on real neurons, not on complex frequency blocks."""
+    """PWCCA between two conv layers, on the reshaped activations.
+
+    Parameters
+    ----------
+    x, y : array-like or moments
+        Conv activations (n, c1, h1, w1) and (n, c2, h2, w2) (PyTorch NCHW; the spatial sizes
+        may differ), or (n, h, w, c) with ``layout="nhwc"``; NumPy arrays (memory-mapped
+        ones too) or CPU torch tensors.  Or, with ``y`` omitted, a :class:`ConvMoments`
+        (``mode="fft"``) or a :class:`fastcca.Moments` of the reshaped activations (other
+        modes, from :func:`conv_moments`).
+    mode : {"mean", "fold", "flatten"}
+        ``"mean"`` (default): each channel's spatial mean, the PWCCA paper's CIFAR setting.
+        ``"fft"`` is not offered: projection weights are defined on real neurons, not on complex
+        frequency blocks.
+    layout : {"nchw", "nhwc"}
+    eps, variant, side
+        As in :func:`fastcca.pwcca`.
+    batch_size : int, optional
+        Images per update when accumulating from arrays (bounds memory); default: automatic.
+    backend : {"auto", "cpu"}
+        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+
+    Returns
+    -------
+    ConvResult
+        ``inner`` is the :class:`PWCCAResult` of the reshaped activations.
+
+    Raises
+    ------
+    ValueError
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
+        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
+        or fewer than 2 images (also after merges).
+    TypeError
+        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"``.
+
+    Notes
+    -----
+    Morcos et al. 2018, section 2.2 and their CIFAR-10 experiments (each conv filter
+    represented by its mean over spatial positions).
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((500, 6, 4, 4))
+    >>> r = fastcca.conv_pwcca(x, x[:, :3] + rng.standard_normal((500, 3, 4, 4)))
+    >>> r.mode, r.inner.measure
+    ('mean', 'pwcca')
+    """
     mode = check_choice(mode, "mode", ("fold", "flatten", "mean"))
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")

@@ -74,11 +74,19 @@ class ConvMoments:
 
     Examples
     --------
-    >>> m = ConvMoments()
-    >>> for xb, yb in batches:          # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
-    ...     m.update(xb, yb)
-    >>> fastcca.conv_cca(m).similarity
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> m = fastcca.ConvMoments()
+    >>> for _ in range(3):                 # xb: (b, c1, h1, w1), yb: (b, c2, h2, w2)
+    ...     xb = rng.standard_normal((100, 4, 6, 6))
+    ...     _ = m.update(xb, xb[:, :2] + rng.standard_normal((100, 2, 6, 6)))   # returns m
+    >>> m.n
+    300
+    >>> 0 < fastcca.conv_cca(m).similarity < 1
+    True
 
+    Notes
+    -----
     The spatial sizes may differ between the layers: the overlapping low frequencies are
     compared (see :mod:`fastcca.conv._grid`).  ``update`` validates the whole batch first, so
     a failing call leaves the accumulator unchanged.
@@ -111,12 +119,28 @@ class ConvMoments:
     def from_arrays(cls, x, y, *, layout: str = "nchw", batch_size: int | None = None,
                     progress: bool = False, backend: str = "auto",
                     precision: str = "float64") -> "ConvMoments":
-        """Moments of whole arrays, optionally fed ``batch_size`` images at a time (arrays may
-        be memory-mapped: only one batch is read at a time)."""
+        """Moments of whole arrays, optionally fed ``batch_size`` images at a time.
+
+        Parameters
+        ----------
+        x, y : array-like (n, c1, h1, w1), (n, c2, h2, w2) (or NHWC)
+            Arrays may be memory-mapped: only one batch is read at a time.
+        layout, backend, precision
+            As in :class:`ConvMoments`.
+        batch_size : int, optional
+            Images per batch (default: all at once, in chunks bounded by ``chunk_bytes``).
+        progress : bool, default False
+            A tqdm bar over the batches.
+
+        Returns
+        -------
+        ConvMoments
+        """
         m = cls(layout=layout, backend=backend, precision=precision)
         return feed_in_batches(m, x, y, batch_size, progress, "conv moments")
 
     def copy(self) -> "ConvMoments":
+        """An independent copy (the state arrays are copied)."""
         new = ConvMoments.__new__(ConvMoments)
         new.__dict__.update(self.__dict__)
         for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
@@ -143,14 +167,17 @@ class ConvMoments:
     # ------------------------------------------------------------------ properties
     @property
     def backend(self) -> str:
+        """Always ``"cpu"`` in this version."""
         return "cpu"
 
     @property
     def c_x(self) -> int | None:
+        """Channels of x (None while empty)."""
         return None if self.shape_x is None else self.shape_x[0]
 
     @property
     def c_y(self) -> int | None:
+        """Channels of y (None while empty)."""
         return None if self.shape_y is None else self.shape_y[0]
 
     def __repr__(self) -> str:
@@ -275,8 +302,15 @@ class ConvMoments:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
-        """Write the state to ``path`` (.npz, no pickle), atomically (with its power-of-two
-        exponents; format ``fastcca.ConvMoments/2`` when they are not 0)."""
+        """Write the state to ``path`` (.npz, no pickle), atomically, with its power-of-two
+        exponents (format ``fastcca.ConvMoments/2`` when they are not 0, so that a fastcca that
+        predates them refuses the file instead of misreading it).
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        """
         self._require_data()
         scaled = bool(self.exponent_x or self.exponent_y)
         _io.save_npz_atomic(path, dict(
@@ -290,8 +324,17 @@ class ConvMoments:
 
     @classmethod
     def load(cls, path) -> "ConvMoments":
-        """Read moments written by :meth:`save` (``allow_pickle=False``); ``FastccaFileError``
-        for a truncated, foreign or inconsistent file."""
+        """Read moments written by :meth:`save` (``allow_pickle=False``).
+
+        Returns
+        -------
+        ConvMoments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, foreign or inconsistent file.
+        """
         keys = ("n", "layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
         d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), keys)
         try:

@@ -64,32 +64,70 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
 
     Parameters
     ----------
-    x, y : array-like (n, p), (n, q), or a :class:`fastcca.Moments` as ``x`` (``y`` omitted).
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
+        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
+        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
     eps : float, default 1e-10
-        Relative regularisation: neurons with variance below ``eps`` times the largest variance
-        of their side are dropped, and ``eps * I`` is added to each rescaled covariance (the
-        reference implementation's semantics).  ``eps=0`` is exact CCA with a rank cutoff.
+        Relative regularisation: each side's scatter block is divided by its largest absolute
+        entry, neurons whose variance is below ``eps`` times the largest variance of their side
+        are dropped (``kept_x``, ``kept_y``), and ``eps * I`` is added as a ridge (the reference
+        implementation's semantics; results are invariant to rescaling either side).  ``eps=0``
+        is exact CCA with a rank cutoff.
     rcond : float, optional
-        Eigenvalue floor relative to the largest eigenvalue (default ``k * 2.2e-16``).
-    weights : bool
-        Also return canonical weights (``x_weights`` (p, r), ``y_weights`` (q, r)).
+        Eigenvalue floor of the regularised block, relative to its largest eigenvalue (default
+        ``k * 2.2e-16`` for a k x k block); directions below it leave the CCA (``rank_x``).
+    weights : bool, default False
+        Also return the canonical weights ``x_weights`` (p, r) and ``y_weights`` (q, r).
     backend : {"auto", "cpu", "cuda"}
+        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
     precision : {"float64", "float32"}
         Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  Every measure takes ``backend`` and ``precision``.
+        Moments input.  A float32 result carries its estimated error in ``notes``.
 
     Returns
     -------
     CCAResult
-        ``coefficients``: canonical correlations, descending, in [0, 1]; ``similarity``: their
-        mean (mean CCA); ``distance = 1 - similarity``.
+        ``coefficients``: the ``min(rank_x, rank_y)`` canonical correlations, descending, in
+        [0, 1]; ``similarity``: their mean (mean CCA); ``distance = 1 - similarity``.
 
     Raises
     ------
     ValueError
-        Fewer than 2 datapoints (also for a merged Moments), an empty Moments, bad arguments.
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
+        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+    TypeError
+        A Moments together with ``y``, ``y`` missing, or complex input.
     FloatingPointError
-        The moments hold inf/NaN (never from finite input: see ``fastcca._scale``).
+        The moments hold inf/NaN (never from finite input: each side is accumulated in exact
+        power-of-two units, docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
+
+    Warns
+    -----
+    fastcca.DegenerateCCAWarning
+        Fewer datapoints than the CCA needs (``n - 1 < rank_x + rank_y``): some coefficients are 1
+        by construction.
+    fastcca.Float32PrecisionWarning
+        ``precision="float32"`` on data too collinear for it (estimated error above 1e-5).
+
+    Notes
+    -----
+    Hotelling (1936); the algorithm of Raghu et al. 2017, section 2, from moments: with
+    whitening factors ``Gx``, ``Gy`` of the regularised blocks (``Gx^T (Sxx + eps I) Gx = I``),
+    the canonical correlations are the singular values of ``Gx^T Sxy Gy``.  Definitions:
+    docs/definitions.md.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((1000, 6))
+    >>> y = x[:, :3] @ rng.standard_normal((3, 4))          # y depends on 3 of x's neurons
+    >>> r = fastcca.cca(x, y)
+    >>> np.round(r.coefficients, 6)
+    array([1., 1., 1., 0.])
     """
     eps = check_nonnegative(eps, "eps")
     m = as_moments(x, y, backend, precision, what="cca")
@@ -99,9 +137,59 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
              backend: str = "auto", precision: str = "float64") -> CCAResult:
-    """Mean canonical correlation.  ``threshold=None``: the mean of all coefficients (what the
-    SVCCA tutorials call the CCA similarity); a float: the reference ``mean`` over the leading
-    coefficients that make up that fraction of their sum (``CCAResult.threshold_mean``)."""
+    """Mean canonical correlation of x (n, p) and y (n, q), or of a Moments.
+
+    Parameters
+    ----------
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
+        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
+        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    eps : float, default 1e-10
+        Relative regularisation, as in :func:`fastcca.cca`.
+    threshold : float in (0, 1], optional
+        ``None`` (default): the mean of all coefficients (what the SVCCA tutorials call the CCA
+        similarity).  A float: the reference code's ``mean``, over the leading coefficients that
+        make up that fraction of their sum (:meth:`CCAResult.threshold_mean`).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
+    precision : {"float64", "float32"}
+        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
+        Moments input.  A float32 result carries its estimated error in ``notes``.
+
+    Returns
+    -------
+    CCAResult
+        With ``measure="mean_cca"`` and ``similarity`` the mean described above.
+
+    Raises
+    ------
+    ValueError
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
+        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+    TypeError
+        A Moments together with ``y``, ``y`` missing, or complex input.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
+
+    Notes
+    -----
+    The same canonical correlations as :func:`fastcca.cca` (Raghu et al. 2017, section 2);
+    only the summary differs.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((1000, 6))
+    >>> y = x[:, :3] @ rng.standard_normal((3, 4))
+    >>> round(fastcca.mean_cca(x, y).similarity, 6)          # coefficients 1, 1, 1, 0
+    0.75
+    >>> round(fastcca.mean_cca(x, y, threshold=0.98).similarity, 6)
+    1.0
+    """
     r = cca(x, y, eps=eps, backend=backend, precision=precision)
     sim = r.similarity if threshold is None else r.threshold_mean(threshold)
     notes = r.notes + ((f"similarity = mean of the leading coefficients reaching {threshold:g} of their sum",)

@@ -28,9 +28,53 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
                precision: str = "float64") -> CKAResult:
     """Linear CKA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
-    ``spectrum=True`` also returns, as ``coefficients``, the contributions
-    ``sigma_i(Sxy)^2 / (||Sxx||_F ||Syy||_F)`` (descending, summing to the similarity); it costs
-    the singular values of the (p, q) cross block, so it is off by default (empty array).
+    Parameters
+    ----------
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
+        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
+        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    spectrum : bool, default False
+        Also return, as ``coefficients``, the contributions
+        ``sigma_i(Sxy)^2 / (||Sxx||_F ||Syy||_F)`` (descending, summing to the similarity); it
+        costs the singular values of the (p, q) cross block, so it is off by default (empty).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
+    precision : {"float64", "float32"}
+        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
+        Moments input.  A float32 result carries its estimated error in ``notes``.
+
+    Returns
+    -------
+    CKAResult
+        ``similarity = ||Sxy||_F^2 / (||Sxx||_F ||Syy||_F)`` on centred data, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
+        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+    TypeError
+        A Moments together with ``y``, ``y`` missing, or complex input.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
+
+    Notes
+    -----
+    Kornblith et al. 2019, equation for linear CKA.  It whitens nothing, so it is defined for
+    n < p and its float32 error stays at rounding level; it is invariant to orthogonal maps and
+    isotropic scaling of either side, not to every invertible linear map.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((500, 8))
+    >>> q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+    >>> round(fastcca.linear_cka(x, 3 * x @ q).similarity, 6)     # rotated and scaled copy
+    1.0
     """
     m = as_moments(x, y, backend, precision, what="linear_cka")
     be, xp = m._be, m._be.xp
@@ -43,7 +87,7 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     else:
         # ||Sxy|| / sqrt(||Sxx|| ||Syy||) is scale-free; squaring it last never overflows
         den = np.sqrt(nxx) * np.sqrt(nyy)
-        sim = (frobenius(xp, m.sxy) / den) ** 2
+        sim = float((frobenius(xp, m.sxy) / den) ** 2)
         coef = (be.to_numpy(be.svdvals(m.sxy)) / den) ** 2 if spectrum else np.zeros(0)
     return CKAResult(measure="linear_cka", similarity=min(sim, 1.0), coefficients=coef, n=m.n,
                      p=m.p, q=m.q, notes=tuple(notes))

@@ -89,21 +89,61 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
 
     Parameters
     ----------
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
+        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
+        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
     keep : float in (0, 1] or int, default 0.99
-        A float keeps, per side, the top directions whose singular values reach that fraction of
-        the sum of all singular values (the papers' rule: singular values, not variances); an int
-        keeps that many directions.
+        A float keeps, per side, the fewest top singular directions whose singular values reach
+        that fraction of the sum of all singular values (the papers' rule: singular values, not
+        variances); an int keeps that many directions.
     keep_rule : {"sum", "variance"}
-        For a float ``keep``: ``"sum"`` (default, the papers') or ``"variance"`` (fraction of the
-        total variance, i.e. of the sum of squared singular values, as in the SVCCA tutorials'
+        For a float ``keep``: ``"sum"`` (default, the papers') or ``"variance"`` (fraction of
+        the total variance, i.e. of the squared singular values, as in the SVCCA tutorials'
         99%-variance examples).
     eps : float, default 1e-10
         Regularisation of the CCA on the reduced moments (see :func:`fastcca.cca`).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
+    precision : {"float64", "float32"}
+        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
+        Moments input.  A float32 result carries its estimated error in ``notes``.
 
     Returns
     -------
     SVCCAResult
-        ``similarity``: mean of the min(k_x, k_y) canonical correlations.
+        ``similarity``: mean of the ``min(k_x, k_y)`` canonical correlations; ``k_x``, ``k_y``:
+        the directions kept; ``singular_values_x``, ``singular_values_y``.
+
+    Raises
+    ------
+    ValueError
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
+        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+    TypeError
+        A Moments together with ``y``, ``y`` missing, or complex input.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
+    fastcca.BackendUnavailableError
+        ``backend="cuda"`` without CuPy or a GPU.
+
+    Notes
+    -----
+    Raghu et al. 2017, section 2.  The singular values of centred X are ``sqrt(lambda)`` for
+    the eigenvalues of ``Sxx``, so the SV step is an ``eigh`` of a (p, p) block, never an SVD of
+    the (n, p) data; CCA then runs on the reduced moments ``diag(lambda_k)`` and
+    ``Px_k^T Sxy Py_k``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> signal = rng.standard_normal((2000, 4))
+    >>> x = signal @ rng.standard_normal((4, 30)) + 0.01 * rng.standard_normal((2000, 30))
+    >>> y = signal @ rng.standard_normal((4, 20)) + 0.01 * rng.standard_normal((2000, 20))
+    >>> r = fastcca.svcca(x, y, keep=4)                 # the 4 signal directions of each side
+    >>> r.k_x, r.k_y, round(r.similarity, 3)
+    (4, 4, 1.0)
     """
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)

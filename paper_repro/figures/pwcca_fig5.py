@@ -6,7 +6,7 @@ converge to distinct clusters of solutions, and the clusters differ in robustnes
 Population: :func:`paper_repro.populations.lr_population` (default scale: PWCCAConvNet x1/8 on
 digits, Adam learning rates 1e-4 / 1e-3 / 1e-2, 8 seeds each, 300 steps; the lr=1e-3 nets are
 Fig 4's width-1/8 nets).  Layer: ``layer`` of the config (conv11 at the default scale: the last
-conv layer, each filter's spatial mean; conv9 gives the same picture, README).
+conv layer, each filter's spatial mean; conv9 gives the same picture, docs/paper-repro-groups.md).
 
 - distance: the paper's PWCCA distance, symmetrised ``(d(A, B) + d(B, A)) / 2``, on the training
   images;

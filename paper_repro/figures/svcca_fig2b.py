@@ -104,7 +104,7 @@ def check(data) -> ClaimCheck:
                   "full_accuracy": data["full_accuracy"]},
         holds=bool(holds),
         note=(f"the threshold {MIN_RATIO:g} neurons per direction is this check's choice; at the default scale "
-              "the fc1 ratio depends on the seed (between 2 and 3.5 over seeds 0-3, see README), p2 needs more "
+              "the fc1 ratio depends on the seed (between 2 and 3.5 over seeds 0-3, see docs/paper-repro-groups.md), p2 needs more "
               "neurons per direction and fc2 fewer"))
 
 

@@ -99,7 +99,7 @@ def check(data) -> ClaimCheck:
                    f"block-output pairs / mean of pairs with a BN(conv) branch layer > {STRIPE_RATIO}. Holds iff all three hold"),
         measured=measured, holds=bool(ok),
         note=("digits (8x8, 1 channel), narrow nets, 2000 steps; similarity values off the diagonal are much "
-              "higher than in the published CIFAR-10 heatmaps (0.4-0.7 vs ~0.1-0.2), see the README"))
+              "higher than in the published CIFAR-10 heatmaps (0.4-0.7 vs ~0.1-0.2), see docs/paper-repro-groups.md"))
 
 
 def draw(data):
