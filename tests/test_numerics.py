@@ -233,6 +233,46 @@ def test_joint_moments_in_per_layer_units_equal_the_pair_moments(xy, monkeypatch
         monkeypatch.setattr(fastcca.backend, "_auto_host_override", None)
 
 
+@settings(max_examples=10, deadline=None)
+@given(us=st.lists(st.floats(-150, 150), min_size=3, max_size=3))
+def test_grids_are_invariant_to_rescaling_each_layer(us):
+    x, y = make_pair(300, 6, 5, seed=7)
+    z = x[:, :2] @ np.ones((2, 3)) + 0.5 * y[:, :3]
+    layers = {"x": x, "y": y, "z": z}
+    ref = JointMoments().update(layers)
+    jm = JointMoments().update({k: v * 10.0 ** u for (k, v), u in zip(layers.items(), us)})
+    for measure in fastcca.grid.MEASURES:
+        with no_runtime_warnings():
+            got = fastcca.similarity_grid(jm, measure=measure).values
+        np.testing.assert_allclose(got, fastcca.similarity_grid(ref, measure=measure).values, atol=1e-9,
+                                   err_msg=measure)
+
+
+@settings(max_examples=8, deadline=None)
+@given(ua=st.floats(-150, 150), ub=st.floats(-150, 150))
+def test_joint_conv_moments_are_invariant_to_rescaling_each_layer(ua, ub):
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((50, 3, 4, 4))
+    b = np.roll(a, 1, axis=3)[:, :2] + 0.4 * rng.standard_normal((50, 2, 4, 4))
+    ref = JointConvMoments([("a", "b")]).update({"a": a, "b": b})
+    jc = JointConvMoments([("a", "b")], chunk_bytes=3000).update({"a": a * 10.0 ** ua, "b": b * 10.0 ** ub})
+    for f in (fastcca.conv_cca, fastcca.conv_svcca):
+        assert_same_result(f(jc.moments("a", "b")), f(ref.moments("a", "b")), 1e-9)
+
+
+@settings(max_examples=5, deadline=None)
+@given(ux=st.floats(-150, 150), uy=st.floats(-150, 150))
+def test_dask_reductions_are_invariant_to_rescaling(ux, uy):
+    da = pytest.importorskip("dask.array")
+    from fastcca.dask import moments
+    x, y = make_pair(300, 6, 5, seed=9)
+    m = moments(da.from_array(x * 10.0 ** ux, chunks=(70, -1)), da.from_array(y * 10.0 ** uy, chunks=(70, -1)),
+                scheduler="sync")
+    whole = Moments.from_arrays(x, y)
+    for f in MEASURES.values():
+        assert_same_result(f(m), f(whole), 1e-9)
+
+
 def test_joint_moments_batches_of_different_magnitudes_and_merges(xy):
     x, y = _two_magnitudes(*xy)
     whole = JointMoments().update({"x": x, "y": y})
@@ -454,7 +494,7 @@ def test_notes_tell_constant_from_near_constant_and_underflowed_neurons(xy):
     assert any("x: 1 neuron(s) vary but their variance underflows" in n for n in g.notes)
 
 
-def test_notes_without_bounds_keep_the_old_wording(xy, tmp_path):
+def test_notes_without_bounds_keep_the_old_wording(xy):
     x, y = xy
     x = np.column_stack([x, np.full(len(x), 7.0)])
     m = Moments.from_arrays(x, y)
