@@ -68,53 +68,68 @@ def _child(tree: str, n: int, p: int, inner: int, threads: int, scaled: bool) ->
 
 
 def _components(n: int, p: int, repeats: int, threads: int) -> dict:
-    """Interleaved, in one process: both sides' centring, old primitive vs new, and the
-    finiteness check of the three (p, p) blocks.  CPU seconds, medians over ``repeats``."""
+    """Interleaved, in one process, what the change adds to an update, step by step (CPU
+    seconds, medians over ``repeats``): both sides' centring (``center_checked`` before,
+    ``center_scaled`` now) on (n, p), the finiteness check of the three (p, p) blocks, and Chan's
+    merge of a batch's blocks into a state (before: three rank-1 updates; now: the same plus the
+    exponent alignment and the column bounds).  Then ``Moments.update`` of an (8192, p) batch
+    against the update before the change, as the median of paired ratios."""
     sys.path.insert(0, ROOT)
     from threadpoolctl import threadpool_limits
     threadpool_limits(threads)
     import numpy as np
+    import fastcca
     from fastcca._validation import check_state_finite
     from fastcca.kernels import cpu
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, p))
     y = x[:, ::-1] * 0.5 + rng.standard_normal((n, p))
-    blocks = {k: rng.standard_normal((p, p)) for k in ("sxx", "syy", "sxy")}
-    cpu.center_checked(x[:2048]), cpu.center_scaled(x[:2048])
-    old, new, check = [], [], []
-    for _ in range(repeats):
-        c = time.process_time()
-        cpu.center_checked(x), cpu.center_checked(y)
-        old.append(time.process_time() - c)
-        c = time.process_time()
-        cpu.center_scaled(x), cpu.center_scaled(y)
-        new.append(time.process_time() - c)
-        c = time.process_time()
-        check_state_finite(np, blocks, "update")
-        check.append(time.process_time() - c)
-    out = {k: statistics.median(v) for k, v in (("center_checked", old), ("center_scaled", new), ("check", check))}
-    import fastcca
     xb, yb = x[:8192], y[:8192]
     m = fastcca.Moments.from_arrays(xb, yb)
-    st = dict(n=m.n, mx=m.mean_x.copy(), my=m.mean_y.copy(), sxx=m.sxx.copy(), syy=m.syy.copy(), sxy=m.sxy.copy())
-    ratios = []
+    cx, cy = cpu.center_scaled(xb), cpu.center_scaled(yb)
+    blocks = {"sxx": cpu.scatter(cx.xc, cx.xc), "syy": cpu.scatter(cy.xc, cy.xc), "sxy": cpu.scatter(cx.xc, cy.xc)}
+    cpu.center_checked(x[:2048])
+    t = {k: [] for k in ("center_checked", "center_scaled", "check", "merge_before", "merge_now")}
+
+    def timed(key, f, *a, **kw):
+        c = time.process_time()
+        f(*a, **kw)
+        t[key].append(time.process_time() - c)
+
+    for _ in range(repeats):
+        timed("center_checked", lambda: (cpu.center_checked(x), cpu.center_checked(y)))
+        timed("center_scaled", lambda: (cpu.center_scaled(x), cpu.center_scaled(y)))
+        timed("check", check_state_finite, np, blocks, "update")
+        st, mm = _dict_state(m), m.copy()
+        timed("merge_before", _merge_before_scaling, cpu, st, 8192, cx.mean, cy.mean, *blocks.values())
+        timed("merge_now", mm._merge_parts, 8192, cx.mean, cy.mean, *blocks.values(), 0, 0,
+              (cx.lo, cx.hi, cy.lo, cy.hi), owned=False, same=False)
+    out = {k: statistics.median(v) for k, v in t.items()}
+    st, ratios = _dict_state(m), []
     for r in range(repeats):
-        t = {}
+        tt = {}
         for which in ("new", "old") if r % 2 == 0 else ("old", "new"):
             c = time.process_time()
             m.update(xb, yb) if which == "new" else _update_before_scaling(cpu, st, xb, yb)
-            t[which] = time.process_time() - c
-        ratios.append(t["new"] / t["old"])
+            tt[which] = time.process_time() - c
+        ratios.append(tt["new"] / tt["old"])
     out["update_8192_paired_ratio"] = statistics.median(ratios)
     return out
+
+
+def _dict_state(m) -> dict:
+    return dict(n=m.n, mx=m.mean_x.copy(), my=m.mean_y.copy(), sxx=m.sxx.copy(), syy=m.syy.copy(), sxy=m.sxy.copy())
 
 
 def _update_before_scaling(be, st, x, y) -> None:
     """``Moments.update`` as it was before the power-of-two units (fastcca 6dfa278), on a dict
     state: centre, three products, Chan's merge."""
     (xc, mx), (yc, my) = be.center_checked(x), be.center_checked(y)
-    sxx, syy, sxy = be.scatter(xc, xc), be.scatter(yc, yc), be.scatter(xc, yc)
-    na, nb = st["n"], x.shape[0]
+    _merge_before_scaling(be, st, x.shape[0], mx, my, be.scatter(xc, xc), be.scatter(yc, yc), be.scatter(xc, yc))
+
+
+def _merge_before_scaling(be, st, nb, mx, my, sxx, syy, sxy) -> None:
+    na = st["n"]
     n = na + nb
     dx, dy = mx - st["mx"], my - st["my"]
     for k, blk, u, v in (("sxx", sxx, dx, dx), ("syy", syy, dy, dy), ("sxy", sxy, dx, dy)):
@@ -139,13 +154,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="the clock the limit applies to")
     ap.add_argument("--limit", type=float, default=1.03)
+    ap.add_argument("--component-repeats", type=int, default=15,
+                    help="interleaved repeats of the in-process component and update A/B timings")
     ap.add_argument("--out", help="write the results as JSON here")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_scaled", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--_components", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._components:
-        print(json.dumps(_components(args.n, args.p, 9, args.threads)))
+        print(json.dumps(_components(args.n, args.p, args.component_repeats, args.threads)))
         return 0
     if args._child:
         print(json.dumps(_child(args._child, args.n, args.p, args.inner, args.threads, args._scaled)))
@@ -194,14 +211,16 @@ def main(argv=None) -> int:
                            load_avg=os.getloadavg(), baseline=trees["baseline"], times=times, medians=med,
                            ratio=ratio, paired_ratio=paired, ratio_scaled=ratio_scaled), fh, indent=1)
     cmd = [sys.executable, os.path.abspath(__file__), "--_components", "--n", str(args.n), "--p", str(args.p),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--component-repeats", str(args.component_repeats)]
     comp = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-    added = comp["center_scaled"] - comp["center_checked"] + comp["check"]
+    added = (comp["center_scaled"] - comp["center_checked"] + comp["check"]
+             + comp["merge_now"] - comp["merge_before"])
     share = added / med["cpu"]["this"]["one_batch"]
-    print(f"\ncomponents (cpu s, medians of 9 interleaved): centring both sides {comp['center_checked']:.4f} -> "
-          f"{comp['center_scaled']:.4f}, block check {comp['check']:.4f}: +{added:.4f} s = "
-          f"{100 * share:.2f}% of this tree's one-batch pass; Moments.update of an (8192, {args.p}) batch "
-          f"against the update before the change: paired median ratio {comp['update_8192_paired_ratio']:.3f}")
+    print(f"\ncomponents (cpu s, medians of {args.component_repeats} interleaved): centring both sides "
+          f"{comp['center_checked']:.4f} -> {comp['center_scaled']:.4f}, block check {comp['check']:.4f}, "
+          f"merge {comp['merge_before']:.4f} -> {comp['merge_now']:.4f}: {added:+.4f} s = {100 * share:.2f}% of "
+          f"this tree's one-batch pass; Moments.update of an (8192, {args.p}) batch against the update "
+          f"before the change: paired median ratio {comp['update_8192_paired_ratio']:.3f}")
     if args.out:
         with open(args.out) as fh:
             rec = json.load(fh)
