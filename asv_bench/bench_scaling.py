@@ -4,26 +4,35 @@ against a baseline source tree (the code before the change), in ONE run.
     git archive main | (mkdir -p /tmp/fastcca-base && tar -x -C /tmp/fastcca-base)
     python asv_bench/bench_scaling.py --baseline /tmp/fastcca-base [--n 50000 --p 1024] [--out FILE.json]
 
-Each timing runs in a fresh child process that imports fastcca from one tree (the baseline or
-this one), generates the same data (seeded, float64, (n, p) and (n, p) C-ordered), compiles
-the kernels on a small batch, then times ``Moments.from_arrays(x, y)`` (one batch: the whole
-pass, centring both sides + SYRK + SYRK + GEMM) and ``Moments.from_arrays(x, y,
-batch_size=8192)`` (the streaming path: per-batch checks and merges included) ``--inner``
+End to end: each timing runs in a fresh child process that imports fastcca from one tree (the
+baseline or this one), generates the same data (seeded, float64, (n, p) and (n, p)
+C-ordered), compiles the kernels on a small batch, then times ``Moments.from_arrays(x, y)`` (one
+batch: the whole pass, centring both sides + SYRK + SYRK + GEMM) and ``Moments.from_arrays(x,
+y, batch_size=8192)`` (the streaming path: per-batch checks and merges included) ``--inner``
 times each, keeping the fastest.  Children alternate between the two trees, in swapped order
-every round, so that a load change on a shared machine hits both alike; the medians over
-``--rounds`` rounds and their ratio (this / baseline) are printed.  A third case times this
-tree on the same data times 1e200 (exponent 640: the scaled path; the baseline overflows there).
+every round, so that a load change on a shared machine hits both alike; printed are the medians
+over ``--rounds`` rounds, their ratio (this / baseline) and the median of the per-round ratios
+("paired").  A third case times this tree on the same data times 1e200 (exponent 640: the
+scaled path; the baseline overflows there).
 
-A last child of this tree times, in one process and interleaved, what the change adds to a
-pass: the scale-robust centring of both sides (``center_scaled``) against the plain centring it
-replaced (``center_checked``), plus the finiteness check of the three blocks; that difference
-over this tree's one-batch pass is a second, far less noisy estimate of the cost.  It also
+Clocks: each pass is timed by the wall clock and by the process CPU time (user + system of all
+its threads).  On a shared, loaded machine the wall clock of a child swings by tens of percent;
+with ``--threads 1`` (the default) the CPU time counts the work a pass does rather than its
+waiting for a core, though cache and memory-bandwidth contention still move it by several
+percent -- more than the cost measured here.
+
+Components: a last child of this tree times, in one process and interleaved, each step the
+change touches (``_components``): both sides' centring (``center_checked`` before,
+``center_scaled`` now), the finiteness check of the three blocks, and the merge (before: three
+rank-1 updates; now: the same plus exponent alignment and column bounds).  The summed
+difference over this tree's one-batch pass is the far less noisy estimate of the cost.  It also
 times ``Moments.update`` of one (8192, p) batch against the update as it was before the change
-(``_update_before_scaling``: the same kernels, without exponents, bounds or block check),
-interleaved, and prints the median of the paired ratios.
+(``_update_before_scaling``), interleaved, as the median of the paired ratios.
 
-Exit status 1 when the median ratio of the one-batch pass exceeds ``--limit`` (default 1.03).
-BLAS limited to ``--threads`` threads (threadpoolctl); fastcca's Numba kernels are serial.
+Exit status 1 when the changed steps cost more than ``--limit - 1`` (default 3%) of this tree's
+one-batch pass: the component estimate is the gate, as it resolves a fraction of a percent where
+the end-to-end ratios (printed with it) swing by 5-10% on a shared machine.  BLAS limited to
+``--threads`` threads (threadpoolctl); fastcca's Numba kernels are serial.
 """
 from __future__ import annotations
 
@@ -152,7 +161,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--inner", type=int, default=3, help="timed passes per child (the fastest counts)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="the clock the limit applies to")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="the clock of the end-to-end summary line")
     ap.add_argument("--limit", type=float, default=1.03)
     ap.add_argument("--component-repeats", type=int, default=15,
                     help="interleaved repeats of the in-process component and update A/B timings")
@@ -219,7 +228,7 @@ def main(argv=None) -> int:
     print(f"\ncomponents (cpu s, medians of {args.component_repeats} interleaved): centring both sides "
           f"{comp['center_checked']:.4f} -> {comp['center_scaled']:.4f}, block check {comp['check']:.4f}, "
           f"merge {comp['merge_before']:.4f} -> {comp['merge_now']:.4f}: {added:+.4f} s = {100 * share:.2f}% of "
-          f"this tree's one-batch pass; Moments.update of an (8192, {args.p}) batch against the update "
+          f"this tree's one-batch pass; Moments.update of an ({min(args.n, 8192)}, {args.p}) batch against the update "
           f"before the change: paired median ratio {comp['update_8192_paired_ratio']:.3f}")
     if args.out:
         with open(args.out) as fh:
@@ -227,9 +236,11 @@ def main(argv=None) -> int:
         rec.update(components=comp, components_share=share)
         with open(args.out, "w") as fh:
             json.dump(rec, fh, indent=1)
-    got = ratio[args.clock]["one_batch"]
-    ok = got <= args.limit
-    print(f"\none-batch {args.clock}-time ratio {got:.3f} {'<=' if ok else '>'} limit {args.limit}")
+    # the gate: the step-by-step cost, which resolves a fraction of a percent; the end-to-end
+    # ratios above swing by 5-10% with the load of a shared machine (see the x1e200 control)
+    ok = 1.0 + share <= args.limit
+    print(f"\ncost of the changed steps 1 + {share:.4f} {'<=' if ok else '>'} limit {args.limit} "
+          f"(end to end, {args.clock} time, paired: {paired[args.clock]['one_batch']:.3f})")
     return 0 if ok else 1
 
 
