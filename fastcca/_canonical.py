@@ -14,6 +14,24 @@ Each side's scatter block ``S`` (k, k) is first rescaled by its largest absolute
    ``matrix_rank`` convention) are treated as zero: their directions leave the CCA, so
    constant or duplicated neurons never give NaN or LinAlgError; ``r`` is the whitened rank.
 
+Data rank (``rank_tol``, default :data:`RANK_TOL` = 1e-12)
+--------------------------------------------------------
+The ridge lifts every direction above the floor, including the null directions of a
+rank-deficient side (duplicated or linearly dependent neurons, fewer datapoints than neurons),
+which then enter the CCA with coefficients ~0 whatever the data: ``cca(x, x)`` of a layer with
+one duplicated neuron out of 13 would be 12/13.  So the rank is measured on the data's own
+spectrum, before the ridge: the **data rank** of a side is the number of eigenvalues of
+``S / max|S|`` (kept neurons) above ``rank_tol * lambda_max`` -- singular values of the centred
+data above ``sqrt(rank_tol) = 1e-6`` of the largest.  Below that lie exact dependencies (~1e-16
+in float64), float32 rounding of computed activations (~1e-15..1e-14) and directions a float64
+scatter resolves to no better than 1e-4 relative.  By default the directions below it leave the
+CCA (``G`` has no column for them) and ``rank`` counts the rest; ``drop=False`` (the public
+``rank_tol=None``, the reference implementation's behaviour) keeps them, lifted by the ridge,
+and only reports ``data_rank``.  A Cholesky factorisation of ``S / max|S| - rank_tol ||.||_inf I``
+proves full data rank cheaply (it succeeds only if every eigenvalue exceeds
+``rank_tol * lambda_max``); otherwise the ``eigh`` route counts the eigenvalues
+(``lambda(S_hat) - eps``).
+
 With ``eps = 1e-10`` (the default, as in the reference) this is the reference algorithm of
 google/svcca ``cca_core.compute_ccas`` (which uses ``pinv`` and a symmetric square root) up to
 rounding; ``eps = 0`` is exact CCA with a rank cutoff.
@@ -35,19 +53,33 @@ from dataclasses import dataclass
 import numpy as np
 
 _EPS64 = np.finfo(np.float64).eps
+#: default data-rank tolerance: eigenvalues of a side's rescaled scatter at or below this
+#: fraction of the largest are rank deficiency (see the module docstring)
+RANK_TOL = 1e-12
+
+
+def resolve_rank_tol(rank_tol) -> tuple[float, bool]:
+    """The public ``rank_tol`` (a validated float, or None) -> (tolerance, drop): None keeps
+    the deficient directions (the reference's behaviour) and reports them with the default
+    tolerance."""
+    return (RANK_TOL, False) if rank_tol is None else (float(rank_tol), True)
 
 
 @dataclass
 class Whitening:
     """One side's whitening: neurons ``kept`` (host bool mask, length p), the rescaling
     ``scale = max|S|``, and the factor ``G`` (k_kept, rank), kept implicitly for the
-    Cholesky route (``chol`` lower factor) or explicitly (``factor``)."""
+    Cholesky route (``chol`` lower factor) or explicitly (``factor``).  ``data_rank``: the
+    rank of the data's own scatter on the kept neurons (module docstring), ``<= rank`` when
+    deficient directions were kept (``drop=False``), ``== rank`` otherwise unless ``rcond``
+    floored more."""
     kept: np.ndarray
     scale: float
     rank: int
     route: str
     chol: object = None
     factor: object = None
+    data_rank: int = 0
 
     def apply_t(self, be, b):
         """``G^H b`` for b (k_kept, m) (``G^T`` for real blocks)."""
@@ -83,8 +115,10 @@ class Whitening:
         return float(xp.max(d * ggh))
 
 
-def whiten(be, s, eps: float, rcond: float | None = None, symmetric: bool = False) -> Whitening:
-    """Regularised whitening of a symmetric PSD scatter block ``s`` (p, p); see module doc."""
+def whiten(be, s, eps: float, rcond: float | None = None, symmetric: bool = False,
+           rank_tol: float = RANK_TOL, drop: bool = True) -> Whitening:
+    """Regularised whitening of a symmetric PSD scatter block ``s`` (p, p); see module doc.
+    ``rank_tol``/``drop``: the data-rank rule (module doc; :func:`resolve_rank_tol`)."""
     xp = be.xp
     p = s.shape[0]
     scale = float(xp.max(xp.abs(s))) if p else 0.0
@@ -99,17 +133,29 @@ def whiten(be, s, eps: float, rcond: float | None = None, symmetric: bool = Fals
     idx = np.flatnonzero(kept)
     sk = s if k == p else s[xp.asarray(idx)][:, xp.asarray(idx)]
     sk = sk / scale
-    sk[xp.arange(k), xp.arange(k)] += eps
     rc = k * _EPS64 if rcond is None else float(rcond)
-    if not symmetric and eps > 0:
-        # ||S_hat||_inf bounds lambda_max: if eps clears the floor for it, none is floored.
-        if eps >= rc * float(xp.max(xp.sum(xp.abs(sk), axis=1))):
-            l = be.cholesky(sk)
-            if l is not None:
-                return Whitening(kept, scale, k, "cholesky", chol=l)
+    rowsum = float(xp.max(xp.sum(xp.abs(sk), axis=1)))      # ||S_data||_inf >= lambda_max
+    eye = xp.arange(k)
+    full = False
+    # ||S_hat||_inf = ||S_data||_inf + eps bounds lambda_max: if eps clears the floor for it,
+    # none is floored, and a Cholesky factor whitens -- once the data rank is known to be full
+    if not symmetric and eps > 0 and eps >= rc * (rowsum + eps):
+        full = _full_data_rank(be, sk, rank_tol * rowsum)
+    sk[eye, eye] += eps
+    if full:
+        l = be.cholesky(sk)
+        if l is not None:
+            return Whitening(kept, scale, k, "cholesky", chol=l, data_rank=k)
     w, v = be.eigh(sk)
-    floor = rc * max(float(w[-1]), 0.0)
-    good = w > floor
+    w_h = be.to_numpy(w)
+    floor = rc * max(float(w_h[-1]), 0.0)
+    good = w_h > floor
+    # the data's own eigenvalues are those of S_hat less the ridge
+    data_ok = (w_h - eps) > rank_tol * max(float(w_h[-1]) - eps, 0.0)
+    data_rank = k if full else int(data_ok.sum())
+    if drop and not full:
+        good &= data_ok
+    good = xp.asarray(good)
     r = int(good.sum())
     inv = xp.where(good, 1.0 / xp.sqrt(xp.where(good, w, 1.0)), 0.0)
     if symmetric:
@@ -117,7 +163,15 @@ def whiten(be, s, eps: float, rcond: float | None = None, symmetric: bool = Fals
     else:
         # eigh returns ascending eigenvalues: the surviving ones are the last r
         factor = v[:, k - r:] * inv[k - r:]
-    return Whitening(kept, scale, r, "eigh-symmetric" if symmetric else "eigh", factor=factor)
+    return Whitening(kept, scale, r, "eigh-symmetric" if symmetric else "eigh", factor=factor,
+                     data_rank=data_rank)
+
+
+def _full_data_rank(be, sk, shift: float) -> bool:
+    """Whether every eigenvalue of the symmetric block ``sk`` exceeds ``shift`` (a Cholesky
+    factorisation of ``sk - shift I`` exists): a cheap proof of full data rank."""
+    xp = be.xp
+    return be.cholesky(sk - shift * xp.eye(sk.shape[0], dtype=sk.dtype)) is not None
 
 
 @dataclass
@@ -151,13 +205,15 @@ def cross_block(be, sxy, wx: Whitening, wy: Whitening):
 
 
 def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None = None,
-                           vectors: bool = False, symmetric: bool = False) -> CanonicalSolution:
+                           vectors: bool = False, symmetric: bool = False,
+                           rank_tol: float = RANK_TOL, drop: bool = True) -> CanonicalSolution:
     """Canonical correlations of the scatter blocks (see module doc for every convention).
 
     ``vectors``: False (coefficients only), True (both sides' singular vectors, one SVD), or
-    ``"x"`` / ``"y"`` (that side's only, from an eigendecomposition of the Gram of M)."""
-    wx = whiten(be, sxx, eps, rcond, symmetric)
-    wy = whiten(be, syy, eps, rcond, symmetric)
+    ``"x"`` / ``"y"`` (that side's only, from an eigendecomposition of the Gram of M).
+    ``rank_tol``, ``drop``: the data-rank rule (:func:`whiten`)."""
+    wx = whiten(be, sxx, eps, rcond, symmetric, rank_tol, drop)
+    wy = whiten(be, syy, eps, rcond, symmetric, rank_tol, drop)
     m = min(wx.rank, wy.rank)
     if m == 0:
         # empty vectors shaped (rank, 0), so canonical weights of the other side are (p, 0)
@@ -211,9 +267,12 @@ class BatchedWhitening:
     rank: np.ndarray
     route: np.ndarray
     factor: object
+    #: (B,) data rank of each block (:func:`whiten`'s ``data_rank``)
+    data_rank: np.ndarray = None
 
 
-def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None) -> BatchedWhitening:
+def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None,
+                   rank_tol: float = RANK_TOL, drop: bool = True) -> BatchedWhitening:
     """Regularised whitening of every block of a stack ``s`` (B, p, p) of Hermitian PSD scatter
     blocks (real or complex), with :func:`whiten`'s semantics applied per block: rescale by
     ``max|S_b|``, drop neurons with ``Re(S_b,jj) / max|S_b| < eps``, add ``eps I``, then a
@@ -223,6 +282,8 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None) ->
 
     ``valid`` (B, p) bool, optional, marks padding: invalid neurons are never kept nor counted
     (for stacks of blocks of different true sizes padded to one shape).
+
+    ``rank_tol``, ``drop``: the data-rank rule of :func:`whiten`, per block.
 
     All blocks with the same kept mask are decomposed together by one batched LAPACK call.
     """
@@ -237,9 +298,10 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None) ->
         kept &= np.asarray(valid, dtype=bool)
     factor = xp.zeros(s.shape, dtype=s.dtype)
     rank = np.zeros(nb, dtype=np.int64)
+    data_rank = np.zeros(nb, dtype=np.int64)
     route = np.full(nb, "empty", dtype=object)
     if nb == 0 or not kept.any():
-        return BatchedWhitening(kept, scale, rank, route, factor)
+        return BatchedWhitening(kept, scale, rank, route, factor, data_rank)
     masks, group = np.unique(kept, axis=0, return_inverse=True)
     group = np.asarray(group).reshape(-1)
     for gi, mask in enumerate(masks):
@@ -250,35 +312,50 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None) ->
         idx = np.flatnonzero(mask)
         mi, ii = xp.asarray(members), xp.asarray(idx)
         sk = s[mi][:, ii][:, :, ii] / xp.asarray(scale[members])[:, None, None]
-        sk[:, xp.arange(k), xp.arange(k)] += eps
         rc = k * _EPS64 if rcond is None else float(rcond)
         g = xp.zeros(sk.shape, dtype=sk.dtype)
         done = np.zeros(len(members), dtype=bool)
+        full = np.zeros(len(members), dtype=bool)
+        ar = xp.arange(k)
         if eps > 0:
-            # ||S_hat||_inf bounds lambda_max: if eps clears the floor for it, none is floored.
+            # ||S_hat||_inf = ||S_data||_inf + eps bounds lambda_max: if eps clears the floor for
+            # it, none is floored; the Cholesky route then needs a proof of full data rank
             rowsum = be.to_numpy(xp.max(xp.sum(xp.abs(sk), axis=2), axis=1))
-            cand = np.flatnonzero(eps >= rc * rowsum)
+            cand = np.flatnonzero(eps >= rc * (rowsum + eps))
             if cand.size:
-                l, okc = be.cholesky_batched(sk[xp.asarray(cand)])
-                good = cand[okc]
-                if good.size:
-                    linv = be.inv_lower_batched(l[xp.asarray(np.flatnonzero(okc))])
-                    g[xp.asarray(good)] = linv.conj().transpose(0, 2, 1)       # G = L^-H
-                    done[good] = True
-                    rank[members[good]] = k
-                    route[members[good]] = "cholesky"
+                shifted = sk[xp.asarray(cand)]
+                shifted[:, ar, ar] -= xp.asarray(rank_tol * rowsum[cand])[:, None]
+                full[cand[be.cholesky_batched(shifted)[1]]] = True
+        sk[:, ar, ar] += eps
+        cand = np.flatnonzero(full)
+        if cand.size:
+            l, okc = be.cholesky_batched(sk[xp.asarray(cand)])
+            good = cand[okc]
+            if good.size:
+                linv = be.inv_lower_batched(l[xp.asarray(np.flatnonzero(okc))])
+                g[xp.asarray(good)] = linv.conj().transpose(0, 2, 1)       # G = L^-H
+                done[good] = True
+                rank[members[good]] = k
+                data_rank[members[good]] = k
+                route[members[good]] = "cholesky"
         rest = np.flatnonzero(~done)
         if rest.size:
             w, v = be.eigh(sk[xp.asarray(rest)])
             w_h = be.to_numpy(w)
             floor = rc * np.maximum(w_h[:, -1], 0.0)
             good = w_h > floor[:, None]
+            # the data's own eigenvalues are those of S_hat less the ridge
+            data_ok = (w_h - eps) > rank_tol * np.maximum(w_h[:, -1] - eps, 0.0)[:, None]
+            data_ok |= full[rest][:, None]
+            if drop:
+                good &= data_ok
             inv = np.where(good, 1.0 / np.sqrt(np.where(good, w_h, 1.0)), 0.0)
             g[xp.asarray(rest)] = v * xp.asarray(inv)[:, None, :]
             rank[members[rest]] = good.sum(axis=1)
+            data_rank[members[rest]] = data_ok.sum(axis=1)
             route[members[rest]] = "eigh"
         factor[mi[:, None, None], ii[None, :, None], ii[None, None, :]] = g
-    return BatchedWhitening(kept, scale, rank, route, factor)
+    return BatchedWhitening(kept, scale, rank, route, factor, data_rank)
 
 
 def batched_max_variance_inflation(be, bw: BatchedWhitening, s) -> float:
@@ -305,7 +382,8 @@ class BatchedCanonicalSolution:
 
 
 def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: float | None = None,
-                                   valid_x=None, valid_y=None) -> BatchedCanonicalSolution:
+                                   valid_x=None, valid_y=None, rank_tol: float = RANK_TOL,
+                                   drop: bool = True) -> BatchedCanonicalSolution:
     """Canonical correlations of a stack of scatter blocks ``sxx`` (B, p, p), ``syy`` (B, q, q),
     ``sxy`` (B, p, q) (real or complex Hermitian, ``sxy = X^H Y``), each block exactly as
     :func:`canonical_correlations` would treat it: singular values of
@@ -313,8 +391,8 @@ def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: floa
     xp = be.xp
     region = getattr(be, "batched_region", None)
     with (region() if region is not None else nullcontext()):
-        wx = whiten_batched(be, sxx, eps, rcond, valid_x)
-        wy = whiten_batched(be, syy, eps, rcond, valid_y)
+        wx = whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop)
+        wy = whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop)
         nb = sxx.shape[0]
         m = min(sxx.shape[-1], syy.shape[-1])
         count = np.minimum(wx.rank, wy.rank)

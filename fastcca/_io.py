@@ -49,20 +49,99 @@ def save_npz_atomic(path, arrays: dict) -> None:
 
 def load_npz(path, kind, required) -> dict:
     """Load a .npz written by :func:`save_npz_atomic` with ``format == kind`` (a string, or a
-    tuple of the format versions accepted), without pickle."""
+    tuple of the format versions accepted), without pickle.
+
+    The file is opened here and closed whatever happens (``np.load`` on a path leaks its
+    handle when the zip is corrupt); a plain ``.npy`` array, an empty, truncated or foreign
+    file is a :class:`FastccaFileError` naming the file."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    kind = " or ".join(kinds)
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except FileNotFoundError:
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise FastccaFileError(f"{path}: expected a {kind} .npz archive, found a single .npy array "
+                                       f"(shape {getattr(z, 'shape', '?')}); a .npy file is not saved moments")
+            with z:
+                data = {k: z[k] for k in z.files}
+    except (FileNotFoundError, FastccaFileError):
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         raise FastccaFileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    fmt = str(data.get("format", ""))
-    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    fmt = data.get("format")
+    fmt = str(fmt) if isinstance(fmt, np.ndarray) and fmt.shape == () and fmt.dtype.kind == "U" else ""
     if fmt not in kinds:
-        raise FastccaFileError(f"{path}: expected a {' or '.join(kinds)} file, found format {fmt or 'none'!r}")
+        raise FastccaFileError(f"{path}: expected a {kind} file, found format {fmt or 'none'!r}")
     missing = [k for k in required if k not in data]
     if missing:
         raise FastccaFileError(f"{path}: {fmt} file lacks {', '.join(missing)}")
     return data
+
+
+# ------------------------------------------------------------------------------------------
+# Field checks for loaded state: every field's dtype, shape, finiteness and range, with an
+# error naming the file and the field (issue 22).
+# ------------------------------------------------------------------------------------------
+def _field_error(path, name: str, expected: str, a) -> FastccaFileError:
+    got = f"dtype {a.dtype}, shape {a.shape}"
+    if a.size == 1 and a.dtype.kind in "biufcUS":
+        got += f", value {a.reshape(()).item()!r}"
+    return FastccaFileError(f"{os.fspath(path)}: field {name!r}: expected {expected}, found {got}")
+
+
+def field_count(data: dict, path, name: str, minimum: int = 1) -> int:
+    """A 0-d integer field ``>= minimum`` (a count such as ``n``)."""
+    a = data[name]
+    if a.shape != () or a.dtype.kind not in "iu" or int(a) < minimum:
+        raise _field_error(path, name, f"a 0-d integer >= {minimum}", a)
+    return int(a)
+
+
+def field_choice(data: dict, path, name: str, choices, default=None) -> str:
+    """A 0-d string field among ``choices`` (``default`` when absent: older files)."""
+    if name not in data and default is not None:
+        return default
+    a = data[name]
+    if a.shape != () or a.dtype.kind != "U" or str(a) not in choices:
+        raise _field_error(path, name, f"a 0-d string, one of {', '.join(map(repr, choices))}", a)
+    return str(a)
+
+
+def field_flag(data: dict, path, name: str, default: bool) -> bool:
+    """A 0-d boolean field (``default`` when absent: older files)."""
+    if name not in data:
+        return default
+    a = data[name]
+    if a.shape != () or a.dtype != np.bool_:
+        raise _field_error(path, name, "a 0-d bool", a)
+    return bool(a)
+
+
+def field_shape(data: dict, path, name: str, length: int) -> tuple:
+    """A 1-D integer field of ``length`` positive entries (a saved shape)."""
+    a = data[name]
+    if a.shape != (length,) or a.dtype.kind not in "iu" or (a < 1).any():
+        raise _field_error(path, name, f"{length} positive integers", a)
+    return tuple(int(v) for v in a)
+
+
+def field_array(data: dict, path, name: str, shape: tuple, dtype, *, scatter: bool = False) -> np.ndarray:
+    """A finite array field of exactly ``shape`` and ``dtype``.  ``scatter``: a stack of
+    Hermitian PSD scatter blocks (last two axes square): a real non-negative diagonal and
+    Hermitian within rounding (1e-8 of the largest entry)."""
+    a = data[name]
+    expected = f"a finite {dtype.__name__} array of shape {shape}"
+    if a.shape != tuple(shape) or a.dtype != dtype:
+        raise _field_error(path, name, expected, a)
+    if not np.isfinite(a).all():
+        bad = int(a.size - np.isfinite(a).sum())
+        raise FastccaFileError(f"{os.fspath(path)}: field {name!r}: {bad} of its {a.size} entries are NaN or Inf")
+    if scatter and a.size:
+        diag = np.diagonal(a, axis1=-2, axis2=-1)
+        top = float(np.abs(a).max())
+        asym = float(np.abs(a - np.swapaxes(a, -1, -2).conj()).max())
+        if (np.real(diag) < 0).any() or np.abs(np.imag(diag)).max(initial=0.0) > 1e-8 * top or asym > 1e-8 * top:
+            raise FastccaFileError(f"{os.fspath(path)}: field {name!r}: not a scatter block (a negative or complex "
+                                   f"diagonal, or not symmetric: largest asymmetry {asym:.3g} of {top:.3g})")
+    return a

@@ -4,7 +4,10 @@ Errors name the argument, what was expected and what was received.
 """
 from __future__ import annotations
 
+import inspect
+import numbers
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -64,12 +67,16 @@ def as_host_matrix(a, name: str) -> np.ndarray:
 
     Accepts NumPy arrays (any float dtype NumPy reads, bfloat16 via ml_dtypes included; any
     order), nested sequences and CPU torch tensors.  Raises ``TypeError``/``ValueError``
-    naming ``name`` for the wrong rank, empty input and complex or non-numeric dtypes.
+    naming ``name`` for the wrong rank, empty input, complex or non-numeric dtypes, masked or
+    sparse arrays, iterators and ragged sequences (:func:`as_host_array`).
     """
-    if type(a).__module__.startswith("torch"):
-        a = _torch_to_numpy(a)
-    arr = np.asarray(a)
-    target = check_real_matrix(arr, name)
+    arr = as_host_array(a, name)
+    try:
+        target = check_real_matrix(arr, name)
+    except ValueError as exc:
+        if arr.ndim == 0 and not isinstance(a, np.ndarray):   # a scalar: show it
+            raise ValueError(f"{exc}: {describe(a)}") from None
+        raise
     return arr if target is None else arr.astype(target)
 
 
@@ -118,10 +125,7 @@ def check_fraction_or_count(keep, name: str = "keep"):
 
 
 def check_nonnegative(value, name: str) -> float:
-    v = float(value)
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return v
+    return check_number(value, name, low=0.0)
 
 
 def check_choice(value, name: str, choices) -> str:
@@ -130,18 +134,160 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA") -> str | None:
-    """Warn when n - 1 < kx + ky: the centred data then span too few dimensions and at least
-    kx + ky - (n - 1) canonical correlations equal 1 whatever the data.  Returns the message."""
-    excess = kx + ky - (n - 1)
-    if excess <= 0:
+def forced_ones(n: int, rx: int, ry: int) -> int:
+    """How many canonical correlations are 1 whatever the data: centred data span at most
+    n - 1 dimensions, so column spaces of data ranks ``rx`` and ``ry`` share at least
+    ``rx + ry - (n - 1)`` of them (never more than ``min(rx, ry)``)."""
+    return max(0, min(rx + ry - (n - 1), rx, ry))
+
+
+def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA", coefficients: int | None = None,
+                       forced: int | None = None) -> str | None:
+    """Warn when ``n - 1 < kx + ky`` for the data ranks ``kx``, ``ky`` (not ranks lifted by the
+    ridge): then ``forced`` (default :func:`forced_ones`) of the ``coefficients`` canonical
+    correlations (default ``min(kx, ky)``) equal 1 whatever the data.  Returns the message."""
+    forced = forced_ones(n, kx, ky) if forced is None else int(forced)
+    if forced <= 0:
         return None
-    msg = (f"{what} is degenerate: {n} datapoints for {kx} + {ky} dimensions; at least "
-           f"{min(excess, min(kx, ky))} of the {min(kx, ky)} coefficients are 1 by construction. "
-           f"Use more datapoints than neurons on both sides together (n - 1 >= {kx + ky}), or reduce "
+    total = min(kx, ky) if coefficients is None else int(coefficients)
+    msg = (f"{what} is degenerate: {n} datapoints for {kx} + {ky} dimensions (data ranks; centred data "
+           f"span at most n - 1 = {n - 1}); at least {forced} of the {total} coefficients are 1 by "
+           f"construction. Use more datapoints than the neurons of both sides together, or reduce "
            "dimensions first (svcca).")
     warnings.warn(msg, DegenerateCCAWarning, stacklevel=4)
     return msg
+
+
+# ------------------------------------------------------------------------------------------
+# What a public entry point accepts as an array, and its scalar arguments (issue 22): every
+# refusal names the argument and what was received.
+# ------------------------------------------------------------------------------------------
+def describe(value) -> str:
+    """A short description of a received value for error messages: its repr when short,
+    else its type (and shape/dtype for arrays)."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"{type(value).__module__.split('.')[0]}.{type(value).__name__} of shape {tuple(shape)}, dtype {dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__} ({text[:40]}...)"
+
+
+def check_array_input(a, name: str) -> None:
+    """Refuse, before any conversion, what would otherwise be read wrongly or fail deep inside:
+
+    * ``numpy.ma`` masked arrays (``np.asarray`` drops the mask, so the masked entries would
+      enter the moments): ``TypeError``; drop or fill the masked rows first;
+    * ``scipy.sparse`` matrices/arrays (``np.asarray`` makes a 0-d object array): ``TypeError``;
+    * iterators and generators (they have no length and would be consumed): ``TypeError``;
+      stream batches with ``Moments.update`` instead.
+    """
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name}: masked arrays are not supported (got a numpy.ma.MaskedArray of shape {a.shape}; "
+            f"{int(np.ma.count_masked(a))} masked entries); the mask would be ignored and the masked values "
+            f"used. Drop the masked rows first, e.g. {name}[~np.ma.getmaskarray({name}).any(axis=1)].data")
+    mod = type(a).__module__
+    if mod.startswith("scipy.sparse"):
+        raise TypeError(f"{name}: scipy.sparse input is not supported (got a {type(a).__name__} of shape "
+                        f"{getattr(a, 'shape', '?')}); pass a dense array ({name}.toarray()), in row batches "
+                        "if it does not fit in memory")
+    if isinstance(a, Iterator) or inspect.isgenerator(a):
+        raise TypeError(f"{name}: expected an array (n, ...), got {describe(a)} (an iterator has no length "
+                        "and would be consumed); to stream batches, call update(x_batch, y_batch) on a "
+                        "Moments for each batch")
+
+
+def as_host_array(a, name: str) -> np.ndarray:
+    """``a`` (NumPy array, CPU torch tensor, nested sequence, array-like) as a NumPy array,
+    after :func:`check_array_input`; a ragged sequence or an object that is not array-like
+    raises ``ValueError``/``TypeError`` naming ``name``."""
+    check_array_input(a, name)
+    if type(a).__module__.startswith("torch"):
+        a = _torch_to_numpy(a)
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except ValueError as exc:
+            raise ValueError(f"{name}: cannot form an array from {describe(a)}: a ragged sequence "
+                             f"(rows of different lengths?) ({exc})") from None
+    if arr.dtype == object:
+        raise TypeError(f"{name}: expected a real numeric array, got {describe(a)} (NumPy reads it as an "
+                        "object array)")
+    return arr
+
+
+def check_batchable(a, name: str, ndim: int):
+    """Light checks on a whole input before it is fed in row batches (``from_arrays``): ``a``
+    must support ``len`` and slicing along rows, and have ``ndim`` axes where its rank is
+    known.  Memory-mapped arrays and array-likes such as h5py datasets are not read here.
+    Lists and tuples are converted (they are in memory anyway).  Returns the (possibly
+    converted) input."""
+    check_array_input(a, name)
+    received = describe(a)
+    if isinstance(a, (list, tuple)) or np.isscalar(a) or a is None:
+        a = as_host_array(a, name)
+    shape = getattr(a, "shape", None)
+    if shape is None or not hasattr(a, "__getitem__") or not hasattr(a, "__len__"):
+        raise TypeError(f"{name}: expected an array of shape (n, ...), samples first, got {received}")
+    if len(shape) != ndim:
+        what = "(n_datapoints, n_neurons)" if ndim == 2 else "(n, c, h, w) (or (n, h, w, c))"
+        raise ValueError(f"{name}: expected a {ndim}-D array of shape {what}, samples first, got "
+                         f"{received}" + ("" if received.endswith(")") or "shape" in received
+                                          else f" (shape {tuple(shape)})"))
+    return a
+
+
+def check_number(value, name: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, expected: str | None = None) -> float:
+    """``value`` as a finite float within [low, high] (an end excluded when ``*_open``).
+    ``TypeError`` for a non-number (strings, bools, None, arrays of more than one value),
+    ``ValueError`` for NaN, infinities and values out of range; both name ``name`` and the
+    received value."""
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    if expected is None:
+        if low is not None and high is not None:
+            expected = f"a number in {lo}{low:g}, {high:g}{hi}"
+        elif low is not None:
+            expected = f"a finite number {'>' if low_open else '>='} {low:g}"
+        else:
+            expected = "a finite number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) \
+            or (isinstance(value, np.ndarray) and (value.ndim != 0 or value.dtype.kind not in "fiu")):
+        raise TypeError(f"{name}: expected {expected}, got {describe(value)}")
+    v = float(value)
+    bad = (not np.isfinite(v) or (low is not None and (v < low or (low_open and v == low)))
+           or (high is not None and (v > high or (high_open and v == high))))
+    if bad:
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return v
+
+
+def check_tolerance(value, name: str):
+    """``rcond`` / ``rank_tol``: None (the default rule) or a relative tolerance in [0, 1)."""
+    if value is None:
+        return None
+    return check_number(value, name, low=0.0, high=1.0, high_open=True,
+                       expected="None or a relative tolerance in [0, 1)")
+
+
+def check_threshold(threshold) -> float:
+    """A fraction of the coefficients' sum, in (0, 1] (``mean_cca``, ``threshold_mean``)."""
+    return check_number(threshold, "threshold", low=0.0, high=1.0, low_open=True,
+                        expected="a fraction in (0, 1]")
+
+
+def check_batch_size(batch_size):
+    """None (one batch / the backend's choice) or a positive int."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size: expected a positive int or None, got {describe(batch_size)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
+    return int(batch_size)
 
 
 # ---------------------------------------------------------------------------------------------

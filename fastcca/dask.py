@@ -70,6 +70,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without dask
         "fastcca.dask needs Dask (with dask.array); install it with "
         f"`pip install 'fastcca[dask]'` ({exc})") from exc
 
+import numpy as np
+
 from .backend import get_backend
 from .moments import Moments
 
@@ -155,6 +157,12 @@ def _check_array(a, name: str):
     if a.ndim < 2:
         raise ValueError(f"{name}: expected a 2-D array of shape (n_datapoints, n_neurons) "
                          f"(samples first), got shape {a.shape}")
+    # what every chunk's update would refuse, refused on the client before any task runs
+    if isinstance(getattr(a, "_meta", None), np.ma.MaskedArray):
+        raise TypeError(f"{name}: a dask array of masked chunks (numpy.ma); the masks would be ignored. "
+                        "Drop or fill the masked rows first")
+    if a.dtype.kind == "c" or (a.dtype.kind not in "fiub" and a.dtype.name != "bfloat16"):
+        raise TypeError(f"{name}: expected real numeric activations, got a dask array of dtype {a.dtype}")
     if any(math.isnan(c) for c in a.chunks[0]):
         raise ValueError(f"{name}: its chunk sizes along the datapoint axis are unknown (NaN); "
                          f"call {name}.compute_chunk_sizes() first")

@@ -45,9 +45,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _scale
-from ._canonical import whiten
+from ._canonical import RANK_TOL, resolve_rank_tol, whiten
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
-                          check_fraction_or_count, check_nonnegative, check_state_finite)
+                          check_fraction_or_count, check_nonnegative, check_state_finite,
+                          check_tolerance, forced_ones)
 from .backend import get_backend
 from .measures._inputs import kept_note, underflow_floor
 from .measures._precision import float32_error_notes
@@ -520,6 +521,8 @@ class _Prep:
     subspace the measure keeps; ``kept`` mask of neurons (cca/pwcca); ``fro`` (cka)."""
     t: object = None
     rank: int = 0
+    #: rank of the layer's data (what ``t`` whitens, before the ridge); see fastcca._canonical
+    data_rank: int = 0
     kept: np.ndarray = None
     fro: float = 0.0
     k: int = 0
@@ -529,11 +532,13 @@ class _Prep:
     inflation: float = 0.0
 
 
-def _whitening_operator(be, s, eps, rcond):
-    """``T`` (r, p) = ``G^T E_kept / sqrt(scale)`` for the whitening of ``s`` (p, p)."""
+def _whitening_operator(be, s, eps, rcond, rank_tol=RANK_TOL):
+    """``T`` (r, p) = ``G^T E_kept / sqrt(scale)`` for the whitening of ``s`` (p, p);
+    ``rank_tol`` is the public argument (None keeps rank-deficient directions)."""
     xp = be.xp
     p = s.shape[0]
-    w = whiten(be, s, eps, rcond)
+    tol, drop = resolve_rank_tol(rank_tol)
+    w = whiten(be, s, eps, rcond, rank_tol=tol, drop=drop)
     kept_idx = np.flatnonzero(w.kept)
     t = xp.zeros((w.rank, p))
     if w.rank:
@@ -542,7 +547,7 @@ def _whitening_operator(be, s, eps, rcond):
     return t, w
 
 
-def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond) -> _Prep:
+def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond, rank_tol=RANK_TOL) -> _Prep:
     s = jm.block(key, key)
     xp = be.xp
     f32 = jm.precision == "float32"
@@ -550,15 +555,31 @@ def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond) -> _Prep:
         return _Prep(fro=frobenius(xp, s))
     if measure == "svcca":
         k, lam, vecs = top_directions(be, s, keep, keep_rule)
-        t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond)
+        t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond, rank_tol)
         t = t_red @ vecs.T if k else xp.zeros((0, s.shape[0]))
-        return _Prep(t=t, rank=w.rank, kept=np.ones(s.shape[0], bool), k=k,
+        rank = _rank_note(w, rank_tol, "kept directions")
+        return _Prep(t=t, rank=w.rank, data_rank=w.data_rank, kept=np.ones(s.shape[0], bool), k=k,
+                     notes=(f"{key}: {rank}",) if rank else (),
                      inflation=kept_space_inflation(be, s, lam, vecs) if f32 else 0.0)
-    t, w = _whitening_operator(be, s, eps, rcond)
+    t, w = _whitening_operator(be, s, eps, rcond, rank_tol)
     notes = kept_note(str(key), w.kept, eps, jm.constant_features(key), be.to_numpy(xp.diagonal(s)),
                       underflow_floor(jm.n, f32), "float32 products" if f32 else "float64")
-    return _Prep(t=t, rank=w.rank, kept=w.kept, k=int(w.kept.sum()), notes=tuple(notes),
+    rank = _rank_note(w, rank_tol, "kept neurons")
+    return _Prep(t=t, rank=w.rank, data_rank=w.data_rank, kept=w.kept, k=int(w.kept.sum()),
+                 notes=tuple(notes) + ((f"{key}: {rank}",) if rank else ()),
                  inflation=w.max_variance_inflation(be, s) if f32 else 0.0)
+
+
+def _rank_note(w, rank_tol, unit: str) -> str:
+    """A layer's data-rank deficiency, for the grid's notes ("" when there is none)."""
+    kept = int(w.kept.sum())
+    if w.data_rank >= kept:
+        return ""
+    if rank_tol is None:
+        return (f"data rank {w.data_rank} < {kept} {unit}; rank_tol=None keeps the {w.rank - w.data_rank} "
+                "deficient direction(s), lifted by the ridge, with coefficients ~0")
+    return (f"data rank {w.data_rank} < {kept} {unit}: {kept - w.data_rank} direction(s) with variance <= "
+            f"rank_tol={rank_tol:g} x the largest left the CCA")
 
 
 def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
@@ -588,7 +609,8 @@ def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
 # ---------------------------------------------------------------------------- grids
 def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "svcca", *,
                     keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
-                    rcond: float | None = None, side: str = "x", row_labels=None, column_labels=None,
+                    rcond: float | None = None, rank_tol: float | None = RANK_TOL, side: str = "x",
+                    row_labels=None, column_labels=None,
                     row_title: str = "layer", column_title: str = "layer",
                     progress: bool = False) -> SimilarityMatrix:
     """Compare every layer in ``rows`` with every layer in ``columns`` from joint moments.
@@ -603,8 +625,8 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
         ``cca`` and ``mean_cca`` both give the mean canonical correlation.  ``pwcca`` is the
         paper variant; ``side`` "x" (default) weights by the row layer's neurons, "y" by the
         column layer's.
-    keep, keep_rule, eps, rcond
-        As in :func:`fastcca.svcca` / :func:`fastcca.cca`.
+    keep, keep_rule, eps, rcond, rank_tol
+        As in :func:`fastcca.svcca` / :func:`fastcca.cca` (``rank_tol``: the data-rank rule).
     side : {"x", "y"}
         PWCCA only: whose neurons weight the directions.
     row_labels, column_labels : sequence, optional
@@ -651,8 +673,8 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
     columns = rows if columns is None else list(columns)
     pairs = [(a, b) for a in rows for b in columns]
     vals, notes = similarity_pairs(jm, pairs, measure, keep=keep, keep_rule=keep_rule, eps=eps,
-                                   rcond=rcond, side=side, progress=progress)
-    params = _params(measure, keep, keep_rule, eps, rcond, side)
+                                   rcond=rcond, rank_tol=rank_tol, side=side, progress=progress)
+    params = _params(measure, keep, keep_rule, eps, rcond, side, rank_tol)
     return SimilarityMatrix(measure=measure, rows=tuple(row_labels or [str(r) for r in rows]),
                             columns=tuple(column_labels or [str(c) for c in columns]),
                             values=np.asarray(vals).reshape(len(rows), len(columns)),
@@ -660,8 +682,8 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
                             notes=notes)
 
 
-def _params(measure, keep, keep_rule, eps, rcond, side):
-    p = {"eps": eps, "rcond": rcond}
+def _params(measure, keep, keep_rule, eps, rcond, side, rank_tol=RANK_TOL):
+    p = {"eps": eps, "rcond": rcond, "rank_tol": rank_tol}
     if measure == "svcca":
         p.update(keep=keep, keep_rule=keep_rule)
     if measure == "pwcca":
@@ -671,18 +693,39 @@ def _params(measure, keep, keep_rule, eps, rcond, side):
     return p
 
 
+#: keyword arguments of a grid measure (``similarity_grid``, the fastcca.torch comparisons)
+MEASURE_ARGUMENTS = ("keep", "keep_rule", "eps", "rcond", "rank_tol", "side")
+
+
+def check_measure_arguments(measure: str, kwargs: dict) -> dict:
+    """Validate a grid measure's keyword arguments (names and values) before any work, so a
+    bad ``eps`` fails before a pass over the data, not after it.  Returns them validated, with
+    defaults filled in."""
+    check_choice(measure, "measure", MEASURES)
+    unknown = sorted(set(kwargs) - set(MEASURE_ARGUMENTS), key=str)
+    if unknown:
+        raise TypeError(f"unexpected measure argument(s) {unknown}; expected {', '.join(MEASURE_ARGUMENTS)}")
+    return dict(keep=check_fraction_or_count(kwargs.get("keep", 0.99)),
+                keep_rule=check_choice(kwargs.get("keep_rule", "sum"), "keep_rule", KEEP_RULES),
+                eps=check_nonnegative(kwargs.get("eps", 1e-10), "eps"),
+                rcond=check_tolerance(kwargs.get("rcond"), "rcond"),
+                rank_tol=check_tolerance(kwargs.get("rank_tol", RANK_TOL), "rank_tol"),
+                side=check_choice(kwargs.get("side", "x"), "side", ("x", "y")))
+
+
 def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: float | int = 0.99,
                      keep_rule: str = "sum", eps: float = 1e-10, rcond: float | None = None,
-                     side: str = "x", progress: bool = False) -> tuple[np.ndarray, tuple]:
+                     rank_tol: float | None = RANK_TOL, side: str = "x",
+                     progress: bool = False) -> tuple[np.ndarray, tuple]:
     """``measure(a, b)`` for each ``(a, b)`` in ``pairs`` (a list of layer-key pairs), sharing
     each layer's preparation (whitening / top directions) across all its pairs.  Returns
     ``(values, notes)``: a float array of ``len(pairs)`` values and a tuple of notes (dropped
     neurons, degenerate pairs)."""
     measure = check_choice(measure, "measure", MEASURES)
-    keep = check_fraction_or_count(keep)
-    keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
-    side = check_choice(side, "side", ("x", "y"))
-    eps = check_nonnegative(eps, "eps")
+    a = check_measure_arguments(measure, dict(keep=keep, keep_rule=keep_rule, eps=eps, rcond=rcond,
+                                              rank_tol=rank_tol, side=side))
+    keep, keep_rule, eps, rcond, rank_tol, side = (a[k] for k in ("keep", "keep_rule", "eps", "rcond",
+                                                                  "rank_tol", "side"))
     jm._require_data()
     check_enough_datapoints(jm.n, f"{measure} grid")
     pairs = [tuple(p) for p in pairs]
@@ -694,7 +737,7 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
 
     def prep(key):
         if key not in preps:
-            preps[key] = _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond)
+            preps[key] = _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond, rank_tol)
         return preps[key]
 
     out = np.empty(len(pairs))
@@ -713,7 +756,7 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
         if measure != "linear_cka" and a not in rowops:
             rowops.clear()                      # pairs are sorted by row: keep one (r_a, P) block
             rowops[a] = pa.t @ jm.scatter[jm._slice(a)]
-        if measure != "linear_cka" and pa.rank + pb.rank > jm.n - 1:
+        if measure != "linear_cka" and forced_ones(jm.n, pa.data_rank, pb.data_rank) > 0:
             degenerate += 1
         v = _pair_value(be, jm, a, b, pa, pb, rowops.get(a), measure, side)
         done[(a, b)] = v
@@ -722,9 +765,9 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
     for p in preps.values():
         notes += list(p.notes)
     if degenerate:
-        msg = (f"{degenerate} pair(s) are degenerate: {jm.n} datapoints for more whitened dimensions "
-               "(r_a + r_b > n - 1), so some coefficients are 1 by construction; use more datapoints "
-               "or svcca")
+        msg = (f"{degenerate} pair(s) are degenerate: {jm.n} datapoints for more dimensions than centred "
+               "data span (data ranks r_a + r_b > n - 1), so r_a + r_b - (n - 1) of their coefficients are 1 "
+               "by construction; use more datapoints or svcca")
         warnings.warn(msg, DegenerateCCAWarning, stacklevel=3)
         notes.append(msg)
     if jm.precision == "float32":

@@ -23,14 +23,13 @@ Every measure is invariant to rescaling either side, so it reads the scaled stat
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import _io, _scale
 from .backend import get_backend
-from ._validation import check_choice, check_same_datapoints, check_state_finite
+from ._validation import (check_batch_size, check_batchable, check_choice, check_same_datapoints,
+                          check_state_finite)
 
 _FORMAT = "fastcca.Moments/1"
 #: written instead of ``_FORMAT`` when an exponent is not 0: the arrays are then not in the data's
@@ -40,20 +39,34 @@ _STATE = ("mean_x", "mean_y", "sxx", "syy", "sxy")
 _BOUNDS = ("lo_x", "hi_x", "lo_y", "hi_y")
 
 
-def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "moments"):
+def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "moments",
+                    ndim: int = 2):
     """``acc.update`` on row batches of ``batch_size`` datapoints of x and y (all at once when
     ``batch_size`` is None or covers n); returns ``acc``.  Shared by every accumulator's
-    ``from_arrays`` (``Moments``, ``ConvMoments``)."""
+    ``from_arrays`` (``Moments``, ``ConvMoments``: ``ndim`` 2 or 4).
+
+    Before any batch: ``batch_size`` and the inputs' type, rank and row counts are checked
+    (``check_batchable``; a memory-mapped array or h5py dataset is not read for it), so an
+    iterator, a sparse or masked array, a ragged list or mismatched row counts fail with the
+    argument's name.  A batch's own error (NaN/Inf, dtype) names its rows."""
+    batch_size = check_batch_size(batch_size)
+    same = y is x
+    x = check_batchable(x, "x", ndim)
+    y = x if same else check_batchable(y, "y", ndim)
     n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x and y must hold the same datapoints (samples first): x has {n} rows, shape "
+                         f"{tuple(x.shape)}; y has {len(y)} rows, shape {tuple(y.shape)}")
     if batch_size is None or batch_size >= n:
         return acc.update(x, y)
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    batch_size = int(batch_size)
-    same = y is x
     for lo in tqdm(range(0, n, batch_size), disable=not progress, desc=desc, unit="batch"):
         xb = x[lo:lo + batch_size]
-        acc.update(xb, xb if same else y[lo:lo + batch_size])
+        try:
+            acc.update(xb, xb if same else y[lo:lo + batch_size])
+        except (ValueError, TypeError) as exc:
+            if type(exc) not in (ValueError, TypeError):
+                raise
+            raise type(exc)(f"{exc} (in the batch of rows {lo}:{min(lo + batch_size, n)} of {n})") from None
     return acc
 
 
@@ -512,9 +525,12 @@ class Moments:
     def load(cls, path, backend: str = "cpu") -> "Moments":
         """Read moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
 
-        Files written before the power-of-two units (no exponents: the data's units) and before
-        the column bounds (constant neurons are then not told apart in ``notes``) load as they
-        are.
+        Every field's dtype, shape, finiteness and range is checked: ``n`` a 0-d integer >= 1;
+        means 1-D finite float64; scatter blocks finite float64 of the shapes the means imply,
+        symmetric with a non-negative diagonal; ``precision`` and ``float32_products`` of their
+        own types (absent in older files: float64); the power-of-two exponents 0-d integers
+        (absent in older files: 0, the data's units) and the column bounds finite float64 (absent
+        in older files: constant neurons are then not told apart in ``notes``).
 
         Parameters
         ----------
@@ -529,49 +545,52 @@ class Moments:
         Raises
         ------
         fastcca.FastccaFileError
-            A missing, truncated, foreign or inconsistent file (also a scaled file without its
-            exponents).
+            A truncated, empty, foreign (a ``.npy`` array, another format) or inconsistent file
+            (also a scaled file without its exponents); the message names the file and the
+            field.  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
         """
         d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
-        n = int(d["n"])
-        p, q = d["mean_x"].shape[0], d["mean_y"].shape[0]
-        shapes = {"sxx": (p, p), "syy": (q, q), "sxy": (p, q)}
-        for k, shp in shapes.items():
-            if d[k].shape != shp or d[k].dtype != np.float64:
-                raise _io.FastccaFileError(
-                    f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype {d[k].dtype}, expected {shp} float64")
-        if n < 1:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: n={n}, expected >= 1")
+        n = _io.field_count(d, path, "n")
+        dims = []
+        for k in ("mean_x", "mean_y"):
+            a = d[k]
+            if a.ndim != 1 or a.shape[0] < 1:
+                raise _io._field_error(path, k, "a 1-D float64 array of at least one neuron", a)
+            dims.append(a.shape[0])
+        p, q = dims
+        fields = {"mean_x": ((p,), False), "mean_y": ((q,), False), "sxx": ((p, p), True),
+                  "syy": ((q, q), True), "sxy": ((p, q), False)}
+        arrays = {k: _io.field_array(d, path, k, shp, np.float64, scatter=sc) for k, (shp, sc) in fields.items()}
+        if all(k in d for k in _BOUNDS):
+            arrays.update({k: _io.field_array(d, path, k, (w,), np.float64) for k, w in zip(_BOUNDS, (p, p, q, q))})
         # files written before precision was saved hold float64 products
-        precision = str(d.get("precision", "float64"))
-        if precision not in cls.PRECISIONS:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: precision {precision!r}, expected one of {cls.PRECISIONS}")
+        precision = _io.field_choice(d, path, "precision", cls.PRECISIONS, default="float64")
+        f32 = _io.field_flag(d, path, "float32_products", default=precision == "float32")
         m = cls("cpu" if backend == "auto" else backend, precision)
-        m.float32_products = bool(d.get("float32_products", precision == "float32"))
+        m.float32_products = f32
         m.exponent_x, m.exponent_y = _load_exponents(path, d)
         be = m._be
         m.n = n
-        for k in _STATE:
-            setattr(m, k, be.xp.asarray(d[k]))
-        if all(k in d for k in _BOUNDS):
-            for k, width in zip(_BOUNDS, (p, p, q, q)):
-                if d[k].shape != (width,) or d[k].dtype.kind != "f":
-                    raise _io.FastccaFileError(f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype "
-                                               f"{d[k].dtype}, expected ({width},) float")
-                setattr(m, k, be.xp.asarray(d[k].astype(np.float64)))
+        for k, a in arrays.items():
+            setattr(m, k, be.xp.asarray(a))
         return m
 
 
 def _load_exponents(path, d) -> tuple[int, int]:
     """The (exponent_x, exponent_y) of a loaded state: 0 for format-1 files without them (the
-    data's units); integers within ``_scale.EXP_LIMIT``, else ``FastccaFileError``."""
+    data's units); 0-d integers within ``_scale.EXP_LIMIT``, else ``FastccaFileError`` naming the
+    file and the field."""
     out = []
     for k in ("exponent_x", "exponent_y"):
-        if k not in d and str(d.get("format", "")).endswith("/2"):
-            raise _io.FastccaFileError(f"{os.fspath(path)}: a scaled ({d['format']}) file lacks {k}")
-        v = d.get(k, np.array(0))
+        if k not in d:
+            if str(d.get("format", "")).endswith("/2"):
+                raise _io.FastccaFileError(f"{path}: a scaled ({d['format']}) file lacks {k}")
+            out.append(0)
+            continue
+        v = d[k]
         if v.shape != () or v.dtype.kind not in "iu" or abs(int(v)) > _scale.EXP_LIMIT:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: {k} must be an integer scalar within "
-                                       f"+-{_scale.EXP_LIMIT}, got {v!r}")
+            raise _io._field_error(path, k, f"a 0-d integer within +-{_scale.EXP_LIMIT}", v)
         out.append(int(v))
     return out[0], out[1]

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._validation import check_threshold
+
 
 @dataclass(frozen=True)
 class Result:
@@ -41,7 +43,7 @@ class Result:
     >>> r.measure, r.n, r.p, r.q, round(r.distance, 6)
     ('cca', 500, 4, 4, 0.0)
     >>> sorted(r.to_dict())[:4]
-    ['coefficients', 'distance', 'eps', 'kept_x']
+    ['coefficients', 'data_rank_x', 'data_rank_y', 'distance']
     """
     measure: str
     similarity: float
@@ -94,7 +96,14 @@ class CCAResult(Result):
         The neurons that entered the CCA (neurons whose variance is below ``eps`` times the
         largest variance of their side are dropped).
     rank_x, rank_y : int
-        The whitened directions that survived the eigenvalue floor.
+        The whitened directions that entered the CCA (there are ``min(rank_x, rank_y)``
+        coefficients).
+    data_rank_x, data_rank_y : int
+        The rank of each side's data: its directions with variance above ``rank_tol`` times the
+        largest (see :func:`fastcca.cca`).  ``rank_x``/``rank_y`` equal them unless
+        ``rank_tol=None`` kept the deficient directions (or ``rcond`` floored more).
+    rank_tol : float or None
+        The data-rank tolerance used (None: deficient directions kept, the reference behaviour).
     eps : float
         The regularisation used.
     x_weights, y_weights : array (p, r), (q, r) or None
@@ -123,6 +132,9 @@ class CCAResult(Result):
     eps: float = 0.0
     x_weights: np.ndarray | None = None
     y_weights: np.ndarray | None = None
+    data_rank_x: int = 0
+    data_rank_y: int = 0
+    rank_tol: float | None = None
 
     def threshold_mean(self, threshold: float = 0.98) -> float:
         """The reference implementation's ``mean``: the mean of the leading coefficients.
@@ -136,7 +148,13 @@ class CCAResult(Result):
         Returns
         -------
         float
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``threshold`` is not a fraction in (0, 1] (0, a negative, NaN, above 1, a string).
         """
+        threshold = check_threshold(threshold)
         rho = self.coefficients
         total = rho.sum()
         if total <= 0:
@@ -147,7 +165,8 @@ class CCAResult(Result):
 
     def _summary_lines(self):
         return [f"kept neurons: x {int(self.kept_x.sum())}/{self.p}, y {int(self.kept_y.sum())}/{self.q}; "
-                f"whitened rank x {self.rank_x}, y {self.rank_y}; eps={self.eps:g}"]
+                f"whitened rank x {self.rank_x}, y {self.rank_y} (data rank x {self.data_rank_x}, "
+                f"y {self.data_rank_y}); eps={self.eps:g}"]
 
 
 @dataclass(frozen=True)

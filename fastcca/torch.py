@@ -75,9 +75,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._canonical import RANK_TOL
 from ._validation import check_choice
 from .backend import BackendUnavailableError, get_backend
-from .grid import MEASURES, JointMoments, SimilarityMatrix, similarity_grid, similarity_pairs
+from .grid import (MEASURES, JointMoments, SimilarityMatrix, check_measure_arguments, similarity_grid,
+                   similarity_pairs)
 
 try:  # optional dependency: importing this module never fails, using it without torch does
     import torch
@@ -446,17 +448,8 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
     symmetric measures, so each unordered pair is computed once."""
     from .conv import conv_cca
     from .conv.measures import _svcca_fft, _top_eig, check_conv_moments
-    from .measures.svcca import KEEP_RULES
-    from ._validation import check_fraction_or_count, check_nonnegative
-    keep, keep_rule = kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum")
-    eps, rcond = kwargs.get("eps", 1e-10), kwargs.get("rcond")
-    unknown = set(kwargs) - {"keep", "keep_rule", "eps", "rcond", "side"}
-    if unknown:
-        raise TypeError(f"unexpected measure argument(s) {sorted(unknown)}; expected keep, keep_rule, eps, rcond, side")
-    if measure == "svcca":
-        keep = check_fraction_or_count(keep)
-        keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
-        eps = check_nonnegative(eps, "eps")
+    a = check_measure_arguments(measure, kwargs)
+    keep, keep_rule, eps, rcond, rank_tol = (a[k] for k in ("keep", "keep_rule", "eps", "rcond", "rank_tol"))
     eigs: dict = {}
 
     def eig(s):
@@ -474,9 +467,9 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
         m = bank.moments(a, b, copy=False)
         check_conv_moments(m, f"{measure} grid (conv='fft')")     # n >= 2, finite state
         if measure == "svcca":
-            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy))
+            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy), rank_tol=rank_tol)
         else:
-            r = conv_cca(m, eps=eps, rcond=rcond)
+            r = conv_cca(m, eps=eps, rcond=rcond, rank_tol=rank_tol)
         done[(a, b)] = out[i] = r.similarity
         notes += [f"{a} x {b} (fft): {t}" for t in r.notes if not t.startswith("SV step")]
     return out, notes
@@ -493,7 +486,8 @@ def _group_str(g) -> str:
 def _grid_params(measure, kwargs, fft: bool = False):
     from .grid import _params
     p = _params(measure, kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum"),
-                kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"))
+                kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"),
+                kwargs.get("rank_tol", RANK_TOL))
     if fft:
         p["conv"] = "fft"
     return p
@@ -742,7 +736,8 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
         "pwcca" is the paper variant, weighted by the row layer's neurons unless ``side="y"``.
         With ``conv="fft"`` (for some or all layers) only "svcca" and "cca"/"mean_cca".
     **measure_kwargs
-        ``keep``, ``keep_rule``, ``eps``, ``rcond``, ``side``.
+        ``keep``, ``keep_rule``, ``eps``, ``rcond``, ``rank_tol``, ``side``; checked (names and
+        values) before the pass over the data.
 
     Returns
     -------
@@ -757,7 +752,8 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
         An unknown measure or layer, a measure that ``conv="fft"`` does not define (pwcca,
         linear_cka; checked before the pass), or any error :func:`record` raises.
     TypeError
-        A hooked module that returns a tuple.
+        A hooked module that returns a tuple, an unexpected measure argument, or a non-numeric
+        ``eps``/``rcond``/``rank_tol`` (before the pass).
 
     Notes
     -----
@@ -775,6 +771,7 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
     >>> g.rows, g.values.shape
     (('1', '3'), (2, 2))
     """
+    check_measure_arguments(measure, measure_kwargs)   # before the pass over the data
     if _uses_fft(conv):
         _check_fft_measure(measure, "requested for some layers")
     rec = record(model, layers, data, model_b=model_b, layers_b=layers_b, conv=conv,
@@ -865,6 +862,7 @@ def compare_checkpoints(model, states, data, layers, *, reference=-1, labels=Non
     _require_torch()
     if pairs not in ("same", "all"):
         raise ValueError(f"pairs: expected 'same' or 'all', got {pairs!r}")
+    check_measure_arguments(measure, measure_kwargs)   # before any pass over the data
     if _uses_fft(conv):
         _check_fft_measure(measure, "requested for some layers")
     states = list(states)

@@ -42,15 +42,16 @@ def test_compare_text_and_keep_count(saved, capsys):
     assert f"{fastcca.svcca(x, y, keep=4).similarity:.6f}" in out
 
 
-def test_compare_errors(saved):
+def test_compare_errors(saved, capsys):
+    """One `error: ...` line and exit 1 (the many other bad inputs: tests/test_bad_input.py)."""
     d, _, _ = saved
     np.save(d / "bad.npy", np.zeros((3, 4, 5)))
-    with pytest.raises(SystemExit, match="expected a 2-D array"):
-        main(["compare", str(d / "bad.npy"), str(d / "b.npy")])
-    with pytest.raises(SystemExit, match="no such file"):
-        main(["compare", str(d / "missing.npy"), str(d / "b.npy")])
-    with pytest.raises(ValueError, match="same datapoints"):
-        main(["compare", str(d / "a.npy"), str(d / "bt.npy")])
+    for args, match in (([str(d / "bad.npy"), str(d / "b.npy")], "expected a 2-D array"),
+                        ([str(d / "missing.npy"), str(d / "b.npy")], "no such file"),
+                        ([str(d / "a.npy"), str(d / "bt.npy")], "same datapoints")):
+        assert main(["compare", *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and match in err
 
 
 def test_module_entry_point_runs(saved):

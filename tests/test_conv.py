@@ -173,8 +173,11 @@ def test_batched_complex_blocks_against_qr(eps):
             return u[:, s > s[0] * 1e-10]
         ref = np.linalg.svd(orth(x[b]).conj().T @ orth(y[b]), compute_uv=False)
         np.testing.assert_allclose(sol.rho[b, :sol.count[b]], ref, atol=1e-8)
-    # the duplicate is floored at eps=0; the eps ridge makes the block PD (as in whiten)
-    assert sol.wx.rank[2] == (4 if eps == 0 else 5)
+    # the duplicate's direction has data variance ~0: it leaves the CCA (the data-rank rule,
+    # as in whiten); drop=False keeps it where the eps ridge makes the block PD
+    assert sol.wx.rank[2] == sol.wx.data_rank[2] == 4
+    kept = canonical_correlations_batched(BE, h(x, x), h(y, y), h(x, y), eps=eps, drop=False)
+    assert kept.wx.rank[2] == (4 if eps == 0 else 5) and kept.wx.data_rank[2] == 4
 
 
 # --------------------------------------------------------------------------- parity (reference)

@@ -256,18 +256,22 @@ def test_results_are_deterministic_and_printable(pair):
 
 
 def test_pwcca_on_rank_deficient_side_gives_ridge_only_directions_zero_weight():
-    """A widening linear layer: x has rank 5 in 12 neurons.  With the default ridge the 7 null
-    directions enter the CCA with zero variance; they must get weight 0, not crash, and the
-    result must agree with exact CCA (eps=0), where they never enter."""
+    """A widening linear layer: x has rank 5 in 12 neurons.  By default the 7 null directions
+    leave the CCA (data rank 5).  With rank_tol=None they enter it with zero variance, lifted by
+    the ridge; they must then get weight 0, not crash.  Both agree with exact CCA (eps=0)."""
     rng = np.random.default_rng(0)
     z = rng.standard_normal((2000, 5))
     x = z @ rng.standard_normal((5, 12))
     y = z @ rng.standard_normal((5, 8)) + 0.5 * rng.standard_normal((2000, 8))
-    r = fastcca.pwcca(x, y)
     exact = fastcca.pwcca(x, y, eps=0)
-    assert np.isfinite(r.similarity)
-    assert r.similarity == pytest.approx(exact.similarity, abs=1e-6)
-    assert np.sum(r.weights > 0) == 5 and "ridge-only" in " ".join(r.notes)
+    r = fastcca.pwcca(x, y)
+    assert r.coefficients.size == 5 and "data rank 5 < 12" in " ".join(r.notes)
+    kept = fastcca.pwcca(x, y, rank_tol=None)
+    assert kept.coefficients.size == 8
+    assert np.sum(kept.weights > 0) == 5 and "ridge-only" in " ".join(kept.notes)
+    for res in (r, kept):
+        assert np.isfinite(res.similarity)
+        assert res.similarity == pytest.approx(exact.similarity, abs=1e-6)
 
 
 @pytest.mark.parametrize("eps", [0.0, 1e-10])

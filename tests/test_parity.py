@@ -15,6 +15,9 @@ from conftest import parity_case
 
 WELL_CONDITIONED = [0, 1, 3, 4]
 EPS_KEYS = {"eps0": 0.0, "eps1e-10": 1e-10, "eps1e-8": 1e-8, "eps1e-6": 1e-6, "eps1e-4": 1e-4}
+#: the reference-compatible mode: directions of (near-)zero data variance stay in the CCA,
+#: lifted by the ridge (fastcca's default drops them; see test_default_rank_rule below)
+REF = dict(rank_tol=None)
 
 
 def tol(case):
@@ -29,13 +32,13 @@ def inputs(d):
 def test_cca_coefficients_means_and_kept_neurons(case):
     d = parity_case(case)
     x, y, eps = inputs(d)
-    r = fastcca.cca(x, y, eps=eps)
+    r = fastcca.cca(x, y, eps=eps, **REF)
     np.testing.assert_allclose(r.coefficients, d["cca_coef"], atol=tol(case), rtol=0)
     assert abs(r.similarity - d["cca_mean_all"]) <= tol(case)
     assert abs(r.threshold_mean(0.98) - d["cca_mean_thr"]) <= tol(case) * 10
     np.testing.assert_array_equal(r.kept_x, d["x_idxs"])
     np.testing.assert_array_equal(r.kept_y, d["y_idxs"])
-    assert abs(fastcca.mean_cca(x, y, eps=eps, threshold=0.98).similarity - d["cca_mean_thr"]) <= tol(case) * 10
+    assert abs(fastcca.mean_cca(x, y, eps=eps, threshold=0.98, **REF).similarity - d["cca_mean_thr"]) <= tol(case) * 10
 
 
 @pytest.mark.parametrize("case", range(5))
@@ -43,7 +46,7 @@ def test_cca_coefficients_means_and_kept_neurons(case):
 def test_cca_eps_sweep(case, key):
     d = parity_case(case)
     x, y, _ = inputs(d)
-    r = fastcca.cca(x, y, eps=EPS_KEYS[key])
+    r = fastcca.cca(x, y, eps=EPS_KEYS[key], **REF)
     assert np.all(np.isfinite(r.coefficients)) and np.all((0 <= r.coefficients) & (r.coefficients <= 1))
     if f"cca_coef_{key}" not in d:
         # the reference raised (LinAlgError); fastcca must return finite numbers instead
@@ -52,10 +55,11 @@ def test_cca_eps_sweep(case, key):
     np.testing.assert_allclose(r.coefficients, d[f"cca_coef_{key}"], atol=tol(case), rtol=0)
 
 
-def ridge_cca_by_qr(x, y, eps):
-    """Independent exact ridge CCA: QR of data augmented with sqrt(eps) I (no covariance)."""
+def ridge_cca_by_qr(x, y, eps, sx=None):
+    """Independent exact ridge CCA: QR of data augmented with sqrt(eps) I (no covariance).
+    ``sx``: the rescaling of x's scatter (default its largest absolute entry)."""
     xc, yc = x - x.mean(0), y - y.mean(0)
-    sx, sy = np.abs(xc.T @ xc).max(), np.abs(yc.T @ yc).max()
+    sx, sy = (np.abs(xc.T @ xc).max() if sx is None else sx), np.abs(yc.T @ yc).max()
     p, q = x.shape[1], y.shape[1]
     zx = np.vstack([xc / np.sqrt(sx), np.sqrt(eps) * np.eye(p), np.zeros((q, p))])
     zy = np.vstack([yc / np.sqrt(sy), np.zeros((p, q)), np.sqrt(eps) * np.eye(q)])
@@ -66,9 +70,31 @@ def test_case2_fastcca_is_exact_where_the_reference_is_not():
     d = parity_case(2)
     x, y, eps = inputs(d)
     exact = ridge_cca_by_qr(x, y, eps)
-    ours = fastcca.cca(x, y, eps=eps).coefficients
+    ours = fastcca.cca(x, y, eps=eps, **REF).coefficients
     np.testing.assert_allclose(ours, exact[: len(ours)], atol=1e-10, rtol=0)
     assert np.abs(d["cca_coef"] - exact[: len(ours)]).max() > 1e-4  # the reference's own error
+
+
+@pytest.mark.parametrize("case", range(5))
+def test_default_rank_rule(case):
+    """The default data-rank rule (rank_tol=1e-12) changes nothing where both sides have full
+    data rank (cases 0, 1, 3, 4: smallest eigenvalue ratios ~1e-4).  Case 2's x is 20
+    dimensions plus 1e-6 noise (eigenvalue ratios ~1e-14): the default keeps exactly those 20,
+    and equals the ridge CCA of x's coordinates in its top-20 right singular vectors (an SVD of
+    the data, not the scatter), where the reference mode keeps all 48 ridge-lifted ones."""
+    d = parity_case(case)
+    x, y, eps = inputs(d)
+    r, ref = fastcca.cca(x, y, eps=eps), fastcca.cca(x, y, eps=eps, **REF)
+    if case != 2:
+        np.testing.assert_allclose(r.coefficients, ref.coefficients, atol=1e-12, rtol=0)
+        assert (r.rank_x, r.rank_y) == (ref.rank_x, ref.rank_y) == (r.data_rank_x, r.data_rank_y)
+        return
+    assert (r.rank_x, r.data_rank_x, ref.rank_x, ref.data_rank_x) == (20, 20, 48, 20)
+    assert any("data rank 20 < 48" in s for s in r.notes) and any("data rank 20 < 48" in s for s in ref.notes)
+    xc = x - x.mean(0)
+    z = xc @ np.linalg.svd(xc, full_matrices=False)[2][:20].T
+    exact = ridge_cca_by_qr(z, y, eps, sx=np.abs(xc.T @ xc).max())
+    np.testing.assert_allclose(r.coefficients, exact[:20], atol=1e-10, rtol=0)
 
 
 @pytest.mark.parametrize("case", WELL_CONDITIONED)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import _torch_to_numpy
+from .._validation import as_host_array
 
 LAYOUTS = ("nchw", "nhwc")
 
@@ -17,10 +17,9 @@ def check_layout(layout) -> str:
 
 def as_conv_batch(a, name: str, layout: str) -> np.ndarray:
     """``a`` as a real 4-D NumPy array viewed in (n, c, h, w) order (no copy: an NHWC array
-    comes back as a transposed view).  Errors name ``name``, the expected and received shape."""
-    if type(a).__module__.startswith("torch"):
-        a = _torch_to_numpy(a)
-    arr = np.asarray(a)
+    comes back as a transposed view).  Errors name ``name``, the expected and received shape
+    (masked, sparse, iterator and ragged input: :func:`fastcca._validation.as_host_array`)."""
+    arr = as_host_array(a, name)
     if arr.dtype.kind == "c":
         raise TypeError(f"{name}: expected real activations, got dtype {arr.dtype}")
     if arr.dtype.kind not in "fiub" and arr.dtype.name != "bfloat16":

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._canonical import batched_max_variance_inflation, canonical_correlations_batched
+from .._canonical import (RANK_TOL, batched_max_variance_inflation, canonical_correlations_batched,
+                          resolve_rank_tol)
 from ..measures._precision import float32_error_notes
-from .._validation import (check_choice, check_enough_datapoints, check_fraction_or_count,
-                           check_nonnegative, check_state_finite, warn_if_degenerate)
+from .._validation import (check_batch_size, check_choice, check_enough_datapoints,
+                           check_fraction_or_count, check_nonnegative, check_state_finite,
+                           check_tolerance, forced_ones, warn_if_degenerate)
 from ..measures import cca as _cca, pwcca as _pwcca, svcca as _svcca
 from ..measures.svcca import KEEP_RULES
 from ..moments import Moments
@@ -103,6 +105,7 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     """
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
+    batch_size = check_batch_size(batch_size)
     if mode == "fft":
         return ConvMoments.from_arrays(x, y, layout=layout, batch_size=batch_size, progress=progress,
                                        backend=backend, precision=precision)
@@ -171,14 +174,17 @@ def _pool(rho, count, mult, total):
 
 
 def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=None,
-                inflation=None) -> ConvResult:
+                inflation=None, rank_tol=RANK_TOL) -> ConvResult:
     """``inflation``: {"side x": v, "side y": v}, the largest variance inflation factors of what
-    was whitened (float32 precision only; see :mod:`fastcca.measures._precision`)."""
+    was whitened (float32 precision only; see :mod:`fastcca.measures._precision`);
+    ``rank_tol``: the public data-rank argument, for the notes."""
     g = m.grid
     mult = g.multiplicity
     rx, ry = sol.wx.rank, sol.wy.rank
     total = min(int((mult * rx).sum()), int((mult * ry).sum()))
     coefs = _pool(sol.rho, sol.count, mult, total)
+    for side, w in (("x", sol.wx), ("y", sol.wy)):
+        notes += _block_rank_notes(side, w, mult, rank_tol)
     dropped_x = int((~sol.wx.kept).sum()) if k_x is None else 0
     if dropped_x:
         notes.append(f"x: {dropped_x} (frequency, channel) entries dropped, variance < eps={eps:g} x the "
@@ -187,7 +193,11 @@ def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=No
     if dropped_y:
         notes.append(f"y: {dropped_y} (frequency, channel) entries dropped, variance < eps={eps:g} x the "
                      "block's largest")
-    msg = warn_if_degenerate(m.n, int(rx.max(initial=0)), int(ry.max(initial=0)), what)
+    # per block: complex data of n images span at most n - 1 dimensions after centring
+    dx, dy = sol.wx.data_rank, sol.wy.data_rank
+    forced = sum(int(k) * forced_ones(m.n, int(a), int(b)) for k, a, b in zip(mult, dx, dy))
+    msg = warn_if_degenerate(m.n, int(dx.max(initial=0)), int(dy.max(initial=0)),
+                             what, coefficients=coefs.size, forced=forced)
     if msg:
         notes.append(msg)
     if inflation:
@@ -197,6 +207,20 @@ def _fft_result(m: ConvMoments, sol, measure, eps, notes, what, k_x=None, k_y=No
                       layout=m.layout, eps=eps, frequencies=g.freqs, multiplicity=mult,
                       per_frequency=sol.rho, per_frequency_count=sol.count, rank_x=rx, rank_y=ry,
                       k_x=k_x, k_y=k_y, grid=g)
+
+
+def _block_rank_notes(side, w, mult, rank_tol) -> list[str]:
+    """Data-rank deficiency of the frequency blocks of one side, pooled (with multiplicity)."""
+    kept = w.kept.sum(axis=1)
+    short = int((mult * (kept - w.data_rank)).sum())
+    if short <= 0:
+        return []
+    blocks = int((w.data_rank < kept).sum())
+    if rank_tol is None:
+        return [f"{side}: {short} (frequency, direction) pair(s) in {blocks} block class(es) have (near-)zero "
+                "variance; rank_tol=None keeps them, lifted by the ridge, with coefficients ~0"]
+    return [f"{side}: {short} (frequency, direction) pair(s) in {blocks} block class(es) with variance <= "
+            f"rank_tol={rank_tol:g} x the block's largest left the CCA (data rank below the kept channels)"]
 
 
 def _global_keep(lam, mult, keep, rule):
@@ -244,8 +268,9 @@ def _reduced(lam, vecs, k):
 
 # ---------------------------------------------------------------------------------- public
 def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float = 1e-10,
-             rcond: float | None = None, batch_size: int | None = None,
-             backend: str = "auto", precision: str = "float64") -> ConvResult:
+             rcond: float | None = None, rank_tol: float | None = RANK_TOL,
+             batch_size: int | None = None, backend: str = "auto",
+             precision: str = "float64") -> ConvResult:
     """CCA between two conv layers.
 
     Parameters
@@ -262,9 +287,10 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
         position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
     layout : {"nchw", "nhwc"}
         Axis order of the arrays.
-    eps, rcond : float
+    eps, rcond, rank_tol : float
         As in :func:`fastcca.cca`, applied per frequency block in ``"fft"`` mode (each block
-        rescaled by its own largest entry).  ``eps=0`` with the fft mode is exactly the
+        rescaled by its own largest entry; the data rank relative to the block's own largest
+        eigenvalue).  ``eps=0`` with the fft mode is exactly the
         flattened CCA on a translation-invariant dataset.
     batch_size : int, optional
         Images per update when accumulating from arrays (bounds memory); default: automatic.
@@ -313,20 +339,26 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     mode = check_choice(mode, "mode", MODES)
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")
+    rcond = check_tolerance(rcond, "rcond")
+    rank_tol = check_tolerance(rank_tol, "rank_tol")
     m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_cca")
     if mode != "fft":
-        return _wrap(_cca(m, eps=eps, rcond=rcond), m, mode, layout, eps)
-    sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond)
+        return _wrap(_cca(m, eps=eps, rcond=rcond, rank_tol=rank_tol), m, mode, layout, eps)
+    tol, drop = resolve_rank_tol(rank_tol)
+    sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond,
+                                         rank_tol=tol, drop=drop)
     inflation = None
     if m.float32_products:
         inflation = {"side x": batched_max_variance_inflation(m._be, sol.wx, m.sxx),
                      "side y": batched_max_variance_inflation(m._be, sol.wy, m.syy)}
-    return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)", inflation=inflation)
+    return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)", inflation=inflation,
+                       rank_tol=rank_tol)
 
 
 def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: float | int = 0.99,
-               keep_rule: str = "sum", eps: float = 1e-10, batch_size: int | None = None,
-               backend: str = "auto", precision: str = "float64") -> ConvResult:
+               keep_rule: str = "sum", eps: float = 1e-10, rank_tol: float | None = RANK_TOL,
+               batch_size: int | None = None, backend: str = "auto",
+               precision: str = "float64") -> ConvResult:
     """SVCCA between two conv layers.
 
     Parameters
@@ -396,13 +428,15 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
+    rank_tol = check_tolerance(rank_tol, "rank_tol")
     m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_svcca")
     if mode != "fft":
-        return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps), m, mode, layout, eps)
-    return _svcca_fft(m, keep, keep_rule, eps)
+        return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps, rank_tol=rank_tol), m, mode, layout, eps)
+    return _svcca_fft(m, keep, keep_rule, eps, rank_tol=rank_tol)
 
 
-def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> ConvResult:
+def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None,
+               rank_tol=RANK_TOL) -> ConvResult:
     """conv_svcca's fft mode on validated moments; ``eig_x``/``eig_y``: ``_top_eig`` of
     ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
     check_enough_datapoints(m.n, "conv_svcca")
@@ -414,7 +448,9 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> 
     dx, px, vx = _reduced(lam_x, vec_x, kx)
     dy, py, vy = _reduced(lam_y, vec_y, ky)
     sxy_k = np.matmul(px.conj().transpose(0, 2, 1), np.matmul(m.sxy, py))
-    sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy)
+    tol, drop = resolve_rank_tol(rank_tol)
+    sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy,
+                                         rank_tol=tol, drop=drop)
     notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
              f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
     inflation = None
@@ -422,7 +458,7 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None) -> 
         inflation = {"side x": _kept_space_inflation(m.sxx, dx, px, vx),
                      "side y": _kept_space_inflation(m.syy, dy, py, vy)}
     return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky,
-                       inflation=inflation)
+                       inflation=inflation, rank_tol=rank_tol)
 
 
 def _kept_space_inflation(s, d, proj, valid) -> float:
@@ -437,8 +473,8 @@ def _kept_space_inflation(s, d, proj, valid) -> float:
 
 
 def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: float = 1e-10,
-               variant: str = "paper", side: str | None = None, batch_size: int | None = None,
-               backend: str = "auto") -> ConvResult:
+               variant: str = "paper", side: str | None = None, rank_tol="auto",
+               batch_size: int | None = None, backend: str = "auto") -> ConvResult:
     """PWCCA between two conv layers, on the reshaped activations.
 
     Parameters
@@ -454,7 +490,7 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
         ``"fft"`` is not offered: projection weights are defined on real neurons, not on complex
         frequency blocks.
     layout : {"nchw", "nhwc"}
-    eps, variant, side
+    eps, variant, side, rank_tol
         As in :func:`fastcca.pwcca`.
     batch_size : int, optional
         Images per update when accumulating from arrays (bounds memory); default: automatic.
@@ -469,11 +505,12 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     Raises
     ------
     ValueError
-        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
-        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
-        or fewer than 2 images (also after merges).
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, an argument
+        out of range, layers that ``mode="fold"`` cannot compare (different spatial sizes), an
+        empty moments object or fewer than 2 images (also after merges).
     TypeError
-        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+        A moments object together with ``y``, the wrong kind of moments for ``mode``, masked,
+        sparse or iterator input, or a non-numeric argument.
     FloatingPointError
         The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
@@ -497,4 +534,4 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")
     m = _as_input(x, y, mode, layout, batch_size, backend, what="conv_pwcca")
-    return _wrap(_pwcca(m, eps=eps, variant=variant, side=side), m, mode, layout, eps)
+    return _wrap(_pwcca(m, eps=eps, variant=variant, side=side, rank_tol=rank_tol), m, mode, layout, eps)

@@ -26,8 +26,6 @@ chunks' products add up without merges, and the batch enters the state with one 
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .. import _io, _scale
@@ -35,7 +33,7 @@ from ..backend import BackendUnavailableError, get_backend
 from ..moments import _load_exponents, feed_in_batches
 from .._validation import check_choice, check_state_finite
 from ._grid import FrequencyGrid, frequency_grid
-from ._inputs import as_conv_batch, check_layout, check_pair
+from ._inputs import LAYOUTS, as_conv_batch, check_layout, check_pair
 
 _FORMAT = "fastcca.ConvMoments/1"
 #: written when an exponent is not 0 (see ``fastcca.moments._FORMAT_SCALED``)
@@ -137,7 +135,7 @@ class ConvMoments:
         ConvMoments
         """
         m = cls(layout=layout, backend=backend, precision=precision)
-        return feed_in_batches(m, x, y, batch_size, progress, "conv moments")
+        return feed_in_batches(m, x, y, batch_size, progress, "conv moments", ndim=4)
 
     def copy(self) -> "ConvMoments":
         """An independent copy (the state arrays are copied)."""
@@ -326,6 +324,11 @@ class ConvMoments:
     def load(cls, path) -> "ConvMoments":
         """Read moments written by :meth:`save` (``allow_pickle=False``).
 
+        Every field's dtype, shape, finiteness and range is checked, as in
+        :meth:`fastcca.Moments.load`; the block stacks must match the frequency grid of the saved
+        layer shapes.  The power-of-two exponents load with them (absent in older files: 0, the
+        data's units).
+
         Returns
         -------
         ConvMoments
@@ -333,32 +336,28 @@ class ConvMoments:
         Raises
         ------
         fastcca.FastccaFileError
-            A truncated, foreign or inconsistent file.
+            A truncated, empty, foreign or inconsistent file; the message names the file and the
+            field.
+        FileNotFoundError
+            No file at ``path``.
         """
         keys = ("n", "layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
         d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), keys)
-        try:
-            sx = tuple(int(v) for v in d["shape_x"])
-            sy = tuple(int(v) for v in d["shape_y"])
-            m = cls(layout=str(d["layout"]), precision=str(d.get("precision", "float64")))
-            m.float32_products = bool(d.get("float32_products", m.precision == "float32"))
-        except (TypeError, ValueError) as exc:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: bad header ({exc})") from None
-        if len(sx) != 3 or len(sy) != 3:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: shape_x/shape_y must be (c, h, w)")
+        n = _io.field_count(d, path, "n")
+        layout = _io.field_choice(d, path, "layout", LAYOUTS)
+        precision = _io.field_choice(d, path, "precision", PRECISIONS, default="float64")
+        f32 = _io.field_flag(d, path, "float32_products", default=precision == "float32")
+        sx = _io.field_shape(d, path, "shape_x", 3)
+        sy = _io.field_shape(d, path, "shape_y", 3)
         grid = frequency_grid(sx[1:], sy[1:])
         f = grid.n_classes
-        want = {"mean_x": (f, sx[0]), "mean_y": (f, sy[0]), "sxx": (f, sx[0], sx[0]),
-                "syy": (f, sy[0], sy[0]), "sxy": (f, sx[0], sy[0])}
-        for k, shp in want.items():
-            if d[k].shape != shp or d[k].dtype != np.complex128:
-                raise _io.FastccaFileError(f"{os.fspath(path)}: {k} has shape {d[k].shape} dtype "
-                                           f"{d[k].dtype}, expected {shp} complex128")
-        n = int(d["n"])
-        if n < 1:
-            raise _io.FastccaFileError(f"{os.fspath(path)}: n={n}, expected >= 1")
+        want = {"mean_x": ((f, sx[0]), False), "mean_y": ((f, sy[0]), False), "sxx": ((f, sx[0], sx[0]), True),
+                "syy": ((f, sy[0], sy[0]), True), "sxy": ((f, sx[0], sy[0]), False)}
+        arrays = {k: _io.field_array(d, path, k, shp, np.complex128, scatter=sc) for k, (shp, sc) in want.items()}
+        m = cls(layout=layout, precision=precision)
+        m.float32_products = f32
         m.n, m.grid, m.shape_x, m.shape_y = n, grid, sx, sy
         m.exponent_x, m.exponent_y = _load_exponents(path, d)   # 0 in files from before them
-        for k in want:
-            setattr(m, k, d[k])
+        for k, a in arrays.items():
+            setattr(m, k, a)
         return m

@@ -13,6 +13,10 @@ def as_moments(x, y, backend: str, precision: str = "float64", what: str = "meas
 
     Raises ``ValueError`` for an empty Moments or fewer than 2 datapoints and
     ``FloatingPointError`` for a state holding inf/NaN, naming ``what`` (the measure)."""
+    check_not_other_moments(x, "x")
+    check_not_other_moments(y, "y")
+    if isinstance(y, Moments):
+        raise TypeError("y: got a fastcca.Moments; pass one Moments as x (and no y), or two activation arrays")
     if isinstance(x, Moments):
         if y is not None:
             raise TypeError("y: pass either two arrays (x, y) or one Moments as x, not a Moments and y")
@@ -30,6 +34,19 @@ def as_moments(x, y, backend: str, precision: str = "float64", what: str = "meas
     check_state_finite(m._be.xp, {"sxx": m.sxx, "syy": m.syy, "sxy": m.sxy}, what,
                        {"x": m.exponent_x, "y": m.exponent_y})
     return m
+
+
+def check_not_other_moments(a, name: str) -> None:
+    """A clear error for the accumulators the dense measures do not take: a ConvMoments
+    (per-frequency conv moments) or a JointMoments (several layers)."""
+    from ..conv.moments import ConvMoments
+    from ..grid import JointMoments
+    if isinstance(a, ConvMoments):
+        raise TypeError(f"{name}: got a fastcca.ConvMoments (per-frequency moments of two conv layers); "
+                        "compare it with fastcca.conv_cca or fastcca.conv_svcca")
+    if isinstance(a, JointMoments):
+        raise TypeError(f"{name}: got a fastcca.JointMoments (several layers); pass one pair's moments, "
+                        "jm.moments(a, b), or use fastcca.similarity_grid(jm)")
 
 
 def _shown(idx) -> str:
@@ -77,11 +94,26 @@ def kept_note(side: str, kept, eps: float, constant=None, variance=None, floor: 
     return notes
 
 
-def rank_note(side: str, kept_count: int, rank: int) -> list[str]:
-    if rank >= kept_count:
-        return []
-    return [f"{side}: whitened rank {rank} < {kept_count} kept neurons (linearly dependent or "
-            "duplicated neurons; eigenvalues below the rcond floor left the CCA)"]
+def rank_notes(side: str, w, rank_tol, unit: str = "neurons") -> list[str]:
+    """What the whitening ``w`` (a :class:`fastcca._canonical.Whitening`) of one side left out
+    or kept despite a deficient data rank; ``rank_tol`` is the public argument (None: the
+    deficient directions were kept, as the reference implementation does)."""
+    kept = int(w.kept.sum())
+    out = []
+    if rank_tol is not None and w.data_rank < kept:
+        out.append(f"{side}: data rank {w.data_rank} < {kept} kept {unit}: {kept - w.data_rank} direction(s) "
+                   f"with variance <= rank_tol={rank_tol:g} x the largest (duplicated or linearly dependent "
+                   f"{unit}, or fewer datapoints than {unit}) left the CCA")
+    if rank_tol is None and w.data_rank < w.rank:
+        out.append(f"{side}: data rank {w.data_rank} < {w.rank} whitened directions: rank_tol=None keeps "
+                   f"{w.rank - w.data_rank} direction(s) of (near-)zero variance, lifted only by the ridge eps; "
+                   "their coefficients are ~0 by construction (so a side compared with itself gives less than "
+                   "1). The default rank_tol drops them")
+    expected = w.data_rank if rank_tol is not None else kept
+    if w.rank < expected:
+        out.append(f"{side}: whitened rank {w.rank} < {expected}: eigenvalues of the regularised block below "
+                   "the rcond floor left the CCA")
+    return out
 
 
 def neuron_notes(m: Moments, side: str, kept, eps: float) -> list[str]:

@@ -6,30 +6,33 @@ from dataclasses import replace
 
 import numpy as np
 
-from .._canonical import canonical_correlations
-from .._validation import check_nonnegative, warn_if_degenerate
+from .._canonical import RANK_TOL, canonical_correlations, resolve_rank_tol
+from .._validation import check_nonnegative, check_threshold, check_tolerance, warn_if_degenerate
 from ..results import CCAResult
 from .. import _scale
-from ._inputs import as_moments, kept_note, neuron_notes, rank_note
+from ._inputs import as_moments, kept_note, neuron_notes, rank_notes
 from ._precision import float32_error_notes
 
 
-def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
-                    measure="cca", what="CCA", precision="float64", source=None) -> CCAResult:
+def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, rank_tol=RANK_TOL, weights=False,
+                    measure="cca", what="CCA", precision="float64", unit="neurons",
+                    source=None) -> CCAResult:
     """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks).
     ``precision``: the arithmetic the blocks were accumulated in; for ``"float32"`` the
-    estimated error is checked (:mod:`fastcca.measures._precision`).  ``source``: the Moments
-    the blocks are (its notes on constant/underflowed neurons, its power-of-two units for the
-    canonical weights); None for derived blocks (SVCCA's)."""
+    estimated error is checked (:mod:`fastcca.measures._precision`).  ``unit``: what the
+    blocks' coordinates are, for the notes ("neurons", or SVCCA's "directions").  ``source``:
+    the Moments the blocks are (its notes on constant/underflowed neurons, its power-of-two
+    units for the canonical weights); None for derived blocks (SVCCA's)."""
     p, q = sxx.shape[0], syy.shape[0]
-    sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights)
+    tol, drop = resolve_rank_tol(rank_tol)
+    sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights,
+                                 rank_tol=tol, drop=drop)
     if source is not None:
         notes = neuron_notes(source, "x", sol.wx.kept, eps) + neuron_notes(source, "y", sol.wy.kept, eps)
     else:
         notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
-    notes += rank_note("x", int(sol.wx.kept.sum()), sol.wx.rank)
-    notes += rank_note("y", int(sol.wy.kept.sum()), sol.wy.rank)
-    msg = warn_if_degenerate(n, sol.wx.rank, sol.wy.rank, what)
+    notes += rank_notes("x", sol.wx, rank_tol, unit) + rank_notes("y", sol.wy, rank_tol, unit)
+    msg = warn_if_degenerate(n, sol.wx.data_rank, sol.wy.data_rank, what, coefficients=sol.rho.size)
     if msg:
         notes.append(msg)
     if precision == "float32":
@@ -39,17 +42,18 @@ def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, weights=False,
     if weights:
         # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units; the
         # blocks hold the data in units of 2**exponent, so the weights are divided by that
-        unit = np.sqrt(max(n - 1, 1))
+        per_datapoint = np.sqrt(max(n - 1, 1))
         ex, ey = (source.exponent_x, source.exponent_y) if source is not None else (0, 0)
         xw = _full_weights(p, sol.wx.kept, _scale.scale_pow2(
-            be.to_numpy(sol.weights(be, "x")) * unit / np.sqrt(sol.wx.scale), -ex))
+            be.to_numpy(sol.weights(be, "x")) * per_datapoint / np.sqrt(sol.wx.scale), -ex))
         yw = _full_weights(q, sol.wy.kept, _scale.scale_pow2(
-            be.to_numpy(sol.weights(be, "y")) * unit / np.sqrt(sol.wy.scale), -ey))
+            be.to_numpy(sol.weights(be, "y")) * per_datapoint / np.sqrt(sol.wy.scale), -ey))
     rho = sol.rho
     return CCAResult(measure=measure, similarity=float(rho.mean()) if rho.size else 0.0,
                      coefficients=rho, n=int(n), p=p, q=q, notes=tuple(notes),
                      kept_x=sol.wx.kept, kept_y=sol.wy.kept, rank_x=sol.wx.rank, rank_y=sol.wy.rank,
-                     eps=eps, x_weights=xw, y_weights=yw)
+                     eps=eps, x_weights=xw, y_weights=yw, data_rank_x=sol.wx.data_rank,
+                     data_rank_y=sol.wy.data_rank, rank_tol=rank_tol)
 
 
 def _full_weights(p, kept, w):
@@ -58,8 +62,9 @@ def _full_weights(p, kept, w):
     return out
 
 
-def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: bool = False,
-        backend: str = "auto", precision: str = "float64") -> CCAResult:
+def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
+        rank_tol: float | None = RANK_TOL, weights: bool = False, backend: str = "auto",
+        precision: str = "float64") -> CCAResult:
     """Canonical correlation analysis of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
@@ -74,9 +79,18 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
         are dropped (``kept_x``, ``kept_y``), and ``eps * I`` is added as a ridge (the reference
         implementation's semantics; results are invariant to rescaling either side).  ``eps=0``
         is exact CCA with a rank cutoff.
-    rcond : float, optional
+    rcond : float in [0, 1), optional
         Eigenvalue floor of the regularised block, relative to its largest eigenvalue (default
         ``k * 2.2e-16`` for a k x k block); directions below it leave the CCA (``rank_x``).
+    rank_tol : float in [0, 1) or None, default 1e-12
+        The data-rank rule: directions whose variance (eigenvalue of the rescaled scatter,
+        before the ridge) is at most ``rank_tol`` times the largest -- duplicated neurons,
+        linear dependencies such as a widening linear layer, fewer datapoints than neurons, and
+        float32 rounding of those -- leave the CCA, so a layer against itself gives 1;
+        ``rank_x``/``rank_y`` count what is left, ``notes`` say what left.  ``None`` keeps them,
+        lifted by the ridge with coefficients ~0, as the reference implementation does (for
+        parity), and reports them in ``notes`` and ``data_rank_x``/``data_rank_y``.  See
+        docs/bad-input.md.
     weights : bool, default False
         Also return the canonical weights ``x_weights`` (p, r) and ``y_weights`` (q, r).
     backend : {"auto", "cpu", "cuda"}
@@ -94,10 +108,12 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     Raises
     ------
     ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
-        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``rcond`` or
+        ``rank_tol`` out of range, an unknown choice, an empty Moments, or fewer than 2
+        datapoints (also after merges).
     TypeError
-        A Moments together with ``y``, ``y`` missing, or complex input.
+        A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
+        masked, sparse or iterator input, or a non-numeric argument.
     FloatingPointError
         The moments hold inf/NaN (never from finite input: each side is accumulated in exact
         power-of-two units, docs/numerics.md).
@@ -107,8 +123,8 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     Warns
     -----
     fastcca.DegenerateCCAWarning
-        Fewer datapoints than the CCA needs (``n - 1 < rank_x + rank_y``): some coefficients are 1
-        by construction.
+        Fewer datapoints than the CCA needs (``n - 1 < data_rank_x + data_rank_y``): that many
+        more coefficients are 1 by construction (the message gives the count).
     fastcca.Float32PrecisionWarning
         ``precision="float32"`` on data too collinear for it (estimated error above 1e-5).
 
@@ -124,18 +140,24 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None, weights: b
     >>> import numpy as np, fastcca
     >>> rng = np.random.default_rng(0)
     >>> x = rng.standard_normal((1000, 6))
-    >>> y = x[:, :3] @ rng.standard_normal((3, 4))          # y depends on 3 of x's neurons
+    >>> y = x[:, :3] @ rng.standard_normal((3, 4))          # y: 4 neurons, 3 of x's dimensions
     >>> r = fastcca.cca(x, y)
-    >>> np.round(r.coefficients, 6)
+    >>> np.round(r.coefficients, 6), r.data_rank_y
+    (array([1., 1., 1.]), 3)
+    >>> np.round(fastcca.cca(x, y, rank_tol=None).coefficients, 6)   # the reference's ridge direction
     array([1., 1., 1., 0.])
     """
     eps = check_nonnegative(eps, "eps")
+    rcond = check_tolerance(rcond, "rcond")
+    rank_tol = check_tolerance(rank_tol, "rank_tol")
     m = as_moments(x, y, backend, precision, what="cca")
-    return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, weights=weights,
-                           precision="float32" if m.float32_products else "float64", source=m)
+    return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, rank_tol=rank_tol,
+                           weights=weights, precision="float32" if m.float32_products else "float64",
+                           source=m)
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
+             rcond: float | None = None, rank_tol: float | None = RANK_TOL,
              backend: str = "auto", precision: str = "float64") -> CCAResult:
     """Mean canonical correlation of x (n, p) and y (n, q), or of a Moments.
 
@@ -151,6 +173,7 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
         ``None`` (default): the mean of all coefficients (what the SVCCA tutorials call the CCA
         similarity).  A float: the reference code's ``mean``, over the leading coefficients that
         make up that fraction of their sum (:meth:`CCAResult.threshold_mean`).
+    rcond, rank_tol : as in :func:`fastcca.cca`.
     backend : {"auto", "cpu", "cuda"}
         Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
     precision : {"float64", "float32"}
@@ -165,10 +188,12 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
     Raises
     ------
     ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
-        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``rcond``,
+        ``rank_tol`` or ``threshold`` out of range, an unknown choice, an empty Moments, or fewer
+        than 2 datapoints (also after merges).
     TypeError
-        A Moments together with ``y``, ``y`` missing, or complex input.
+        A Moments together with ``y``, ``y`` missing, complex, masked, sparse or iterator input,
+        or a non-numeric argument.
     FloatingPointError
         The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
@@ -184,13 +209,17 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
     >>> import numpy as np, fastcca
     >>> rng = np.random.default_rng(0)
     >>> x = rng.standard_normal((1000, 6))
-    >>> y = x[:, :3] @ rng.standard_normal((3, 4))
-    >>> round(fastcca.mean_cca(x, y).similarity, 6)          # coefficients 1, 1, 1, 0
+    >>> y = x[:, :3] @ rng.standard_normal((3, 4))          # 4 neurons spanning 3 dimensions
+    >>> round(fastcca.mean_cca(x, y).similarity, 6)          # coefficients 1, 1, 1
+    1.0
+    >>> round(fastcca.mean_cca(x, y, rank_tol=None).similarity, 6)   # the reference's 1, 1, 1, 0
     0.75
-    >>> round(fastcca.mean_cca(x, y, threshold=0.98).similarity, 6)
+    >>> round(fastcca.mean_cca(x, y, rank_tol=None, threshold=0.98).similarity, 6)
     1.0
     """
-    r = cca(x, y, eps=eps, backend=backend, precision=precision)
+    if threshold is not None:
+        threshold = check_threshold(threshold)
+    r = cca(x, y, eps=eps, rcond=rcond, rank_tol=rank_tol, backend=backend, precision=precision)
     sim = r.similarity if threshold is None else r.threshold_mean(threshold)
     notes = r.notes + ((f"similarity = mean of the leading coefficients reaching {threshold:g} of their sum",)
                        if threshold is not None else ())

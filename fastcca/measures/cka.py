@@ -52,10 +52,11 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     Raises
     ------
     ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
-        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an unknown choice, an
+        empty Moments, or fewer than 2 datapoints (also after merges).
     TypeError
-        A Moments together with ``y``, ``y`` missing, or complex input.
+        A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
+        masked, sparse or iterator input.
     FloatingPointError
         The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError

@@ -21,11 +21,11 @@ import math
 
 import numpy as np
 
-from .._canonical import canonical_correlations
-from .._validation import check_choice, check_nonnegative, warn_if_degenerate
+from .._canonical import RANK_TOL, canonical_correlations, resolve_rank_tol
+from .._validation import check_choice, check_nonnegative, check_tolerance, warn_if_degenerate
 from ..results import PWCCAResult
 from .. import _scale
-from ._inputs import as_moments, neuron_notes, rank_note
+from ._inputs import as_moments, neuron_notes, rank_notes
 from ._precision import float32_error_notes
 
 VARIANTS = ("paper", "reference")
@@ -79,7 +79,8 @@ def _projection_weights(be, gram, cross, whitened: bool = True):
 
 
 def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | None = None,
-          backend: str = "auto", precision: str = "float64") -> PWCCAResult:
+          rank_tol: float | None | str = "auto", backend: str = "auto",
+          precision: str = "float64") -> PWCCAResult:
     """Projection-weighted CCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
@@ -98,6 +99,10 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
         Whose neurons weight the canonical directions.  Default ``"x"`` for the paper variant
         (PWCCA is not symmetric: ``pwcca(x, y)`` weights by x's neurons), ``"fewer"`` (the side
         keeping fewer neurons, ties to x) for the reference variant.
+    rank_tol : float in [0, 1), None or "auto"
+        The data-rank rule of :func:`fastcca.cca`.  ``"auto"`` (default): 1e-12 for the paper
+        variant (rank-deficient directions leave the CCA), None for the reference variant (they
+        stay, as in the reference code, whose formula needs one direction per kept neuron).
     backend : {"auto", "cpu", "cuda"}
         Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
     precision : {"float64", "float32"}
@@ -112,15 +117,10 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
 
     Raises
     ------
-    ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
-        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
-    TypeError
-        A Moments together with ``y``, ``y`` missing, or complex input.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input; docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    ValueError, TypeError, FloatingPointError, fastcca.BackendUnavailableError
+        As :func:`fastcca.cca` (each bad array or argument named, with what was received; fewer
+        than 2 datapoints; an inf/NaN state), plus an unknown ``variant`` or ``side``, and the
+        reference formula's side error.
 
     Notes
     -----
@@ -143,13 +143,18 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     variant = check_choice(variant, "variant", VARIANTS)
     side = check_choice("x" if side is None and variant == "paper" else side or "fewer", "side", SIDES)
     eps = check_nonnegative(eps, "eps")
+    if isinstance(rank_tol, str) and rank_tol == "auto":
+        rank_tol = RANK_TOL if variant == "paper" else None
+    else:
+        rank_tol = check_tolerance(rank_tol, "rank_tol")
+    tol, drop = resolve_rank_tol(rank_tol)
     m = as_moments(x, y, backend, precision, what="pwcca")
     be, xp = m._be, m._be.xp
     # the paper variant with a fixed side needs that side's vectors only (cheaper); the reference
     # variant keeps the SVD's own vectors (its formula depends on their signs)
     want = side if (variant == "paper" and side in ("x", "y")) else True
     sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=eps, vectors=want,
-                                 symmetric=(variant == "reference"))
+                                 symmetric=(variant == "reference"), rank_tol=tol, drop=drop)
     if side == "fewer":
         side = "x" if sol.wx.kept.sum() <= sol.wy.kept.sum() else "y"
     w = sol.wx if side == "x" else sol.wy
@@ -158,9 +163,8 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     s_kept = s_full[idx][:, idx]
     rho = sol.rho
     notes = neuron_notes(m, "x", sol.wx.kept, eps) + neuron_notes(m, "y", sol.wy.kept, eps)
-    notes += rank_note("x", int(sol.wx.kept.sum()), sol.wx.rank)
-    notes += rank_note("y", int(sol.wy.kept.sum()), sol.wy.rank)
-    msg = warn_if_degenerate(m.n, sol.wx.rank, sol.wy.rank, "PWCCA")
+    notes += rank_notes("x", sol.wx, rank_tol) + rank_notes("y", sol.wy, rank_tol)
+    msg = warn_if_degenerate(m.n, sol.wx.data_rank, sol.wy.data_rank, "PWCCA", coefficients=rho.size)
     if msg:
         notes.append(msg)
     if m.float32_products:
@@ -180,7 +184,8 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
             raise ValueError(
                 f"side: the reference formula needs the side with fewer kept neurons; side {side!r} keeps "
                 f"{u.shape[0]} neurons but there are only {u.shape[1]} canonical correlations. "
-                "Use side='fewer' or variant='paper'.")
+                "Use side='fewer' or variant='paper'"
+                + (", or rank_tol=None (a rank-deficient side's directions then stay)." if drop else "."))
         mk = mean_full[idx]
         us = u.T @ s_kept
         # the weights do not change when D^T D and D^T X are divided by one positive number: a

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _scale
-from .._validation import check_choice, check_fraction_or_count, check_nonnegative
+from .._canonical import RANK_TOL
+from .._validation import check_choice, check_fraction_or_count, check_nonnegative, check_tolerance
 from ..results import SVCCAResult
 from ._inputs import as_moments
 from ._precision import float32_error_notes
@@ -84,7 +85,8 @@ def kept_space_inflation(be, s, lam, vecs) -> float:
 
 
 def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
-          backend: str = "auto", precision: str = "float64") -> SVCCAResult:
+          rank_tol: float | None = RANK_TOL, backend: str = "auto",
+          precision: str = "float64") -> SVCCAResult:
     """SVCCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
@@ -103,6 +105,10 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
         99%-variance examples).
     eps : float, default 1e-10
         Regularisation of the CCA on the reduced moments (see :func:`fastcca.cca`).
+    rank_tol : float in [0, 1) or None, default 1e-12
+        The data-rank rule of :func:`fastcca.cca`, applied to the kept directions (relative to
+        the side's largest singular value squared): kept directions of (near-)zero variance,
+        e.g. an int ``keep`` above the data rank, leave the CCA (None keeps them).
     backend : {"auto", "cpu", "cuda"}
         Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
     precision : {"float64", "float32"}
@@ -117,15 +123,10 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
 
     Raises
     ------
-    ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, a negative ``eps``, an
-        unknown choice, an empty Moments, or fewer than 2 datapoints (also after merges).
-    TypeError
-        A Moments together with ``y``, ``y`` missing, or complex input.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input; docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    ValueError, TypeError, FloatingPointError, fastcca.BackendUnavailableError
+        As :func:`fastcca.cca` (each bad array or argument named, with what was received; fewer
+        than 2 datapoints; an inf/NaN state), plus a ``keep`` that is neither a fraction in
+        (0, 1] nor a positive count.
 
     Notes
     -----
@@ -148,6 +149,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     keep = check_fraction_or_count(keep)
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
+    rank_tol = check_tolerance(rank_tol, "rank_tol")
     m = as_moments(x, y, backend, precision, what="svcca")
     be, xp = m._be, m._be.xp
     kx, lam_x, px = top_directions(be, m.sxx, keep, keep_rule)
@@ -155,7 +157,8 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     sxx_k = xp.diag(xp.asarray(lam_x[:kx]))
     syy_k = xp.diag(xp.asarray(lam_y[:ky]))
     sxy_k = px.T @ (m.sxy @ py)
-    inner = cca_from_blocks(be, m.n, sxx_k, syy_k, sxy_k, eps=eps, measure="cca", what="SVCCA")
+    inner = cca_from_blocks(be, m.n, sxx_k, syy_k, sxy_k, eps=eps, rank_tol=rank_tol, measure="cca",
+                            what="SVCCA", unit="directions")
     notes = inner.notes
     if m.float32_products:
         # the inner CCA sees diag(lambda): the amplification is the kept space's, in neuron terms
