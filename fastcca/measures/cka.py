@@ -10,6 +10,20 @@ from ..results import CKAResult
 from ._inputs import as_moments
 
 
+def frobenius(xp, a) -> float:
+    """``||a||_F`` without overflow or underflow of the squares (``numpy.linalg.norm`` squares the
+    entries, which overflows above ~1e154): the plain norm when it lies well inside the range
+    (always, for the scaled state of ``fastcca._scale``), else the norm of ``a`` divided by its
+    largest |entry| first."""
+    v = float(xp.linalg.norm(a))
+    if 1e-140 < v < 1e140:
+        return v
+    top = float(xp.max(xp.abs(a))) if a.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(xp.linalg.norm(a / top))
+
+
 def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
                precision: str = "float64") -> CKAResult:
     """Linear CKA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
@@ -38,11 +52,13 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     Raises
     ------
     ValueError
-        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an unknown choice, or an
-        empty Moments.
+        Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an unknown choice, an
+        empty Moments, or fewer than 2 datapoints (also after merges).
     TypeError
         A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
         masked, sparse or iterator input.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
         ``backend="cuda"`` without CuPy or a GPU.
 
@@ -61,16 +77,18 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     >>> round(fastcca.linear_cka(x, 3 * x @ q).similarity, 6)     # rotated and scaled copy
     1.0
     """
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="linear_cka")
     be, xp = m._be, m._be.xp
-    nxx = float(xp.linalg.norm(m.sxx))
-    nyy = float(xp.linalg.norm(m.syy))
+    nxx = frobenius(xp, m.sxx)
+    nyy = frobenius(xp, m.syy)
     notes = []
     if nxx == 0 or nyy == 0:
         notes.append("a side has no variance (all neurons constant): CKA is 0 by convention")
         sim, coef = 0.0, np.zeros(0)
     else:
-        sim = float(xp.linalg.norm(m.sxy)) ** 2 / (nxx * nyy)
-        coef = be.to_numpy(be.svdvals(m.sxy)) ** 2 / (nxx * nyy) if spectrum else np.zeros(0)
+        # ||Sxy|| / sqrt(||Sxx|| ||Syy||) is scale-free; squaring it last never overflows
+        den = np.sqrt(nxx) * np.sqrt(nyy)
+        sim = float((frobenius(xp, m.sxy) / den) ** 2)
+        coef = (be.to_numpy(be.svdvals(m.sxy)) / den) ** 2 if spectrum else np.zeros(0)
     return CKAResult(measure="linear_cka", similarity=min(sim, 1.0), coefficients=coef, n=m.n,
                      p=m.p, q=m.q, notes=tuple(notes))
