@@ -639,7 +639,7 @@ def check_measure_arguments(measure: str, kwargs: dict) -> dict:
     defaults filled in."""
     check_choice(measure, "measure", MEASURES)
     if measure not in _CCA_FAMILY:
-        return registry.get(measure).check(dict(kwargs))
+        return registry.get(measure).validate(kwargs)
     unknown = sorted(set(kwargs) - set(MEASURE_ARGUMENTS), key=str)
     if unknown:
         raise TypeError(f"unexpected measure argument(s) {unknown}; expected {', '.join(MEASURE_ARGUMENTS)}")
@@ -671,7 +671,7 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
         if passed:
             raise TypeError(f"argument(s) {sorted(passed)} do not apply to measure {measure!r}; it takes "
                             f"{', '.join(spec.params) or 'none'}")
-        return _registry_pairs(jm, pairs, spec, spec.check(dict(measure_kwargs)), progress)
+        return _registry_pairs(jm, pairs, spec, spec.validate(measure_kwargs), progress)
     if measure_kwargs:
         raise TypeError(f"unexpected measure argument(s) {sorted(measure_kwargs)} for {measure!r}; expected "
                         f"{', '.join(MEASURE_ARGUMENTS)}")

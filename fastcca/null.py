@@ -231,7 +231,7 @@ def null_baseline(x, y=None, *, measure: str = "cca", draws: int = 100, seed: in
     (True, True)
     """
     spec = registry.get(measure)
-    kw = spec.check(dict(params))
+    kw = spec.validate(params)
     draws = _check_count(draws, "draws")
     spectra = check_choice(spectra, "spectra", SPECTRA)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):

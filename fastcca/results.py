@@ -393,8 +393,10 @@ class ShapeResult(Result):
 
     Notes
     -----
-    These are metrics: symmetric, zero on a representation and itself (up to rounding, about
-    ``1e-8`` times the scale), and they satisfy the triangle inequality.  docs/measures.md.
+    These are metrics: symmetric, zero on a representation and itself, and they satisfy the
+    triangle inequality.  ``cos theta`` within its rounding (``8 k`` float64 epsilons for k
+    coefficients) of 1 counts as 1: angles below ~1e-7 are not resolved and read 0.
+    docs/measures.md.
 
     Examples
     --------

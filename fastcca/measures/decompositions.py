@@ -21,7 +21,7 @@ from .._validation import check_batchable, check_choice, check_optional_count
 from ..moments import Moments
 from ..results import PCAResult, PLSResult
 from ._blocks import Side, array_in_units, eigh_desc, sides, sign_by_largest
-from ._inputs import as_moments
+from ._inputs import as_moments, check_not_other_moments
 
 PCA_VARIANTS = ("paper", "reference")
 
@@ -162,6 +162,7 @@ def pca(x, *, side: str = "x", n_components: int | None = None, variant: str = "
     side = check_choice(side, "side", ("x", "y"))
     variant = check_choice(variant, "variant", PCA_VARIANTS)
     n_components = check_optional_count(n_components, "n_components")
+    check_not_other_moments(x, "x")
     if isinstance(x, Moments):
         m = as_moments(x, None, backend, precision)
     else:

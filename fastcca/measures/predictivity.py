@@ -234,5 +234,6 @@ def linear_predictivity(x, y=None, *, ridge="gcv", direction: str = "both", scor
     average = check_choice(average, "average", AVERAGES)
     m = as_moments(x, y, backend, precision)
     sx, sy, sxy = sides(m)
+    name = {"both": "linear_predictivity", "x->y": "linear_predictivity_xy", "y->x": "linear_predictivity_yx"}
     return predictivity_pair(m._be, prepare(sx), prepare(sy), sxy, ridge=ridge, direction=direction,
-                             score=score, average=average)
+                             score=score, average=average, measure=name[direction])

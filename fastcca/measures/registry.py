@@ -29,10 +29,6 @@ from .pwcca import pwcca
 from .svcca import svcca
 
 
-def _no_params(kw: dict) -> dict:
-    return {}
-
-
 @dataclass(frozen=True)
 class MeasureSpec:
     """One measure of the registry.
@@ -64,9 +60,9 @@ class MeasureSpec:
         ``prepare(side, params)`` -> per-layer state and ``pair(backend, prep_a, prep_b, s_ab,
         params)`` -> Result, for measures written that way (``side``: a
         ``fastcca.measures._blocks.Side``; ``s_ab``: the cross scatter).
-    check : callable
-        Validates ``params`` (a dict of keyword arguments) before any work and returns them
-        with defaults filled in; raises TypeError/ValueError naming the argument.
+    check : callable or None
+        ``check(params)`` validates a dict of keyword arguments and fills in the defaults (used
+        by :meth:`validate`; None: the measure takes none).
     grid : bool
         Whether :func:`fastcca.similarity_grid` offers it.
 
@@ -89,8 +85,23 @@ class MeasureSpec:
     reference: str = ""
     prepare: Callable | None = None
     pair: Callable | None = None
-    check: Callable = _no_params
+    check: Callable | None = None
     grid: bool = True
+
+    def validate(self, params: dict) -> dict:
+        """``params`` checked before any work (names and values), defaults filled in.
+
+        Raises
+        ------
+        TypeError
+            An argument the measure does not take, or a value of the wrong type.
+        ValueError
+            A value out of range; the message names the argument.
+        """
+        if self.check is None:
+            _check_known(self.name, params, ())
+            return {}
+        return self.check(dict(params))
 
     def value(self, result) -> float:
         """The number this measure reports from one of its results."""

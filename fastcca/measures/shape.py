@@ -41,6 +41,8 @@ from ._blocks import Side, eigh_desc, in_units, sides
 from ._inputs import as_moments
 
 KINDS = ("angular", "euclidean")
+#: relative rounding of a sum of singular values, per term (a few float64 epsilons)
+_ROUNDING = 8 * np.finfo(np.float64).eps
 
 
 @dataclass
@@ -101,6 +103,10 @@ def pair(be, a: ShapeSide, b: ShapeSide, sab, kind: str, measure: str = "shape_m
         m = m if b.op is None else m @ b.op.T
         sv = np.maximum(be.to_numpy(be.svdvals(m)), 0.0) / (math.sqrt(a.norm2) * math.sqrt(b.norm2))
         cos, coef = min(float(sv.sum()), 1.0), sv
+        # cos theta carries a rounding error of ~k eps, i.e. theta one of ~sqrt(2 k eps) ~ 1e-7:
+        # within it the two are the same representation, reported at distance exactly 0
+        if cos > 1.0 - _ROUNDING * max(len(sv), 1):
+            cos = 1.0
     if kind == "angular":
         dist = math.acos(cos)
     elif kind == "procrustes" and normalize:
