@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Moments", "cca", "mean_cca", "svcca", "pwcca", "linear_cka",
     "shape_metric", "procrustes", "pls", "pca", "linear_predictivity",
-    "null_baseline", "cca_null", "NullResult", "REGISTRY", "MeasureSpec",
+    "null_baseline", "cca_null", "NullResult", "MeasureSpec",
     "JointMoments", "SimilarityMatrix", "similarity_grid",
     "ConvMoments", "conv_cca", "conv_svcca", "conv_pwcca", "conv_moments",
     "Result", "CCAResult", "SVCCAResult", "PWCCAResult", "CKAResult", "ConvResult",

@@ -445,12 +445,17 @@ class PLSResult(Result):
     covariance_explained : array (k,)
         ``s_i^2 / sum_j s_j^2``: each pair's share of the squared cross-covariance.
 
+    Notes
+    -----
+    :func:`fastcca.pls`; PLS-SVD (Wold 1975), the reference's ``numpy_pls``.
+
     Examples
     --------
     >>> import numpy as np, fastcca
     >>> rng = np.random.default_rng(0)
     >>> x = rng.standard_normal((1000, 4))
-    >>> r = fastcca.pls(x, 2 * x[:, :2])
+    >>> q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    >>> r = fastcca.pls(x, 2 * x @ q, n_components=2)        # a rotated, scaled copy
     >>> r.x_directions.shape, np.round(r.correlations, 6)
     ((4, 2), array([1., 1.]))
     """
@@ -486,6 +491,11 @@ class PCAResult:
         each datapoint across neurons instead.
     variant : {"paper", "reference"}
     notes : tuple of str
+
+    Notes
+    -----
+    :func:`fastcca.pca`.  Not a comparison of two representations, so not a :class:`Result`
+    (no similarity) and not in the measure registry.
 
     Examples
     --------
@@ -543,6 +553,10 @@ class PredictivityResult(Result):
         The ridge penalty used, in the data's units (``||Y - X B||^2 + ridge ||B||^2``).
     df_xy, df_yx : float or None
         Effective degrees of freedom of each fit, ``sum_i lam_i / (lam_i + ridge)``.
+
+    Notes
+    -----
+    :func:`fastcca.linear_predictivity`; ``distance`` is ``1 - similarity``.
 
     Examples
     --------

