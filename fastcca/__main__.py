@@ -159,19 +159,30 @@ def _compare(args) -> int:
             f"({args.layout} shapes {x.shape} and {y.shape}; --layout neurons-first reads (neurons, datapoints))")
     spec = get(args.measure)
     kw = _measure_kwargs(args, spec)
+    if args.null is not None and args.shards is not None:
+        raise UserError("--null and --shards: give one of them", EXIT_USAGE)
+    opts = dict(debiased_cka=bool(spec.extras))
+    if args.shards is not None:
+        opts.update(shards=args.shards, shard_by="index")
     if args.null is not None:
         if args.variant != "paper" and spec.name == "pwcca":
             raise UserError("--null: the null baseline takes pwcca's paper variant only", EXIT_USAGE)
         kw.pop("variant", None)
-        res = fastcca.null_baseline(x, y, measure=spec.name, draws=args.null, seed=args.seed,
-                                    spectra=args.spectra, backend=args.backend, **kw)
+        res = fastcca.null_baseline(fastcca.Moments.from_arrays(x, y, backend=args.backend, **opts),
+                                    measure=spec.name, draws=args.null, seed=args.seed, spectra=args.spectra, **kw)
     else:
-        m = fastcca.Moments.from_arrays(x, y, backend=args.backend)
-        res = spec(m, **kw)
+        m = fastcca.Moments.from_arrays(x, y, backend=args.backend, **opts)
+        if args.shards is not None:
+            if args.variant != "paper" and spec.name == "pwcca":
+                raise UserError("--shards: the jackknife takes pwcca's paper variant only", EXIT_USAGE)
+            kw.pop("variant", None)
+            res = fastcca.jackknife(m, spec.name, **kw)
+        else:
+            res = spec(m, **kw)
     if args.json:
         d = res.to_dict()
         d.pop("cca", None)
-        if args.null is None:
+        if args.null is None and args.shards is None:
             d["kind"] = spec.kind
         print(json.dumps(d, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     else:
@@ -180,13 +191,13 @@ def _compare(args) -> int:
 
 
 def _count(text: str) -> int:
-    """``--null``: a count of draws >= 2."""
+    """``--null``, ``--shards``: a count >= 2."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count of draws >= 2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a count >= 2, got {text!r}") from None
     if value < 2:
-        raise argparse.ArgumentTypeError(f"expected a count of draws >= 2, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a count >= 2, got {text!r}")
     return value
 
 
@@ -223,6 +234,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="also draw the measure's null baseline: DRAWS simulations of independent data of the "
                         "same n, p, q (docs/measures.md)")
     c.add_argument("--seed", type=int, default=0, help="--null: the random seed (default 0)")
+    c.add_argument("--shards", type=_count, default=None, metavar="K",
+                   help="error bars: the delete-one-shard jackknife over K shards of the datapoints (by index)")
     c.add_argument("--spectra", choices=("white", "observed"), default="white",
                    help="--null: independent white noise, or each side with its observed covariance")
     c.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto")

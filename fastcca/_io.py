@@ -47,12 +47,15 @@ def save_npz_atomic(path, arrays: dict) -> None:
         raise
 
 
-def load_npz(path, kind: str, required) -> dict:
-    """Load a .npz written by :func:`save_npz_atomic` with ``format == kind``, without pickle.
+def load_npz(path, kind, required) -> dict:
+    """Load a .npz written by :func:`save_npz_atomic` with ``format == kind`` (a string, or a
+    tuple of the format versions accepted), without pickle.
 
     The file is opened here and closed whatever happens (``np.load`` on a path leaks its
     handle when the zip is corrupt); a plain ``.npy`` array, an empty, truncated or foreign
     file is a :class:`FastccaFileError` naming the file."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    kind = " or ".join(kinds)
     path = os.fspath(path)
     try:
         with open(path, "rb") as fh:
@@ -68,11 +71,11 @@ def load_npz(path, kind: str, required) -> dict:
         raise FastccaFileError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
     fmt = data.get("format")
     fmt = str(fmt) if isinstance(fmt, np.ndarray) and fmt.shape == () and fmt.dtype.kind == "U" else ""
-    if fmt != kind:
+    if fmt not in kinds:
         raise FastccaFileError(f"{path}: expected a {kind} file, found format {fmt or 'none'!r}")
     missing = [k for k in required if k not in data]
     if missing:
-        raise FastccaFileError(f"{path}: {kind} file lacks {', '.join(missing)}")
+        raise FastccaFileError(f"{path}: {fmt} file lacks {', '.join(missing)}")
     return data
 
 

@@ -293,3 +293,32 @@ def check_optional_count(value, name: str):
     if value < 1:
         raise ValueError(f"{name}: expected a positive int or None, got {value!r}")
     return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerics of the moments (issue [numerics]): datapoint counts and finite state.
+def check_enough_datapoints(n: int, what: str) -> None:
+    """Every similarity needs ``n >= 2`` datapoints: the centred scatter of one datapoint is
+    zero, so any number computed from it would be a convention, not a measurement.  Raises
+    ``ValueError`` naming ``what`` and the count (also after merges: ``n`` is the total)."""
+    n = int(n)
+    if n == 0:
+        raise ValueError(f"{what}: the accumulator is empty (n=0); call update(...) with data first")
+    if n < 2:
+        raise ValueError(f"{what}: n={n} datapoint; a similarity needs at least 2 datapoints (one "
+                         "datapoint has no variance around its mean, so there is nothing to correlate)")
+
+
+def check_state_finite(xp, blocks: dict, where: str, exponents: dict | None = None) -> None:
+    """Raise ``FloatingPointError`` when a moment block (name -> array, any array module, real or
+    complex) holds inf or NaN: an overflowed product is never passed on as a similarity.  One
+    reduction per block (a sum is non-finite if any entry is; a finite sum settles it)."""
+    for name, a in blocks.items():
+        with np.errstate(over="ignore", invalid="ignore"):   # inf - inf in the sum: reported below
+            if a is None or bool(xp.isfinite(a.sum())) or bool(xp.isfinite(a).all()):
+                continue
+        units = ("; power-of-two units " + ", ".join(f"{k}: 2**{v}" for k, v in exponents.items())
+                 if exponents else "")
+        raise FloatingPointError(
+            f"{where}: {name} holds inf or NaN (a product overflowed float64{units}); no similarity "
+            "is computed from it" + ("; the accumulator is unchanged" if where.startswith("update") else ""))

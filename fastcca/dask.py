@@ -29,6 +29,8 @@ How the graph is built (``moments_delayed`` returns it without computing):
    ``Moments.merge`` (Chan, Golub & LeVeque's pairwise rule), into a fresh accumulator at each
    node (inputs are never mutated, so a retried task sees the same inputs).  The rule is exact,
    so any tree shape gives the one-pass result up to rounding (tested to 1e-12 relative).
+   Each partial carries its power-of-two units (``fastcca._scale``); merges align them exactly,
+   so chunks of very different magnitudes reduce correctly.
 
 Chunks may be NumPy or CuPy arrays.  With ``backend="auto"`` each partial follows its chunk
 (CuPy -> the ``cuda`` backend), so a CuPy-backed dask array is reduced on the GPU(s) and the
@@ -131,7 +133,7 @@ def _chunk_moments(xb, yb, index: int, lo: int, hi: int, factory: Callable[[], A
     try:
         # concurrent tasks are safe: the CPU kernels serialise their Numba launches
         acc.update(xb, xb if yb is None else yb)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FloatingPointError) as exc:
         raise ChunkError(f"chunk {index} (rows {lo}:{hi}) along the datapoint axis: {exc}",
                          index, (lo, hi)) from exc
     return acc

@@ -11,6 +11,12 @@ by row chunks with an in-place ``syrk`` (upper triangle, mirrored when read), so
 temporary and no (b, P) copy is made -- i.e. a peak of about ``8 P^2 + max(4 MiB, 512 P)``
 bytes whatever the number of datapoints.  (Other backends: ``16 P^2 + 8 b P``.)
 
+Units: every layer is held in its own power-of-two units ``2**exponents[layer]``
+(``fastcca._scale``; 0 for activations of ordinary size), so ``S_ab`` is stored divided by
+``2**(exponents[a] + exponents[b])`` and nothing overflows or underflows whatever the magnitude
+of a layer; every measure is invariant to rescaling a layer, and ``moments(a, b)`` carries the
+units into the :class:`fastcca.Moments` it returns.
+
 :func:`similarity_grid` then compares every (row layer, column layer) pair, preparing each layer
 ONCE for all its pairs:
 
@@ -38,13 +44,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import _scale
 from ._canonical import RANK_TOL, resolve_rank_tol, whiten
-from ._validation import (DegenerateCCAWarning, check_choice, check_fraction_or_count,
-                          check_nonnegative, check_tolerance, forced_ones)
+from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
+                          check_fraction_or_count, check_nonnegative, check_state_finite,
+                          check_tolerance, forced_ones)
 from .backend import get_backend
 from .measures import registry
 from .measures._blocks import Side
+from .measures._inputs import kept_note, underflow_floor
 from .measures._precision import float32_error_notes
+from .measures.cka import frobenius
 from .measures.pwcca import _projection_weights
 from .measures.svcca import KEEP_RULES, kept_space_inflation, top_directions
 from .moments import Moments
@@ -98,6 +108,10 @@ class JointMoments:
     every measure.  A failing ``update`` (NaN/Inf, wrong shapes, missing layers) raises before
     touching the state.  Memory: ``8 P^2`` bytes, independent of n.
 
+    ``mean``, ``scatter`` and ``block`` are in per-layer power-of-two units ``exponents[layer]``
+    (see the module docstring; the moments themselves when every exponent is 0); ``lo``/``hi``
+    (P,) are the features' minima and maxima in the data's units (``lo == hi``: constant).
+
     Examples
     --------
     >>> import numpy as np, fastcca
@@ -127,6 +141,8 @@ class JointMoments:
         self._s = None
         self._upper_only = False
         self.slices: dict = {}
+        self.exponents: dict = {}
+        self.lo = self.hi = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -190,28 +206,74 @@ class JointMoments:
         if self.precision == "float32" and not hasattr(be, "scatter_update_upper_f32"):
             raise ValueError(f"precision='float32': not available on backend {be.NAME!r} "
                              "(CPU only); use precision='float64'")
+        floor = (lambda k: self.exponents.get(k)) if self.n else (lambda k: None)
         if hasattr(be, "scatter_update_upper"):
-            bad = [k for k, m in mats.items() if not bool(xp.isfinite(m.sum(axis=0, dtype=xp.float64)).all())]
+            stats = {k: be.column_stats(m) for k, m in mats.items()}
+            bad = [k for k, (sums, lo, hi) in stats.items()
+                   if not (np.isfinite(lo).all() and np.isfinite(hi).all()
+                           and (np.isfinite(sums).all() or np.isfinite(mats[k]).all()))]
             if bad:
                 raise ValueError(f"batch: NaN or Inf in layer(s) {bad}; the accumulator is unchanged")
+            units = {k: _scale.batch_exponent(lo, hi, floor(k)) for k, (_, lo, hi) in stats.items()}
             self._be = be
             self._set_slices(mats)
+            self._rescale(units)
             self._update_inplace(be, mats)
+            self._merge_bounds(xp, xp.concatenate([st[1] for st in stats.values()]),
+                               xp.concatenate([st[2] for st in stats.values()]))
             return self
-        dtype = xp.result_type(*[m.dtype for m in mats.values()])
-        x = mats[next(iter(mats))] if len(mats) == 1 else xp.concatenate(
-            [m.astype(dtype, copy=False) for m in mats.values()], axis=1)
-        cx = be.center_checked(x)
-        if cx is None:
-            bad = [k for k, m in mats.items() if not bool(xp.isfinite(m).all())]
-            raise ValueError(f"batch: NaN or Inf in layer(s) {bad}; the accumulator is unchanged")
-        xc, mean = cx
+        parts = {}
+        for k, m in mats.items():
+            c = be.center_scaled(m, None, floor(k))
+            if c is None:
+                raise ValueError(f"batch: NaN or Inf in layer(s) {[k]}; the accumulator is unchanged")
+            parts[k] = c
+        xc = parts[next(iter(parts))].xc if len(parts) == 1 else xp.concatenate([c.xc for c in parts.values()], axis=1)
         s = be.scatter(xc, xc)
         del xc
+        check_state_finite(xp, {"scatter": s}, "update")
         self._be = be
         self._set_slices(mats)
-        self._merge(x.shape[0], mean, s, owned=True)
+        self._rescale({k: c.exponent for k, c in parts.items()})
+        self._merge(next(iter(rows.values())), xp.concatenate([c.mean for c in parts.values()]), s, owned=True)
+        self._merge_bounds(xp, xp.concatenate([c.lo for c in parts.values()]),
+                           xp.concatenate([c.hi for c in parts.values()]))
         return self
+
+    def _rescale(self, units: dict) -> None:
+        """Bring the layers whose batch needs larger units (``units[layer]``) there, in place
+        (their rows and columns of the scatter, their means); set them on the first batch."""
+        if not self.n:
+            self.exponents = {k: int(e) for k, e in units.items()}
+            return
+        shifts = {k: int(e) - self.exponents[k] for k, e in units.items()}
+        if self._s is not None:
+            _shift_layers(self._s, self.mean, self.slices, shifts)
+        self.exponents.update({k: int(e) for k, e in units.items() if shifts[k] > 0})
+
+    def _merge_bounds(self, xp, lo, hi) -> None:
+        if self.lo is None:
+            self.lo, self.hi = lo, hi
+        else:
+            self.lo, self.hi = xp.minimum(self.lo, lo), xp.maximum(self.hi, hi)
+
+    def constant_features(self, key):
+        """Which features of layer ``key`` took a single value over every datapoint so far.
+
+        Parameters
+        ----------
+        key : hashable
+            A layer of these moments.
+
+        Returns
+        -------
+        numpy.ndarray of bool or None
+            ``lo == hi`` per feature of the layer (host array); None while empty.
+        """
+        if self.lo is None:
+            return None
+        sl = self._slice(key)
+        return np.asarray(self._be.to_numpy(self.lo[sl]) == self._be.to_numpy(self.hi[sl]))
 
     def _set_slices(self, mats) -> None:
         if not self.slices:
@@ -235,7 +297,12 @@ class JointMoments:
             hi = min(b, lo + chunk)
             xb = buf[:hi - lo]
             for k, m in mats.items():
-                xb[:, self.slices[k]] = m[lo:hi]
+                e = self.exponents[k]
+                if e:   # the layer's power-of-two units, applied before any cast (exact)
+                    np.multiply(m[lo:hi], _scale.pow2(-e), out=xb[:, self.slices[k]], dtype=np.float64,
+                                casting="same_kind")
+                else:
+                    xb[:, self.slices[k]] = m[lo:hi]
             mb = xb.mean(axis=0, dtype=xp.float64)
             xb -= mb.astype(xb.dtype)
             na, nb = self.n, hi - lo
@@ -247,7 +314,8 @@ class JointMoments:
         self._upper_only = True
 
     def merge(self, other: "JointMoments") -> "JointMoments":
-        """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule)."""
+        """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule); the
+        two are first brought to the larger units of each layer (exact powers of two)."""
         if not isinstance(other, JointMoments):
             raise TypeError(f"other: expected a JointMoments, got {type(other).__name__}")
         if other.n == 0:
@@ -259,7 +327,19 @@ class JointMoments:
         if not self.slices:
             self.slices = dict(other.slices)
         self._be = self._be or other._be
-        self._merge(other.n, other.mean, other.scatter, owned=False)
+        s, mean = other.scatter, other.mean
+        if self.n:
+            units = {k: max(self.exponents[k], other.exponents[k]) for k in self.slices}
+            back = {k: units[k] - other.exponents[k] for k in self.slices}
+            if any(back.values()):
+                s, mean = s.copy(), mean.copy()
+                _shift_layers(s, mean, self.slices, back)
+        else:
+            units = dict(other.exponents)
+        self._rescale(units)
+        self._merge(other.n, mean, s, owned=False)
+        if other.lo is not None:
+            self._merge_bounds(self._be.xp, other.lo, other.hi)
         return self
 
     def _merge(self, nb, mean, s, *, owned: bool) -> None:
@@ -297,13 +377,18 @@ class JointMoments:
 
     def moments(self, a, b) -> Moments:
         """A :class:`fastcca.Moments` of the pair (x = layer ``a``, y = layer ``b``), with copies
-        (and this accumulator's ``precision``, so measures report its float32 error)."""
+        (and this accumulator's ``precision``, so measures report its float32 error; its units
+        and feature bounds)."""
         self._require_data()
-        m = Moments(self.backend, self.precision)
-        m._be = self._be
+        m = Moments._with_backend_module(self._be)
+        m.precision = self.precision
         m.float32_products = self.precision == "float32"
         sa, sb = self._slice(a), self._slice(b)
         m.n = self.n
+        m.exponent_x, m.exponent_y = self.exponents[a], self.exponents[b]
+        if self.lo is not None:
+            m.lo_x, m.hi_x = self.lo[sa].copy(), self.hi[sa].copy()
+            m.lo_y, m.hi_y = self.lo[sb].copy(), self.hi[sb].copy()
         m.mean_x, m.mean_y = self.mean[sa].copy(), self.mean[sb].copy()
         m.sxx = self.scatter[sa, sa].copy()
         m.syy = self.scatter[sb, sb].copy()
@@ -313,6 +398,17 @@ class JointMoments:
     def _require_data(self) -> None:
         if self.n == 0:
             raise ValueError("JointMoments: empty; call update({...}) with data first")
+
+
+def _shift_layers(s, mean, slices: dict, shifts: dict) -> None:
+    """In place: layer k's rows and columns of the joint scatter ``s`` and its entries of
+    ``mean`` divided by ``2**shifts[k]`` (``shifts[k] >= 0``; exact powers of two)."""
+    for k, sh in shifts.items():
+        if sh > 0:
+            sl = slices[k]
+            _scale.scale_pow2(s[sl, :], -sh, inplace=True)
+            _scale.scale_pow2(s[:, sl], -sh, inplace=True)
+            _scale.scale_pow2(mean[sl], -sh, inplace=True)
 
 
 # ---------------------------------------------------------------------------- result
@@ -443,7 +539,8 @@ class _Prep:
     kept: np.ndarray = None
     fro: float = 0.0
     k: int = 0
-    note: str = ""
+    #: notes on the layer's dropped, constant or underflowed neurons (cca/pwcca)
+    notes: tuple = ()
     #: largest variance inflation factor of what ``t`` whitens (float32 precision only, else 0)
     inflation: float = 0.0
 
@@ -468,20 +565,21 @@ def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond, rank_tol=RANK_TO
     xp = be.xp
     f32 = jm.precision == "float32"
     if measure == "linear_cka":
-        return _Prep(fro=float(xp.linalg.norm(s)))
+        return _Prep(fro=frobenius(xp, s))
     if measure == "svcca":
         k, lam, vecs = top_directions(be, s, keep, keep_rule)
         t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond, rank_tol)
         t = t_red @ vecs.T if k else xp.zeros((0, s.shape[0]))
+        rank = _rank_note(w, rank_tol, "kept directions")
         return _Prep(t=t, rank=w.rank, data_rank=w.data_rank, kept=np.ones(s.shape[0], bool), k=k,
-                     note=_rank_note(w, rank_tol, "kept directions"),
+                     notes=(f"{key}: {rank}",) if rank else (),
                      inflation=kept_space_inflation(be, s, lam, vecs) if f32 else 0.0)
     t, w = _whitening_operator(be, s, eps, rcond, rank_tol)
-    dropped = int((~w.kept).sum())
-    notes = [f"{dropped} neuron(s) dropped (variance < eps={eps:g} x the largest)"] if dropped else []
-    notes += [_rank_note(w, rank_tol, "kept neurons")]
+    notes = kept_note(str(key), w.kept, eps, jm.constant_features(key), be.to_numpy(xp.diagonal(s)),
+                      underflow_floor(jm.n, f32), "float32 products" if f32 else "float64")
+    rank = _rank_note(w, rank_tol, "kept neurons")
     return _Prep(t=t, rank=w.rank, data_rank=w.data_rank, kept=w.kept, k=int(w.kept.sum()),
-                 note="; ".join(n for n in notes if n),
+                 notes=tuple(notes) + ((f"{key}: {rank}",) if rank else ()),
                  inflation=w.max_variance_inflation(be, s) if f32 else 0.0)
 
 
@@ -503,7 +601,7 @@ def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
     if measure == "linear_cka":
         if pa.fro == 0 or pb.fro == 0:
             return 0.0
-        return min(float(xp.linalg.norm(jm.block(a, b))) ** 2 / (pa.fro * pb.fro), 1.0)
+        return min(float((frobenius(xp, jm.block(a, b)) / (np.sqrt(pa.fro) * np.sqrt(pb.fro))) ** 2), 1.0)
     m = min(pa.rank, pb.rank)
     if m == 0:
         return 0.0
@@ -567,7 +665,10 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
     Raises
     ------
     ValueError
-        An unknown measure, an empty accumulator, or parameters the measure rejects.
+        An unknown measure, an empty accumulator, fewer than 2 datapoints, or parameters the
+        measure rejects.
+    FloatingPointError
+        The joint scatter holds inf/NaN (never from finite input; docs/numerics.md).
     TypeError
         An argument the measure does not take (e.g. ``eps`` for ``"procrustes"``).
     KeyError
@@ -680,10 +781,12 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
     keep, keep_rule, eps, rcond, rank_tol, side = (a[k] for k in ("keep", "keep_rule", "eps", "rcond",
                                                                   "rank_tol", "side"))
     jm._require_data()
+    check_enough_datapoints(jm.n, f"{measure} grid")
     pairs = [tuple(p) for p in pairs]
     for a, b in pairs:
         jm._slice(a), jm._slice(b)
     be = jm._be
+    check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{measure} grid")
     preps = {}
 
     def prep(key):
@@ -713,9 +816,8 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
         done[(a, b)] = v
         out[i] = v
     notes = []
-    for key, p in preps.items():
-        if p.note:
-            notes.append(f"{key}: {p.note}")
+    for p in preps.values():
+        notes += list(p.notes)
     if degenerate:
         msg = (f"{degenerate} pair(s) are degenerate: {jm.n} datapoints for more dimensions than centred "
                "data span (data ranks r_a + r_b > n - 1), so r_a + r_b - (n - 1) of their coefficients are 1 "
@@ -732,17 +834,18 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
     """A registry measure written as ``prepare``/``pair`` on every pair: each layer prepared once
     (from its diagonal block of the joint scatter), each pair from its cross block."""
     jm._require_data()
+    check_enough_datapoints(jm.n, f"{spec.name} grid")
     pairs = [tuple(p) for p in pairs]
     for a, b in pairs:
         jm._slice(a), jm._slice(b)
     be = jm._be
-    units = getattr(jm, "exponents", {})
+    check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{spec.name} grid")
     preps: dict = {}
 
     def prep(key):
         if key not in preps:
             sl = jm._slice(key)
-            side = Side(be, jm.block(key, key), jm.mean[sl], int(units.get(key, 0)), jm.n)
+            side = Side(be, jm.block(key, key), jm.mean[sl], int(jm.exponents[key]), jm.n)
             preps[key] = spec.prepare(side, kw)
         return preps[key]
 

@@ -161,10 +161,15 @@ def _root(be, s, n: int):
     return (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
 
 
-def null_moments(m: Moments, rng: np.random.Generator, spectra: str = "white", roots=None) -> Moments:
+def null_moments(m: Moments, rng: np.random.Generator, spectra: str = "white", roots=None,
+                 data: bool = False) -> Moments:
     """One draw of the null: the Moments of independent Gaussian x and y with the count, sizes
-    (and, for ``spectra="observed"``, covariances and power-of-two units) of ``m``."""
+    (and, for ``spectra="observed"``, covariances and power-of-two units) of ``m``.  ``data``:
+    simulate the (n, p + q) Gaussian data in batches instead (the measures that need statistics
+    beyond the moments, e.g. debiased CKA; O(n (p + q)^2) per draw)."""
     p, q, n = m.p, m.q, m.n
+    if data:
+        return _null_by_data(m, rng, spectra, roots)
     w = wishart_scatter(rng, n - 1, p + q)
     sxx, syy, sxy = w[:p, :p], w[p:, p:], w[:p, p:]
     if spectra == "observed":
@@ -175,10 +180,23 @@ def null_moments(m: Moments, rng: np.random.Generator, spectra: str = "white", r
     out.n = n
     out.mean_x, out.mean_y = be.xp.zeros(p), be.xp.zeros(q)
     out.sxx, out.syy, out.sxy = (be.xp.asarray(np.ascontiguousarray(a)) for a in (sxx, syy, sxy))
-    if spectra == "observed":
-        for k in ("exponent_x", "exponent_y"):
-            if hasattr(m, k):
-                setattr(out, k, getattr(m, k))
+    if spectra == "observed":       # the observed covariances, in the observed power-of-two units
+        out.exponent_x, out.exponent_y = m.exponent_x, m.exponent_y
+    return out
+
+
+def _null_by_data(m: Moments, rng: np.random.Generator, spectra: str, roots) -> Moments:
+    out = m._like()
+    rx, ry = roots if spectra == "observed" else (None, None)
+    rows = max(1, (1 << 22) // (m.p + m.q))          # ~32 MiB of float64 per batch
+    done = 0
+    while done < m.n:
+        b = min(rows, m.n - done)
+        xb, yb = rng.standard_normal((b, m.p)), rng.standard_normal((b, m.q))
+        if rx is not None:
+            xb, yb = xb @ rx.T, yb @ ry.T
+        out.update(m._be.xp.asarray(xb), m._be.xp.asarray(yb))
+        done += b
     return out
 
 
@@ -224,7 +242,8 @@ def null_baseline(x, y=None, *, measure: str = "cca", draws: int = 100, seed: in
     -----
     Each draw samples the joint centred scatter from its Wishart distribution (module
     docstring): O((p + q)^3) per draw, whatever n, then computes the measure from those moments
-    exactly as on the data.  The p-value counts draws at least as alike as the observed value
+    exactly as on the data.  A measure that needs statistics beyond the moments
+    (``debiased_cka``) draws Gaussian data in batches instead: O(n (p + q)^2) per draw.  The p-value counts draws at least as alike as the observed value
     (``>=`` for a similarity, ``<=`` for a distance).  docs/measures.md, *Null baseline*.
 
     Examples
@@ -242,7 +261,7 @@ def null_baseline(x, y=None, *, measure: str = "cca", draws: int = 100, seed: in
     spectra = check_choice(spectra, "spectra", SPECTRA)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed: expected an int or None, got {describe(seed)}")
-    m = as_moments(x, y, backend)
+    m = as_moments(x, y, backend, what="null_baseline")
     observed = spec.value(spec(m, **kw))
     rng = np.random.default_rng(seed)
     roots = (_root(m._be, m.sxx, m.n), _root(m._be, m.syy, m.n)) if spectra == "observed" else None
@@ -253,7 +272,7 @@ def null_baseline(x, y=None, *, measure: str = "cca", draws: int = 100, seed: in
         # the observed call has warned already; the same warning per draw says nothing new
         warnings.simplefilter("ignore", DegenerateCCAWarning)
         for i in range(draws):
-            vals[i] = spec.value(spec(null_moments(m, rng, spectra, roots), **kw))
+            vals[i] = spec.value(spec(null_moments(m, rng, spectra, roots, data=bool(spec.extras)), **kw))
     mean, std = float(vals.mean()), float(vals.std(ddof=1))
     alike = vals >= observed if spec.kind == "similarity" else vals <= observed
     analytic = cca_null(m.n, m.p, m.q) if spec.name in ("cca", "mean_cca") else None

@@ -446,7 +446,7 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
     """conv_cca / conv_svcca similarity of each fft pair from the joint per-frequency moments;
     symmetric measures, so each unordered pair is computed once."""
     from .conv import conv_cca
-    from .conv.measures import _svcca_fft, _top_eig
+    from .conv.measures import _svcca_fft, _top_eig, check_conv_moments
     a = check_measure_arguments(measure, kwargs)
     keep, keep_rule, eps, rcond, rank_tol = (a[k] for k in ("keep", "keep_rule", "eps", "rcond", "rank_tol"))
     eigs: dict = {}
@@ -464,6 +464,7 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
             out[i] = done.get((a, b), done.get((b, a)))
             continue
         m = bank.moments(a, b, copy=False)
+        check_conv_moments(m, f"{measure} grid (conv='fft')")     # n >= 2, finite state
         if measure == "svcca":
             r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy), rank_tol=rank_tol)
         else:

@@ -6,6 +6,10 @@ Each function here has a plain-NumPy twin it is benchmarked against
 * ``center_checked``: one read of a (n, p) batch gives the finiteness check and the column
   means, a second read writes the float64 centred copy.  NumPy needs ``isfinite`` (a
   temporary bool array of n*p bytes), ``mean`` and a subtraction: four passes, two temporaries.
+* ``column_stats`` + ``subtract_scaled``: the same two reads for the scale-robust centring of
+  ``Moments`` (issue [numerics]): the first also gives every column's minimum and maximum (the
+  spread that fixes the batch's power-of-two exponent, and which neurons are constant), the
+  second multiplies by that power of two as it writes (exact; free in a memory-bound loop).
 * ``add_scatter_rank1``: ``S += B + c * outer(u, v)`` in one pass over S, where NumPy
   allocates the (p, q) outer product and walks S twice.
 """
@@ -81,6 +85,71 @@ def center_checked(x: np.ndarray, out_dtype=np.float64):
     out = np.empty(x.shape, dtype=out_dtype)
     _subtract_rows(x, mean, out)
     return out, mean, True
+
+
+@nb.njit(parallel=_PARALLEL, **_JIT)
+def _column_stats(x, nchunks):
+    n, p = x.shape
+    partial = np.zeros((nchunks, p), dtype=np.float64)
+    lows = np.empty((nchunks, p), dtype=np.float64)
+    highs = np.empty((nchunks, p), dtype=np.float64)
+    step = (n + nchunks - 1) // nchunks
+    for c in nb.prange(nchunks):
+        lo = c * step
+        hi = min(n, lo + step)
+        acc = partial[c]
+        mn = lows[c]
+        mx = highs[c]
+        for j in range(p):
+            mn[j] = np.inf
+            mx[j] = -np.inf
+        for i in range(lo, hi):
+            row = x[i]
+            for j in range(p):
+                v = np.float64(row[j])
+                # a NaN makes its column sum NaN and an Inf its minimum/maximum infinite: the
+                # caller's finiteness test needs no per-element branch here
+                acc[j] += v
+                mn[j] = min(mn[j], v)
+                mx[j] = max(mx[j], v)
+    sums = np.zeros(p, dtype=np.float64)
+    low = np.full(p, np.inf)
+    high = np.full(p, -np.inf)
+    for c in range(nchunks):
+        sums += partial[c]
+        for j in range(p):
+            low[j] = min(low[j], lows[c, j])
+            high[j] = max(high[j], highs[c, j])
+    return sums, low, high
+
+
+def column_stats(x: np.ndarray):
+    """Column sums (float64, in the fixed chunked order of :func:`center_checked`), minima and
+    maxima of a C-ordered (n, p) float32/float64 array, in one read.  NaN shows as a NaN sum,
+    +-Inf as an infinite minimum or maximum (or sum); the caller tests finiteness."""
+    nchunks = min(_CHUNKS, max(1, x.shape[0] // 64))
+    return _column_stats(x, nchunks)
+
+
+@nb.njit(parallel=_PARALLEL, **_JIT)
+def _subtract_scaled(x, mean, factor, out):
+    n, p = x.shape
+    for i in nb.prange(n):
+        row = x[i]
+        orow = out[i]
+        for j in range(p):
+            orow[j] = (np.float64(row[j]) - mean[j]) * factor
+
+
+def subtract_scaled(x: np.ndarray, mean: np.ndarray, factor: float, out_dtype=np.float64) -> np.ndarray:
+    """``(x - mean) * factor`` computed in float64 and stored as ``out_dtype``, in one pass;
+    ``factor`` is a power of two (exact), 1.0 for the plain centring."""
+    out = np.empty(x.shape, dtype=out_dtype)
+    if factor == 1.0:
+        _subtract_rows(x, mean, out)
+    else:
+        _subtract_scaled(x, mean, float(factor), out)
+    return out
 
 
 def add_scatter_rank1(s, b, u, v, c):

@@ -49,6 +49,7 @@ import contextlib
 
 import numpy as np
 
+from .. import _scale
 from .._validation import as_host_matrix, check_real_matrix
 
 _ROUTES = ("svd", "gram")
@@ -159,6 +160,33 @@ class XpBackend:
         if out_dtype is not None and xp.dtype(out_dtype) != xp.float64:
             xc = xc.astype(out_dtype)
         return xc, mean
+
+    def center_scaled(self, x, out_dtype=None, min_exponent=None):
+        """:func:`fastcca.kernels.cpu.center_scaled` on the device: ``Centered(xc, mean,
+        exponent, lo, hi)`` (device arrays; ``xc = (x - mean) * 2**-exponent``), or ``None`` if
+        the batch holds NaN/Inf.  One float64 copy, scaled and centred in place; the column
+        minima/maxima (two reductions) give the finiteness test (NaN propagates through them)
+        and, copied to the host ((p,) each), the exponent."""
+        xp = self.xp
+        xc = x.astype(xp.float64, order="C", copy=True)
+        lo, hi = xc.min(axis=0), xc.max(axis=0)
+        if not (bool(xp.isfinite(lo).all()) and bool(xp.isfinite(hi).all())):
+            return None
+        e = _scale.batch_exponent(self.to_numpy(lo), self.to_numpy(hi), min_exponent)
+        factor = _scale.pow2(-e)
+        if e and max(float(xp.abs(lo).max()), float(xp.abs(hi).max())) >= _scale.HUGE:
+            xc *= factor           # the sums of such values would overflow: scale first
+            mean = xc.mean(axis=0)
+            xc -= mean
+        else:
+            mean = xc.mean(axis=0)
+            xc -= mean
+            if e:
+                xc *= factor
+                mean = mean * factor
+        if out_dtype is not None and xp.dtype(out_dtype) != xp.float64:
+            xc = xc.astype(out_dtype)
+        return _scale.Centered(xc, mean, e, lo, hi)
 
     def scatter(self, a, b):
         """``a.T @ b`` in float64 (SYRK when ``a is b``); float32 products when configured."""

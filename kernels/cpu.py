@@ -8,6 +8,8 @@ Every backend module (this one, ``cuda``) exposes the same names:
 ``to_numpy(a)``                        host NumPy array
 ``center_checked(x)``                  (centred float64 copy, column means) of an (n, p) batch,
                                        or ``None`` if it holds NaN/Inf
+``center_scaled(x, dtype, min_exp)``   ``fastcca._scale.Centered``: the batch centred and scaled by
+                                       its power-of-two exponent, means, column min/max; or ``None``
 ``scatter(a, b)``                      ``a.T @ b`` in float64 (SYRK when ``a is b``)
 ``add_scatter_rank1(s, b, u, v, c)``   in place ``s += b + c * outer(u, v)`` (Chan's merge)
 ``eigh(a)``                            ascending eigenpairs of symmetric/Hermitian ``a`` (batched)
@@ -22,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from .. import _scale
 from .._validation import as_host_matrix
 from . import _numba_cpu
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
@@ -57,6 +60,54 @@ def center_checked(x: np.ndarray, out_dtype=np.float64):
     if out is None or out_dtype == np.float64:
         return out
     return out[0].astype(out_dtype), out[1]
+
+
+def column_stats(x: np.ndarray):
+    """``(sums, minima, maxima)`` of the columns of an (n, p) array, float64: one fused Numba
+    read for C-ordered float32/float64 input of useful size, NumPy otherwise.  Non-finite values
+    show as non-finite entries (see :func:`fastcca.kernels._numba_cpu.column_stats`)."""
+    if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous and x.size >= _NUMBA_MIN_ELEMENTS:
+        return _numba_cpu.column_stats(x)
+    x64 = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflowing sum is handled by the caller
+        return x64.sum(axis=0), x64.min(axis=0), x64.max(axis=0)
+
+
+def center_scaled(x: np.ndarray, out_dtype=np.float64, min_exponent=None):
+    """Centre an (n, p) batch on its column means and scale it by its power-of-two exponent
+    (``fastcca._scale``): returns ``Centered(xc, mean, exponent, lo, hi)`` with
+    ``xc = (x - mean) * 2**-exponent`` a new C-ordered ``out_dtype`` array, ``mean`` in the same
+    units, ``lo``/``hi`` the column minima/maxima in the data's units; ``None`` when ``x`` holds
+    NaN or Inf.  ``min_exponent``: scale by at least this (the state's exponent).
+
+    Two reads of ``x`` as in :func:`center_checked` (stats, then the fused subtract-and-scale);
+    the exponent is 0 -- no multiplication -- for data of ordinary size.  Data of magnitude near
+    the float64 limit (``>= _scale.HUGE``) is scaled before its means are formed (NumPy, rare)."""
+    n = x.shape[0]
+    sums, lo, hi = column_stats(x)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return None
+    sums_ok = bool(np.isfinite(sums).all())
+    if not sums_ok and not np.isfinite(x).all():   # a NaN hides from min/max in the fused pass
+        return None
+    e = _scale.batch_exponent(lo, hi, min_exponent)
+    factor = _scale.pow2(-e)
+    if not sums_ok or max(float(np.abs(lo).max()), float(np.abs(hi).max())) >= _scale.HUGE:
+        # sums of such values overflow: scale first (exact), then centre
+        xs = np.multiply(x, factor, dtype=np.float64)
+        mean = xs.mean(axis=0)
+        xs -= mean
+        return _scale.Centered(np.ascontiguousarray(xs, dtype=out_dtype), mean, e, lo, hi)
+    mean = sums / n
+    fused = x.dtype in (np.float32, np.float64) and x.flags.c_contiguous and x.size >= _NUMBA_MIN_ELEMENTS
+    if fused:
+        xc = _numba_cpu.subtract_scaled(x, mean, factor, out_dtype)
+    else:
+        xc = np.subtract(x, mean, dtype=np.float64)
+        if e:
+            xc *= factor
+        xc = np.ascontiguousarray(xc, dtype=out_dtype)
+    return _scale.Centered(xc, mean * factor if e else mean, e, lo, hi)
 
 
 def center_checked_numpy(x: np.ndarray):
@@ -192,9 +243,9 @@ def symmetrize_upper(s: np.ndarray, block: int = 512) -> None:
 # ---------------------------------------------------------------------------------------------
 # Conv layers: spatial FFT block moments and batched small decompositions (fastcca.conv).
 #
-# ``spatial_mean_checked(x)``            float64 mean image (c, h, w) of a (b, c, h, w) batch, or
-#                                        ``None`` if the batch holds NaN/Inf
-# ``spatial_rfft_blocks(x, m, flat)``    2-D real FFT of ``x - m`` gathered frequency-major:
+# ``spatial_stats_checked(x, min_exp)``  (mean image in units 2**e, e): the batch's power-of-two
+#                                        exponent (``fastcca._scale``), or ``None`` for NaN/Inf
+# ``spatial_rfft_blocks(x, m, flat, dt, f)``  2-D real FFT of ``x * f - m`` gathered frequency-major:
 #                                        (F, b, c) complex128; ``rfft_mean(m, flat)``: (F, c)
 # ``block_scatter_accumulate(a, b, p)``  in place ``p += real-view(a)^T real-view(b)`` (F, 2ca, 2cb)
 # ``real_view_to_complex(p)``            that real form -> the complex blocks ``a^H b`` (F, ca, cb)
@@ -229,26 +280,57 @@ def _pool():
 batched_region = one_thread_blas
 
 
-def spatial_mean_checked(x: np.ndarray):
-    """Float64 mean image (c, h, w) of a (b, c, h, w) batch (any strides), or ``None`` when the
-    batch holds NaN or Inf: a non-finite value makes its column sum non-finite, so the mean
-    doubles as the finiteness check (one read of the batch, no temporary mask)."""
-    m = x.mean(axis=0, dtype=np.float64)
-    return m if np.isfinite(m).all() else None
+def spatial_stats_checked(x: np.ndarray, min_exponent=None):
+    """The mean image of a (b, c, h, w) batch (any strides) in units of the batch's power-of-two
+    exponent (``fastcca._scale``; ``min_exponent``: at least this), and that exponent:
+    ``(mean_img (c, h, w) float64, exponent)``, or ``None`` when the batch holds NaN or Inf.
+
+    One fused read (:func:`column_stats`) when the batch is C-ordered in NCHW or NHWC (the
+    transposed view :func:`fastcca.conv._inputs.as_conv_batch` makes of an NHWC array); NumPy
+    reductions otherwise."""
+    b, c, h, w = x.shape
+    if x.flags.c_contiguous:
+        flat, back = x.reshape(b, -1), (lambda v: v.reshape(c, h, w))
+    elif x.transpose(0, 2, 3, 1).flags.c_contiguous:
+        flat, back = x.transpose(0, 2, 3, 1).reshape(b, -1), (lambda v: v.reshape(h, w, c).transpose(2, 0, 1))
+    else:
+        flat, back = None, None
+    if flat is not None:
+        sums, lo, hi = column_stats(flat)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums, lo, hi = (x.sum(axis=0, dtype=np.float64), x.min(axis=0).astype(np.float64),
+                            x.max(axis=0).astype(np.float64))
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return None
+    sums_ok = bool(np.isfinite(sums).all())
+    if not sums_ok and not np.isfinite(x).all():
+        return None
+    e = _scale.batch_exponent(lo, hi, min_exponent)
+    factor = _scale.pow2(-e)
+    if not sums_ok or max(float(np.abs(lo).max()), float(np.abs(hi).max())) >= _scale.HUGE:
+        return np.multiply(x, factor, dtype=np.float64).mean(axis=0), e
+    mean = sums / b
+    if back is not None:
+        mean = back(mean)
+    return np.ascontiguousarray(mean * factor if e else mean), e
 
 
 def spatial_rfft_blocks(x: np.ndarray, mean_img: np.ndarray, flat: np.ndarray,
-                        dtype=np.float64) -> np.ndarray:
-    """2-D real FFT of every channel of ``x - mean_img``, gathered frequency-major.
+                        dtype=np.float64, factor: float = 1.0) -> np.ndarray:
+    """2-D real FFT of every channel of ``x * factor - mean_img``, gathered frequency-major.
 
     ``x`` (b, c, h, w) real (any strides: an NHWC array passed as a transposed view works),
-    ``mean_img`` (c, h, w) float64, ``flat`` (F,) indices into the ``rfft2`` output flattened
-    over (h, w // 2 + 1).  Returns (F, b, c) complex, C-ordered: complex128 for ``dtype``
-    float64 (default, whatever the input dtype), complex64 for float32 (pocketfft via
+    ``mean_img`` (c, h, w) float64 (in the units of ``x * factor``), ``flat`` (F,) indices into
+    the ``rfft2`` output flattened over (h, w // 2 + 1); ``factor`` a power of two (the batch's
+    units, ``fastcca._scale``; exact).  Returns (F, b, c) complex, C-ordered: complex128 for
+    ``dtype`` float64 (default, whatever the input dtype), complex64 for float32 (pocketfft via
     ``scipy.fft`` keeps single precision; half the memory traffic).
     """
     b, c = x.shape[:2]
     dtype = np.dtype(dtype)
+    if factor != 1.0:
+        x = np.multiply(x, factor)          # before any cast: float32 could not hold x itself
     xc = np.subtract(x, mean_img.astype(dtype, copy=False), dtype=dtype)
     z = _sfft.rfft2(xc, axes=(2, 3), workers=FFT_WORKERS).reshape(b, c, -1)
     # fancy indexing on the frequency-major view: one gather copy straight into (F, b, c)

@@ -2,7 +2,7 @@
 
 Imported only by ``fastcca.backend`` after it has checked that CuPy imports and sees a device;
 importing fastcca never imports this module.  Exposes the names documented in
-``kernels/cpu.py`` (``NAME``, ``xp``, ``as_matrix``, ``to_numpy``, ``center_checked``,
+``kernels/cpu.py`` (``NAME``, ``xp``, ``as_matrix``, ``to_numpy``, ``center_checked``, ``center_scaled``,
 ``scatter``, ``add_scatter_rank1``, ``eigh``, ``eigvalsh``, ``eigh_top``, ``cholesky``,
 ``solve_lower``, ``svdvals``, ``svd``) plus ``default_batch_rows``, ``configure``, ``options``.
 
@@ -101,6 +101,7 @@ as_matrix = _impl.as_matrix
 to_numpy = _impl.to_numpy
 is_device_array = _impl.is_device_array
 center_checked = _impl.center_checked
+center_scaled = _impl.center_scaled
 scatter = _impl.scatter
 add_scatter_rank1 = _impl.add_scatter_rank1
 default_batch_rows = _impl.default_batch_rows

@@ -15,12 +15,13 @@ from fastcca.__main__ import main
 from fastcca.measures import registry
 from conftest import make_pair
 
-NEW = ["shape_angular", "shape_euclidean", "procrustes", "pls", "linear_predictivity", "linear_predictivity_xy"]
+NEW = ["debiased_cka", "shape_angular", "shape_euclidean", "procrustes", "pls", "linear_predictivity",
+       "linear_predictivity_xy"]
 SETTINGS = {  # a non-default setting per measure, so parameters travel too
     "shape_angular": {"alpha": 0.4}, "shape_euclidean": {"alpha": 0.0}, "procrustes": {"normalize": False},
     "pls": {}, "linear_predictivity": {"ridge": 3.0, "average": "uniform"},
     "linear_predictivity_xy": {"score": "gcv"}, "svcca": {"keep": 4}, "cca": {"eps": 1e-8},
-    "mean_cca": {}, "pwcca": {}, "linear_cka": {},
+    "mean_cca": {}, "pwcca": {}, "linear_cka": {}, "debiased_cka": {},
 }
 
 
@@ -45,6 +46,9 @@ def test_entries_are_consistent():
             spec.validate({"no_such_argument": 1})
         assert set(spec.validate({})) == set(spec.params)
     assert registry.get("cka") is registry.REGISTRY["linear_cka"]
+    assert [n for n, s in registry.REGISTRY.items() if not s.grid] == ["debiased_cka"]
+    with pytest.raises(ValueError, match="measure"):
+        fastcca.similarity_grid(fastcca.JointMoments().update({"a": np.eye(4)}), measure="debiased_cka")
     with pytest.raises(ValueError, match="'energy'"):
         registry.get("energy")
 
@@ -66,11 +70,12 @@ def test_streaming_and_merge_order_do_not_change_the_measure(xy, name):
     kw = SETTINGS[name]
     x, y = xy
     whole = values(spec, x, y, **kw)
-    streamed = fastcca.Moments()
+    opts = dict(debiased_cka=bool(spec.extras))
+    streamed = fastcca.Moments(**opts)
     for lo in range(0, len(x), 70):
         streamed.update(x[lo:lo + 70], y[lo:lo + 70])
-    shards = [fastcca.Moments().update(x[lo:lo + 120], y[lo:lo + 120]) for lo in range(0, len(x), 120)]
-    merged = fastcca.Moments()
+    shards = [fastcca.Moments(**opts).update(x[lo:lo + 120], y[lo:lo + 120]) for lo in range(0, len(x), 120)]
+    merged = fastcca.Moments(**opts)
     for s in shards[::-1]:
         merged.merge(s)
     for m in (streamed, merged):
@@ -86,10 +91,19 @@ def test_cuda_array_logic_on_the_strict_stand_in(xy, name):
     import xp_standin
     spec = registry.REGISTRY[name]
     x, y = xy
-    m = fastcca.Moments._with_backend_module(xp_standin.strict_backend()).update(x, y)
+    m = fastcca.Moments._with_backend_module(xp_standin.strict_backend())
+    m.debiased_cka = bool(spec.extras)
+    m.update(x[:200], y[:200]).merge(fastcca.Moments._with_backend_module(m._be).update(x[200:], y[200:])
+                                     if not spec.extras else _kept(m._be, x[200:], y[200:]))
     got, want = values(spec, m, **SETTINGS[name]), values(spec, x, y, **SETTINGS[name])
     assert got[0] == pytest.approx(want[0], rel=1e-10, abs=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-8, atol=1e-10)
+
+
+def _kept(be, x, y):
+    m = fastcca.Moments._with_backend_module(be)
+    m.debiased_cka = True
+    return m.update(x, y)
 
 
 def test_pca_and_null_on_the_strict_stand_in(xy):
@@ -116,7 +130,7 @@ def joint():
     return jm, layers
 
 
-@pytest.mark.parametrize("name", list(registry.REGISTRY))
+@pytest.mark.parametrize("name", [n for n, s in registry.REGISTRY.items() if s.grid])
 def test_grid_entries_equal_the_single_pair_function(joint, name):
     jm, layers = joint
     spec = registry.REGISTRY[name]
@@ -190,6 +204,10 @@ def test_cli_measure_options_and_null(tmp_path, capsys, xy):
     out = json.loads(capsys.readouterr().out)
     want = fastcca.null_baseline(x, y, measure="cca", draws=20, seed=3)
     np.testing.assert_allclose(out["draws"], want.draws, rtol=1e-12)
+    assert main(["compare", a, b, "--measure", "debiased_cka", "--shards", "6", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimate"] == pytest.approx(fastcca.debiased_cka(x, y).similarity, rel=1e-12) and out["se"] > 0
+    assert len(out["replicates"]) == 6
     assert main(["compare", a, b, "--measure", "cca", "--alpha", "0.5"]) == 2
     assert "--alpha does not apply" in capsys.readouterr().err
     assert main(["compare", a, b, "--measure", "pls", "--ridge", "1"]) == 2
@@ -213,3 +231,30 @@ def test_plots_read_the_registry_range(joint):
     assert fp.heatmap(cca, distance=True).axes[0].images[0].get_clim() == (0.0, 1.0)
     fig = fp.heatmaps([euc, euc])
     assert fig.axes[0].images[0].get_clim() == fig.axes[1].images[0].get_clim()
+
+
+@pytest.mark.parametrize("sx, sy", [(1e150, 1e-150), (1e-200, 3.0), (2.0 ** 600, 2.0 ** 600)])
+def test_power_of_two_units(xy, sx, sy):
+    """Activations far outside the float64 comfort zone (the state holds each side in
+    power-of-two units, issue [numerics]): scale-free values unchanged, the scale-dependent ones
+    (Euclidean distances, PLS and PCA singular values, the ridge) in the data's units."""
+    x, y = xy
+    for name in ("shape_angular", "procrustes", "pls", "linear_predictivity", "debiased_cka"):
+        spec = registry.REGISTRY[name]
+        kw = {"alpha": 0.0} if name == "shape_angular" else {}
+        want = spec.value(spec(x, y, **kw))
+        assert spec.value(spec(x * sx, y * sy, **kw)) == pytest.approx(want, rel=1e-9, abs=1e-12), name
+    r, r0 = fastcca.pls(x * sx, y * sy), fastcca.pls(x, y)
+    with np.errstate(over="ignore"):
+        want_sv, want_ridge = r0.coefficients * sx * sy, fastcca.linear_predictivity(x, y, direction="x->y").ridge_xy * sx * sx
+    if np.isfinite(want_sv).all():
+        np.testing.assert_allclose(r.coefficients, want_sv, rtol=1e-9)
+    else:                       # beyond float64 in the data's units: inf and a note, the rest exact
+        assert np.isinf(r.coefficients).all() and any("beyond float64" in t for t in r.notes)
+    np.testing.assert_allclose(r.correlations, r0.correlations, rtol=1e-9)
+    np.testing.assert_allclose(fastcca.pca(x * sx).singular_values, fastcca.pca(x).singular_values * sx, rtol=1e-9)
+    p = fastcca.linear_predictivity(x * sx, y * sy, direction="x->y")
+    assert p.ridge_xy == pytest.approx(want_ridge, rel=1e-9) if np.isfinite(want_ridge) else np.isinf(p.ridge_xy)
+    if sx == sy:
+        e0 = fastcca.shape_metric(x, y, alpha=1.0, kind="euclidean").distance
+        assert fastcca.shape_metric(x * sx, y * sy, alpha=1.0, kind="euclidean").distance == pytest.approx(sx * e0, rel=1e-10)

@@ -150,6 +150,46 @@ class CenterChecked:
         self.f(self.x)
 
 
+class CenterScaled:
+    """The scale-robust centring of ``Moments.update`` (``cpu.center_scaled``: column sums,
+    minima, maxima, then the fused subtract-and-scale; issue [numerics]) against the plain
+    centring it replaced (``cpu.center_checked``), on data of ordinary size (exponent 0, no
+    multiplication) and on data times 1e200 (exponent 640, every value multiplied)."""
+    params = ([(16384, 256), (16384, 1024)], ["float32", "float64"], ["1", "1e200"],
+              ["center_scaled", "center_checked"])
+    param_names = ["shape", "dtype", "magnitude", "impl"]
+
+    def setup(self, shape, dtype, magnitude, impl):
+        be = require_backend("cpu")
+        if dtype == "float32" and magnitude != "1":
+            raise NotImplementedError("float32 cannot hold 1e200")
+        self.x = (np.random.default_rng(0).standard_normal(shape) * float(magnitude)).astype(dtype)
+        self.f = be.center_scaled if impl == "center_scaled" else be.center_checked
+        self.f(self.x)                                  # compile outside the timing
+
+    def time_center(self, shape, dtype, magnitude, impl):
+        self.f(self.x)
+
+
+class MomentsPassMagnitude:
+    """A whole one-batch float64 moments pass (``Moments.from_arrays``: centring both sides,
+    SYRK, SYRK, GEMM, checks) on the same data at three magnitudes: the power-of-two units make
+    1e+-200 cost what ordinary data costs, plus one multiplication fused into the centring."""
+    params = (SIZE_NAMES, ["1", "1e200", "1e-200"])
+    param_names = ["size", "magnitude"]
+    timeout = 300
+
+    def setup(self, size, magnitude):
+        require_backend("cpu")
+        p, n = SIZES[size]
+        x, y = pair(p, n)
+        self.x, self.y = x * float(magnitude), y
+        fastcca.Moments.from_arrays(self.x[:256], self.y[:256])
+
+    def time_moments_pass(self, size, magnitude):
+        fastcca.Moments.from_arrays(self.x, self.y)
+
+
 class AddScatterRank1:
     """Chan's merge on one block, ``S += B + c u v^T`` in place: Numba vs NumPy."""
     params = ([64, 256, 1024], IMPLS)

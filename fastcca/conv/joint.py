@@ -23,6 +23,11 @@ Streaming: every chunk of images is centred on its own mean image and merged int
 with Chan, Golub & LeVeque's pairwise rule (per block, as :meth:`ConvMoments.merge`), so the
 result equals :class:`ConvMoments` of the same pair to rounding.
 
+Units: every layer is held in its own power-of-two units ``2**exponents[layer]``
+(``fastcca._scale``; 0 for activations of ordinary size): its diagonal stacks in
+``4**exponents[layer]``, a cross stack in ``2**(exponents[a] + exponents[b])``; ``moments(a, b)``
+carries them into the :class:`ConvMoments` it returns.
+
 Memory (state, complex128): ``16 F (c_a^2 + c_b^2 + c_a c_b)`` bytes for one pair of layers with
 ``F`` frequency classes (``F ~ h w / 2`` for the overlap h x w), with the diagonal stacks shared
 between the pairs of a layer (so for a whole grid: ``16 F c_l^2`` per layer and frequency set,
@@ -37,6 +42,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import _scale
 from ..backend import get_backend
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import as_conv_batch, check_layout
@@ -113,6 +119,7 @@ class JointConvMoments:
         self._diag: dict = {}                        # diag key -> (F, c, c) complex128
         self._cross: dict = {}                       # canonical pair (a != b) -> (F, ca, cb)
         self._gather: dict = {}                      # layer -> (concatenated flat, {diag key: slice})
+        self.exponents: dict = {}                    # layer -> power-of-two units of its state
 
     def __repr__(self) -> str:
         return (f"JointConvMoments(n={self.n}, layers={len(self.layers)}, pairs={len(self._pairs)}, "
@@ -157,21 +164,45 @@ class JointConvMoments:
                     raise ValueError(f"batch[{k!r}]: (channels, height, width) {tuple(x.shape[1:])} differs from "
                                      f"the first batch's {self.shapes[k]}; the accumulator is unchanged")
         be = self._be
-        means = {}
+        means, units = {}, {}
         for k, x in xs.items():
-            m = be.spatial_mean_checked(x)
-            if m is None:
+            st = be.spatial_stats_checked(x, self.exponents.get(k) if self.n else None)
+            if st is None:
                 raise ValueError(f"batch[{k!r}]: NaN or Inf in the layer's output; the accumulator is unchanged")
-            means[k] = m
+            means[k], units[k] = st
         if not self.n:
             self._setup({k: tuple(x.shape[1:]) for k, x in xs.items()})
+            self.exponents = dict(units)
+        else:
+            self._rescale(units)
         b = next(iter(rows.values()))
         step = max(1, min(b, self.chunk_bytes // max(self._bytes_per_image(), 1)))
         for lo in range(0, b, step):
             chunk = {k: x[lo:lo + step] for k, x in xs.items()}
-            cm = means if step >= b else {k: be.spatial_mean_checked(x) for k, x in chunk.items()}
+            cm = means if step >= b else {k: self._chunk_mean(x, k) for k, x in chunk.items()}
             self._add_chunk(chunk, cm)
         return self
+
+    def _chunk_mean(self, x, key):
+        """A chunk's mean image in its layer's units (a chunk's own exponent never exceeds its
+        batch's, which the layer's units already cover)."""
+        mean, e = self._be.spatial_stats_checked(x, self.exponents[key])
+        return _scale.scale_pow2(mean, e - self.exponents[key])
+
+    def _rescale(self, units: dict) -> None:
+        """Bring every layer whose batch needs larger units (``units[layer]``) there, in place:
+        its mean image, its diagonal stacks and the cross stacks it is part of."""
+        for key, e in units.items():
+            k = int(e) - self.exponents[key]
+            if k <= 0:
+                continue
+            self._mean_img[key] = _scale.scale_pow2(self._mean_img[key], -k)
+            for dk, st in self._diag.items():
+                if dk[0] == key:
+                    _scale.scale_pow2(st, -2 * k, inplace=True)
+            for pair, st in self._cross.items():
+                _scale.scale_pow2(st, -k * (pair[0] == key) - k * (pair[1] == key), inplace=True)
+            self.exponents[key] = int(e)
 
     def _setup(self, shapes: dict) -> None:
         self.shapes = dict(shapes)
@@ -217,7 +248,7 @@ class JointConvMoments:
         blocks, deltas = {}, {}
         for key, x in chunk.items():
             flat, parts = self._gather[key]
-            z = be.spatial_rfft_blocks(x, means[key], flat, dt)                  # (F_all, nb, c)
+            z = be.spatial_rfft_blocks(x, means[key], flat, dt, _scale.pow2(-self.exponents[key]))
             d_img = means[key] - self._mean_img[key]
             dz = be.rfft_mean(d_img, flat)                                       # (F_all, c)
             for dk, sl in parts.items():
@@ -255,6 +286,7 @@ class JointConvMoments:
         m = ConvMoments(layout=self.layout, precision=self.precision)
         m.float32_products = self.precision == "float32"
         m.n = self.n
+        m.exponent_x, m.exponent_y = self.exponents[ka], self.exponents[kb]
         m.grid = self.grid(a, b)
         m.shape_x, m.shape_y = self.shapes[ka], self.shapes[kb]
         m.mean_x = self._be.rfft_mean(self._mean_img[ka], self._flat[dka])

@@ -25,7 +25,8 @@ import numpy as np
 from .._canonical import (RANK_TOL, batched_max_variance_inflation, canonical_correlations_batched,
                           resolve_rank_tol)
 from ..measures._precision import float32_error_notes
-from .._validation import (check_batch_size, check_choice, check_fraction_or_count, check_nonnegative,
+from .._validation import (check_batch_size, check_choice, check_enough_datapoints,
+                           check_fraction_or_count, check_nonnegative, check_state_finite,
                            check_tolerance, forced_ones, warn_if_degenerate)
 from ..measures import cca as _cca, pwcca as _pwcca, svcca as _svcca
 from ..measures.svcca import KEEP_RULES
@@ -128,7 +129,7 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     return m
 
 
-def _as_input(x, y, mode, layout, batch_size, backend, precision="float64"):
+def _as_input(x, y, mode, layout, batch_size, backend, precision="float64", what="conv measure"):
     if isinstance(x, (ConvMoments, Moments)):
         if y is not None:
             raise TypeError("y: pass either two activation arrays (x, y) or one moments object as x")
@@ -136,12 +137,22 @@ def _as_input(x, y, mode, layout, batch_size, backend, precision="float64"):
             want = "ConvMoments" if mode == "fft" else "Moments (from fastcca.conv_moments)"
             raise TypeError(f"x: mode={mode!r} needs a {want}, got a {type(x).__name__}")
         if x.n == 0:
-            raise ValueError("x: the moments object is empty; call update(x, y) with data first")
-        return x
-    if y is None:
-        raise TypeError("y: missing; pass two conv activations x, y, or a ConvMoments as x")
-    return conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend,
-                        precision=precision)
+            raise ValueError(f"{what}: x: the moments object is empty; call update(x, y) with data first")
+        m = x
+    else:
+        if y is None:
+            raise TypeError("y: missing; pass two conv activations x, y, or a ConvMoments as x")
+        m = conv_moments(x, y, mode=mode, layout=layout, batch_size=batch_size, backend=backend,
+                         precision=precision)
+    check_conv_moments(m, what)
+    return m
+
+
+def check_conv_moments(m, what: str) -> None:
+    """At least 2 datapoints (images) and a finite state, else a clear error naming ``what``."""
+    check_enough_datapoints(m.n, what)
+    check_state_finite(m._be.xp, {"sxx": m.sxx, "syy": m.syy, "sxy": m.sxy}, what,
+                       {"x": m.exponent_x, "y": m.exponent_y})
 
 
 def _wrap(inner, m, mode, layout, eps) -> ConvResult:
@@ -297,10 +308,13 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     Raises
     ------
     ValueError
-        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, or layers
-        that ``mode="fold"`` cannot compare (different spatial sizes).
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
+        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
+        or fewer than 2 images (also after merges).
     TypeError
         A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
         ``backend="cuda"``.
 
@@ -327,7 +341,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     eps = check_nonnegative(eps, "eps")
     rcond = check_tolerance(rcond, "rcond")
     rank_tol = check_tolerance(rank_tol, "rank_tol")
-    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_cca")
     if mode != "fft":
         return _wrap(_cca(m, eps=eps, rcond=rcond, rank_tol=rank_tol), m, mode, layout, eps)
     tol, drop = resolve_rank_tol(rank_tol)
@@ -380,10 +394,13 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     Raises
     ------
     ValueError
-        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, or layers
-        that ``mode="fold"`` cannot compare (different spatial sizes).
+        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
+        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
+        or fewer than 2 images (also after merges).
     TypeError
         A moments object together with ``y``, or the wrong kind of moments for ``mode``.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
         ``backend="cuda"``.
 
@@ -412,7 +429,7 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
     rank_tol = check_tolerance(rank_tol, "rank_tol")
-    m = _as_input(x, y, mode, layout, batch_size, backend, precision)
+    m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_svcca")
     if mode != "fft":
         return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps, rank_tol=rank_tol), m, mode, layout, eps)
     return _svcca_fft(m, keep, keep_rule, eps, rank_tol=rank_tol)
@@ -422,6 +439,7 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None,
                rank_tol=RANK_TOL) -> ConvResult:
     """conv_svcca's fft mode on validated moments; ``eig_x``/``eig_y``: ``_top_eig`` of
     ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
+    check_enough_datapoints(m.n, "conv_svcca")
     be = m._be
     lam_x, vec_x = _top_eig(be, m.sxx) if eig_x is None else eig_x
     lam_y, vec_y = _top_eig(be, m.syy) if eig_y is None else eig_y
@@ -488,10 +506,13 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     ------
     ValueError
         Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, an argument
-        out of range, or layers that ``mode="fold"`` cannot compare (different spatial sizes).
+        out of range, layers that ``mode="fold"`` cannot compare (different spatial sizes), an
+        empty moments object or fewer than 2 images (also after merges).
     TypeError
         A moments object together with ``y``, the wrong kind of moments for ``mode``, masked,
         sparse or iterator input, or a non-numeric argument.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
         ``backend="cuda"``.
 
@@ -512,5 +533,5 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     mode = check_choice(mode, "mode", ("fold", "flatten", "mean"))
     layout = check_layout(layout)
     eps = check_nonnegative(eps, "eps")
-    m = _as_input(x, y, mode, layout, batch_size, backend)
+    m = _as_input(x, y, mode, layout, batch_size, backend, what="conv_pwcca")
     return _wrap(_pwcca(m, eps=eps, variant=variant, side=side, rank_tol=rank_tol), m, mode, layout, eps)

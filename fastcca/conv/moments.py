@@ -14,6 +14,11 @@ in the DFT basis, block diagonal with exactly these blocks, which is what makes 
 a union of small complex CCAs.  Batches merge with Chan, Golub & LeVeque's pairwise rule on
 complex blocks: ``d = m_b - m_a``, ``S = S_a + S_b + conj(d_x) d_y^T n_a n_b / n``.
 
+Units: as in :class:`fastcca.Moments`, each layer is held in units of a power of two,
+``2**exponent_x`` / ``2**exponent_y`` (``fastcca._scale``; 0 for activations of ordinary size),
+so the state never overflows or underflows: the FFT is linear, so scaling a batch by a power
+of two scales its DFT exactly.
+
 Memory: O(F (c1 + c2)^2) with F ~ h w / 2, independent of n.  Each ``update`` is split into
 chunks of images so that its temporaries stay near ``chunk_bytes``; every chunk is centred
 on the batch's mean image (computed first, in one read that also rejects NaN/Inf), so the
@@ -23,14 +28,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _io
+from .. import _io, _scale
 from ..backend import BackendUnavailableError, get_backend
-from ..moments import feed_in_batches
-from .._validation import check_choice
+from ..moments import _load_exponents, feed_in_batches
+from .._validation import check_choice, check_state_finite
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import LAYOUTS, as_conv_batch, check_layout, check_pair
 
 _FORMAT = "fastcca.ConvMoments/1"
+#: written when an exponent is not 0 (see ``fastcca.moments._FORMAT_SCALED``)
+_FORMAT_SCALED = "fastcca.ConvMoments/2"
 PRECISIONS = ("float64", "float32")
 #: default bound on one chunk's temporaries (float64 centred copy, rfft2 output, gathered blocks)
 CHUNK_BYTES = 192 << 20
@@ -81,6 +88,9 @@ class ConvMoments:
     The spatial sizes may differ between the layers: the overlapping low frequencies are
     compared (see :mod:`fastcca.conv._grid`).  ``update`` validates the whole batch first, so
     a failing call leaves the accumulator unchanged.
+
+    ``mean_x``, ``sxx``, ... are held in units of ``2**exponent_x`` / ``2**exponent_y`` (see the
+    module docstring; the moments themselves when both are 0).
     """
 
     def __init__(self, layout: str = "nchw", backend: str = "auto", chunk_bytes: int = CHUNK_BYTES,
@@ -100,6 +110,7 @@ class ConvMoments:
         self.shape_x = self.shape_y = None   # (c, h, w) of each layer
         self.mean_x = self.mean_y = None
         self.sxx = self.syy = self.sxy = None
+        self.exponent_x = self.exponent_y = 0
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -146,6 +157,8 @@ class ConvMoments:
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
+        state.setdefault("exponent_x", 0)      # pickles from before the power-of-two units
+        state.setdefault("exponent_y", 0)
         self.__dict__.update(state)
         self._be = get_backend("cpu")
 
@@ -192,15 +205,19 @@ class ConvMoments:
         else:
             grid = frequency_grid(sx[1:], sy[1:])
         fx, fy = grid.flat_index("x"), grid.flat_index("y")
-        # one read of each batch: its mean image, which is also the NaN/Inf check
-        mx_img = be.spatial_mean_checked(xa)
-        if mx_img is None:
+        # one read of each batch: its mean image and power-of-two units, and the NaN/Inf check;
+        # the batch lands in the state's units or larger ones (the state is then rescaled)
+        floor_x = (max(self.exponent_x, self.exponent_y) if same else self.exponent_x) if self.n else None
+        st_x = be.spatial_stats_checked(xa, floor_x)
+        if st_x is None:
             raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(np.shape(x))}); "
                              "the accumulator is unchanged")
-        my_img = mx_img if same else be.spatial_mean_checked(ya)
-        if my_img is None:
+        st_y = st_x if same else be.spatial_stats_checked(ya, self.exponent_y if self.n else None)
+        if st_y is None:
             raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(np.shape(y))}); "
                              "the accumulator is unchanged")
+        (mx_img, ex), (my_img, ey) = st_x, st_y
+        fac_x, fac_y = _scale.pow2(-ex), _scale.pow2(-ey)
         # every chunk is centred on the batch mean, so the chunks' real-view products simply add
         f, cx, cy = grid.n_classes, sx[0], sy[0]
         pxx = np.zeros((f, 2 * cx, 2 * cx))
@@ -211,10 +228,10 @@ class ConvMoments:
         per_image = (41 if dt is np.float64 else 21) * (xa[0].size + (0 if same else ya[0].size))
         step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
         for lo in range(0, b, step):
-            ax = be.spatial_rfft_blocks(xa[lo:lo + step], mx_img, fx, dt)
+            ax = be.spatial_rfft_blocks(xa[lo:lo + step], mx_img, fx, dt, fac_x)
             be.block_scatter_accumulate(ax, ax, pxx)
             if not same:
-                ay = be.spatial_rfft_blocks(ya[lo:lo + step], my_img, fy, dt)
+                ay = be.spatial_rfft_blocks(ya[lo:lo + step], my_img, fy, dt, fac_y)
                 be.block_scatter_accumulate(ay, ay, pyy)
                 be.block_scatter_accumulate(ax, ay, pxy)
                 del ay
@@ -224,10 +241,11 @@ class ConvMoments:
         sxy = sxx if same else be.real_view_to_complex(pxy)
         mx = be.rfft_mean(mx_img, fx)
         my = mx if same else be.rfft_mean(my_img, fy)
+        check_state_finite(np, {"sxx": sxx, "syy": syy, "sxy": sxy}, "update", {"x": ex, "y": ey})
         # the whole batch is valid: only now does the state change
         if not self.n:
             self.grid, self.shape_x, self.shape_y = grid, sx, sy
-        self._merge_parts(b, mx, my, sxx, syy, sxy, copy=same)
+        self._merge_parts(b, mx, my, sxx, syy, sxy, ex, ey, copy=same)
         self.float32_products |= self.precision == "float32"
         return self
 
@@ -242,18 +260,22 @@ class ConvMoments:
             self._check_shapes(other.shape_x, other.shape_y, "merge")
         else:
             self.grid, self.shape_x, self.shape_y = other.grid, other.shape_x, other.shape_y
-        self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy, copy=True)
+        self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy,
+                          other.exponent_x, other.exponent_y, copy=True)
         self.float32_products |= other.float32_products
         return self
 
-    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, *, copy: bool) -> None:
+    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, ex, ey, *, copy: bool) -> None:
+        """Chan's merge per block; both parts first go to the larger exponent of each side."""
         if self.n == 0:
             self.n = int(nb)
+            self.exponent_x, self.exponent_y = int(ex), int(ey)
             self.mean_x, self.mean_y = mx.copy(), my.copy()
             self.sxx = sxx.copy() if copy else sxx
             self.syy = syy.copy() if copy or syy is sxx else syy
             self.sxy = sxy.copy() if copy or sxy is sxx else sxy
             return
+        mx, my, sxx, syy, sxy = _scale.align_for_merge(self, (mx, my, sxx, syy, sxy), ex, ey)
         na = self.n
         n = na + nb
         c = na * nb / n
@@ -278,7 +300,9 @@ class ConvMoments:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
-        """Write the state to ``path`` (.npz, no pickle), atomically.
+        """Write the state to ``path`` (.npz, no pickle), atomically, with its power-of-two
+        exponents (format ``fastcca.ConvMoments/2`` when they are not 0, so that a fastcca that
+        predates them refuses the file instead of misreading it).
 
         Raises
         ------
@@ -286,8 +310,12 @@ class ConvMoments:
             The accumulator is empty.
         """
         self._require_data()
+        scaled = bool(self.exponent_x or self.exponent_y)
         _io.save_npz_atomic(path, dict(
-            format=np.array(_FORMAT), n=np.array(self.n, dtype=np.int64), layout=np.array(self.layout),
+            format=np.array(_FORMAT_SCALED if scaled else _FORMAT), n=np.array(self.n, dtype=np.int64),
+            layout=np.array(self.layout),
+            exponent_x=np.array(self.exponent_x, dtype=np.int64),
+            exponent_y=np.array(self.exponent_y, dtype=np.int64),
             precision=np.array(self.precision), float32_products=np.array(self.float32_products),
             shape_x=np.array(self.shape_x, dtype=np.int64), shape_y=np.array(self.shape_y, dtype=np.int64),
             mean_x=self.mean_x, mean_y=self.mean_y, sxx=self.sxx, syy=self.syy, sxy=self.sxy))
@@ -298,7 +326,8 @@ class ConvMoments:
 
         Every field's dtype, shape, finiteness and range is checked, as in
         :meth:`fastcca.Moments.load`; the block stacks must match the frequency grid of the saved
-        layer shapes.
+        layer shapes.  The power-of-two exponents load with them (absent in older files: 0, the
+        data's units).
 
         Returns
         -------
@@ -313,7 +342,7 @@ class ConvMoments:
             No file at ``path``.
         """
         keys = ("n", "layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
-        d = _io.load_npz(path, _FORMAT, keys)
+        d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), keys)
         n = _io.field_count(d, path, "n")
         layout = _io.field_choice(d, path, "layout", LAYOUTS)
         precision = _io.field_choice(d, path, "precision", PRECISIONS, default="float64")
@@ -328,6 +357,7 @@ class ConvMoments:
         m = cls(layout=layout, precision=precision)
         m.float32_products = f32
         m.n, m.grid, m.shape_x, m.shape_y = n, grid, sx, sy
+        m.exponent_x, m.exponent_y = _load_exponents(path, d)   # 0 in files from before them
         for k, a in arrays.items():
             setattr(m, k, a)
         return m

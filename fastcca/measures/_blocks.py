@@ -30,8 +30,8 @@ class Side:
 
 def sides(m) -> tuple[Side, Side, object]:
     """``(side x, side y, cross block sxy)`` of a Moments (``sxy`` in units ``2**(e_x + e_y)``)."""
-    ex, ey = int(getattr(m, "exponent_x", 0)), int(getattr(m, "exponent_y", 0))
-    return (Side(m._be, m.sxx, m.mean_x, ex, m.n), Side(m._be, m.syy, m.mean_y, ey, m.n), m.sxy)
+    return (Side(m._be, m.sxx, m.mean_x, int(m.exponent_x), m.n), Side(m._be, m.syy, m.mean_y, int(m.exponent_y), m.n),
+            m.sxy)
 
 
 def in_units(value: float, exponent: int, what: str) -> float:
@@ -44,14 +44,16 @@ def in_units(value: float, exponent: int, what: str) -> float:
                                  f"({value!r} x 2**{int(exponent)})") from None
 
 
-def array_in_units(values, exponent: int, what: str) -> np.ndarray:
-    """:func:`in_units` for a host array."""
-    with np.errstate(over="ignore"):
+def reported_in_units(values, exponent: int, what: str) -> tuple[np.ndarray, list]:
+    """``values * 2**exponent`` (host array) for a number a result REPORTS beside its
+    scale-free value: where float64 cannot hold it the entry is inf and a note says so, rather
+    than losing the result (``(array, notes)``)."""
+    with np.errstate(over="ignore", under="ignore"):
         out = np.ldexp(np.asarray(values, dtype=np.float64), int(exponent))
-    if not np.isfinite(out).all():
-        raise FloatingPointError(f"{what}: not representable in float64 in the data's units "
-                                 f"(stored values x 2**{int(exponent)})")
-    return out
+    if np.isfinite(out).all():
+        return out, []
+    return out, [f"{what}: beyond float64 in the data's units (activations of magnitude ~1e150 or more), "
+                 "reported as inf; the other numbers are exact"]
 
 
 def eigh_desc(be, s):

@@ -9,21 +9,28 @@ import numpy as np
 from .._canonical import RANK_TOL, canonical_correlations, resolve_rank_tol
 from .._validation import check_nonnegative, check_threshold, check_tolerance, warn_if_degenerate
 from ..results import CCAResult
-from ._inputs import as_moments, kept_note, rank_notes
+from .. import _scale
+from ._inputs import as_moments, kept_note, neuron_notes, rank_notes
 from ._precision import float32_error_notes
 
 
 def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, rank_tol=RANK_TOL, weights=False,
-                    measure="cca", what="CCA", precision="float64", unit="neurons") -> CCAResult:
+                    measure="cca", what="CCA", precision="float64", unit="neurons",
+                    source=None) -> CCAResult:
     """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks).
     ``precision``: the arithmetic the blocks were accumulated in; for ``"float32"`` the
     estimated error is checked (:mod:`fastcca.measures._precision`).  ``unit``: what the
-    blocks' coordinates are, for the notes ("neurons", or SVCCA's "directions")."""
+    blocks' coordinates are, for the notes ("neurons", or SVCCA's "directions").  ``source``:
+    the Moments the blocks are (its notes on constant/underflowed neurons, its power-of-two
+    units for the canonical weights); None for derived blocks (SVCCA's)."""
     p, q = sxx.shape[0], syy.shape[0]
     tol, drop = resolve_rank_tol(rank_tol)
     sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights,
                                  rank_tol=tol, drop=drop)
-    notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
+    if source is not None:
+        notes = neuron_notes(source, "x", sol.wx.kept, eps) + neuron_notes(source, "y", sol.wy.kept, eps)
+    else:
+        notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
     notes += rank_notes("x", sol.wx, rank_tol, unit) + rank_notes("y", sol.wy, rank_tol, unit)
     msg = warn_if_degenerate(n, sol.wx.data_rank, sol.wy.data_rank, what, coefficients=sol.rho.size)
     if msg:
@@ -33,10 +40,14 @@ def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, rank_tol=RANK_TOL,
                                             "side y": sol.wy.max_variance_inflation(be, syy)})
     xw = yw = None
     if weights:
-        # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units
-        unit = np.sqrt(max(n - 1, 1))
-        xw = _full_weights(p, sol.wx.kept, be.to_numpy(sol.weights(be, "x")) * unit / np.sqrt(sol.wx.scale))
-        yw = _full_weights(q, sol.wy.kept, be.to_numpy(sol.weights(be, "y")) * unit / np.sqrt(sol.wy.scale))
+        # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units; the
+        # blocks hold the data in units of 2**exponent, so the weights are divided by that
+        per_datapoint = np.sqrt(max(n - 1, 1))
+        ex, ey = (source.exponent_x, source.exponent_y) if source is not None else (0, 0)
+        xw = _full_weights(p, sol.wx.kept, _scale.scale_pow2(
+            be.to_numpy(sol.weights(be, "x")) * per_datapoint / np.sqrt(sol.wx.scale), -ex))
+        yw = _full_weights(q, sol.wy.kept, _scale.scale_pow2(
+            be.to_numpy(sol.weights(be, "y")) * per_datapoint / np.sqrt(sol.wy.scale), -ey))
     rho = sol.rho
     return CCAResult(measure=measure, similarity=float(rho.mean()) if rho.size else 0.0,
                      coefficients=rho, n=int(n), p=p, q=q, notes=tuple(notes),
@@ -98,10 +109,14 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
     ------
     ValueError
         Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``rcond`` or
-        ``rank_tol`` out of range, an unknown choice, or an empty Moments.
+        ``rank_tol`` out of range, an unknown choice, an empty Moments, or fewer than 2
+        datapoints (also after merges).
     TypeError
         A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
         masked, sparse or iterator input, or a non-numeric argument.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input: each side is accumulated in exact
+        power-of-two units, docs/numerics.md).
     fastcca.BackendUnavailableError
         ``backend="cuda"`` without CuPy or a GPU.
 
@@ -135,9 +150,10 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
     eps = check_nonnegative(eps, "eps")
     rcond = check_tolerance(rcond, "rcond")
     rank_tol = check_tolerance(rank_tol, "rank_tol")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="cca")
     return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, rank_tol=rank_tol,
-                           weights=weights, precision="float32" if m.float32_products else "float64")
+                           weights=weights, precision="float32" if m.float32_products else "float64",
+                           source=m)
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
@@ -173,10 +189,13 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
     ------
     ValueError
         Mismatched datapoint counts, wrong rank, empty input, NaN/Inf, an ``eps``, ``rcond``,
-        ``rank_tol`` or ``threshold`` out of range, an unknown choice, or an empty Moments.
+        ``rank_tol`` or ``threshold`` out of range, an unknown choice, an empty Moments, or fewer
+        than 2 datapoints (also after merges).
     TypeError
         A Moments together with ``y``, ``y`` missing, complex, masked, sparse or iterator input,
         or a non-numeric argument.
+    FloatingPointError
+        The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
         ``backend="cuda"`` without CuPy or a GPU.
 

@@ -20,7 +20,7 @@ import numpy as np
 from .._validation import check_batchable, check_choice, check_optional_count
 from ..moments import Moments
 from ..results import PCAResult, PLSResult
-from ._blocks import Side, array_in_units, eigh_desc, sides, sign_by_largest
+from ._blocks import Side, eigh_desc, reported_in_units, sides, sign_by_largest
 from ._inputs import as_moments, check_not_other_moments
 
 PCA_VARIANTS = ("paper", "reference")
@@ -50,7 +50,8 @@ def pls_pair(be, a: Side, b: Side, sab, n_components=None, measure: str = "pls")
         sim, share = 0.0, np.zeros(k)
         notes.append("the cross-covariance is zero (a constant side, or no shared variation): similarity 0")
     n = a.n
-    cov_sv = array_in_units(s_h / max(n - 1, 1), a.exponent + b.exponent, "pls singular values")
+    cov_sv, big = reported_in_units(s_h / max(n - 1, 1), a.exponent + b.exponent, "the cross-covariance's singular values")
+    notes += big
     return PLSResult(measure=measure, similarity=sim, coefficients=cov_sv, n=int(n), p=a.p, q=b.p,
                      notes=tuple(notes), correlations=corr, x_directions=be.to_numpy(u),
                      y_directions=be.to_numpy(v), covariance_explained=share)
@@ -78,8 +79,6 @@ def pls(x, y=None, *, n_components: int | None = None, backend: str = "auto",
     ------
     ValueError, TypeError, fastcca.BackendUnavailableError
         As :func:`fastcca.shape_metric`, plus a bad ``n_components``.
-    FloatingPointError
-        Singular values that do not fit in float64 in the data's units (activations ~1e150).
 
     Notes
     -----
@@ -100,7 +99,7 @@ def pls(x, y=None, *, n_components: int | None = None, backend: str = "auto",
     array([3., 2., 1.])
     """
     n_components = check_optional_count(n_components, "n_components")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="pls")
     sx, sy, sxy = sides(m)
     return pls_pair(m._be, sx, sy, sxy, n_components)
 
@@ -164,10 +163,10 @@ def pca(x, *, side: str = "x", n_components: int | None = None, variant: str = "
     n_components = check_optional_count(n_components, "n_components")
     check_not_other_moments(x, "x")
     if isinstance(x, Moments):
-        m = as_moments(x, None, backend, precision)
+        m = as_moments(x, None, backend, precision, what="pca")
     else:
         x = check_batchable(x, "x", 2)
-        m = as_moments(x, x, backend, precision)
+        m = as_moments(x, x, backend, precision, what="pca")
     sx, sy, _ = sides(m)
     s = sx if side == "x" else sy
     be, xp = m._be, m._be.xp
@@ -180,10 +179,14 @@ def pca(x, *, side: str = "x", n_components: int | None = None, variant: str = "
     k = len(lam) if n_components is None else min(n_components, len(lam))
     vecs, _ = sign_by_largest(be, vecs[:, :k])
     total = lam.sum()
-    sv = array_in_units(np.sqrt(lam[:k]), s.exponent, "pca singular values")
+    sv, big = reported_in_units(np.sqrt(lam[:k]), s.exponent, "the singular values")
+    var, big2 = reported_in_units(lam[:k] / max(m.n - 1, 1), 2 * s.exponent, "the explained variances")
     ratio = lam[:k] / total if total > 0 else np.zeros(k)
-    notes = [] if total > 0 else ["every neuron is constant: no variance to explain"]
-    mean = array_in_units(be.to_numpy(s.mean), s.exponent, "pca mean") if variant == "paper" else None
-    return PCAResult(n=int(m.n), p=s.p, singular_values=sv, explained_variance=sv ** 2 / max(m.n - 1, 1),
+    notes = ([] if total > 0 else ["every neuron is constant: no variance to explain"]) + big + big2
+    mean = None
+    if variant == "paper":
+        mean, big3 = reported_in_units(be.to_numpy(s.mean), s.exponent, "the means")
+        notes += big3
+    return PCAResult(n=int(m.n), p=s.p, singular_values=sv, explained_variance=var,
                      explained_variance_ratio=ratio, components=be.to_numpy(vecs).T.copy(), mean=mean,
                      variant=variant, notes=tuple(notes))

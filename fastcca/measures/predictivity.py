@@ -22,7 +22,6 @@ centred hat matrix), so every candidate ridge costs O(p q) after one ``eigh`` an
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,7 @@ import numpy as np
 from .._canonical import RANK_TOL
 from .._validation import check_choice, check_number
 from ..results import PredictivityResult
-from ._blocks import Side, eigh_desc, in_units, sides
+from ._blocks import Side, eigh_desc, reported_in_units, sides
 from ._inputs import as_moments
 
 DIRECTIONS = ("x->y", "y->x", "both")
@@ -92,16 +91,15 @@ def _fit(be, src: PredictSide, dst: PredictSide, cross, ridge, average: str) -> 
     n = src.n
     lam, vecs = src.basis()
     c2 = be.to_numpy(vecs.T @ cross) ** 2                          # (p_src, p_dst)
-    scale = math.ldexp(1.0, -2 * src.exponent)                     # data units -> stored
     notes = []
-    if ridge == "gcv" or isinstance(ridge, tuple):
-        if ridge == "gcv":
-            mean_eig = lam.sum() / max(len(lam), 1)
-            cands = mean_eig * np.logspace(*GCV_SPAN, GCV_CANDIDATES) if mean_eig > 0 else np.zeros(1)
-        else:
-            cands = np.asarray(ridge) * scale
+    if ridge == "gcv":
+        mean_eig = lam.sum() / max(len(lam), 1)
+        cands = mean_eig * np.logspace(*GCV_SPAN, GCV_CANDIDATES) if mean_eig > 0 else np.zeros(1)
     else:
-        cands = np.asarray([float(ridge) * scale])
+        # data units -> stored ones (4**e); beyond float64 the penalty is infinite: R^2 -> 0, its limit
+        with np.errstate(over="ignore", under="ignore"):
+            cands = np.ldexp(np.atleast_1d(np.asarray(ridge, dtype=np.float64)), -2 * src.exponent)
+        cands = np.minimum(cands, np.finfo(np.float64).max)
     top = lam[0] if len(lam) else 0.0
     use = lam > RANK_TOL * top
     rss, df = [], []
@@ -122,7 +120,7 @@ def _fit(be, src: PredictSide, dst: PredictSide, cross, ridge, average: str) -> 
     best = int(np.argmin(gcv)) if len(cands) > 1 else 0
     if len(cands) > 1 and best in (0, len(cands) - 1) and np.isfinite(gcv[best]):
         notes.append(f"the GCV-chosen ridge is at the {'lower' if best == 0 else 'upper'} end of the "
-                     f"candidates ({cands[best] / scale:.3g} in data units); pass a wider ridge=[...]")
+                     "candidates; pass a wider ridge=[...]")
     if not np.isfinite(gcv[best]):
         notes.append(f"GCV is undefined: 1 + df = {1 + df[best]:.1f} >= n = {n} (more effective parameters "
                      "than datapoints); the GCV R^2 is -inf")
@@ -144,8 +142,8 @@ def _fit(be, src: PredictSide, dst: PredictSide, cross, ridge, average: str) -> 
         g = 1.0 - (1.0 - fit) / shrink[best] ** 2 if shrink[best] > 0 else -np.inf
     else:
         fit, g = float(fit_var), float(gcv_r2)
-    return dict(fit=fit, gcv=g, per=per, ridge=in_units(cands[best], 2 * src.exponent, "ridge"),
-                df=float(df[best]), notes=notes)
+    ridge_used, big = reported_in_units(cands[best], 2 * src.exponent, "the ridge")
+    return dict(fit=fit, gcv=g, per=per, ridge=float(ridge_used), df=float(df[best]), notes=notes + big)
 
 
 def predictivity_pair(be, a: PredictSide, b: PredictSide, sab, *, ridge="gcv", direction: str = "both",
@@ -232,7 +230,7 @@ def linear_predictivity(x, y=None, *, ridge="gcv", direction: str = "both", scor
     direction = check_choice(direction, "direction", DIRECTIONS)
     score = check_choice(score, "score", SCORES)
     average = check_choice(average, "average", AVERAGES)
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="linear_predictivity")
     sx, sy, sxy = sides(m)
     name = {"both": "linear_predictivity", "x->y": "linear_predictivity_xy", "y->x": "linear_predictivity_yx"}
     return predictivity_pair(m._be, prepare(sx), prepare(sy), sxy, ridge=ridge, direction=direction,

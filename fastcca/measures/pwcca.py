@@ -17,12 +17,15 @@ the wrong array, google/svcca PR #9).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._canonical import RANK_TOL, canonical_correlations, resolve_rank_tol
 from .._validation import check_choice, check_nonnegative, check_tolerance, warn_if_degenerate
 from ..results import PWCCAResult
-from ._inputs import as_moments, kept_note, rank_notes
+from .. import _scale
+from ._inputs import as_moments, neuron_notes, rank_notes
 from ._precision import float32_error_notes
 
 VARIANTS = ("paper", "reference")
@@ -114,9 +117,10 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
 
     Raises
     ------
-    ValueError, TypeError, fastcca.BackendUnavailableError
-        As :func:`fastcca.cca` (each bad array or argument named, with what was received), plus
-        an unknown ``variant`` or ``side``, and the reference formula's side error.
+    ValueError, TypeError, FloatingPointError, fastcca.BackendUnavailableError
+        As :func:`fastcca.cca` (each bad array or argument named, with what was received; fewer
+        than 2 datapoints; an inf/NaN state), plus an unknown ``variant`` or ``side``, and the
+        reference formula's side error.
 
     Notes
     -----
@@ -144,7 +148,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     else:
         rank_tol = check_tolerance(rank_tol, "rank_tol")
     tol, drop = resolve_rank_tol(rank_tol)
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="pwcca")
     be, xp = m._be, m._be.xp
     # the paper variant with a fixed side needs that side's vectors only (cheaper); the reference
     # variant keeps the SVD's own vectors (its formula depends on their signs)
@@ -158,7 +162,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
     idx = xp.asarray(np.flatnonzero(w.kept))
     s_kept = s_full[idx][:, idx]
     rho = sol.rho
-    notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
+    notes = neuron_notes(m, "x", sol.wx.kept, eps) + neuron_notes(m, "y", sol.wy.kept, eps)
     notes += rank_notes("x", sol.wx, rank_tol) + rank_notes("y", sol.wy, rank_tol)
     msg = warn_if_degenerate(m.n, sol.wx.data_rank, sol.wy.data_rank, "PWCCA", coefficients=rho.size)
     if msg:
@@ -183,8 +187,15 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
                 "Use side='fewer' or variant='paper'"
                 + (", or rank_tol=None (a rank-deficient side's directions then stay)." if drop else "."))
         mk = mean_full[idx]
-        outer = m.n * xp.outer(mk, mk)
         us = u.T @ s_kept
+        # the weights do not change when D^T D and D^T X are divided by one positive number: a
+        # power of two keeps n mx mx^T finite for means far larger than the spread
+        top = float(xp.max(xp.abs(mk))) if mk.size else 0.0
+        t = max(0, math.frexp(top)[1] - 200) if top > 0 else 0
+        if t:
+            mk = _scale.scale_pow2(mk, -t)
+            us = _scale.scale_pow2(us, -2 * t)
+        outer = m.n * xp.outer(mk, mk)
         weights, note = _projection_weights(be, us @ u + outer, us + outer, whitened=False)   # D^T D, D^T X
         notes += [note] if note else []
     sim = float(np.dot(weights, rho)) if rho.size else 0.0

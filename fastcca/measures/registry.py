@@ -24,7 +24,7 @@ from . import decompositions as _pls
 from . import predictivity as _pred
 from . import shape as _shape
 from .cca import cca, mean_cca
-from .cka import linear_cka
+from .cka import debiased_cka, linear_cka
 from .pwcca import pwcca
 from .svcca import svcca
 
@@ -65,6 +65,9 @@ class MeasureSpec:
         by :meth:`validate`; None: the measure takes none).
     grid : bool
         Whether :func:`fastcca.similarity_grid` offers it.
+    extras : tuple of str
+        Statistics beyond the moments the measure needs (``("hsic",)``: a Moments made with
+        ``debiased_cka=True``).
 
     Notes
     -----
@@ -91,6 +94,7 @@ class MeasureSpec:
     pair: Callable | None = None
     check: Callable | None = None
     grid: bool = True
+    extras: tuple = ()
 
     def validate(self, params: dict) -> dict:
         """``params`` checked before any work (names and values), defaults filled in.
@@ -205,6 +209,10 @@ _ENTRIES = [
     MeasureSpec("linear_cka", linear_cka, "similarity", True, False,
                 "||Sxy||_F^2 / (||Sxx||_F ||Syy||_F): centred kernel alignment, linear kernel",
                 reference="Kornblith, Norouzi, Lee & Hinton 2019"),
+    MeasureSpec("debiased_cka", debiased_cka, "similarity", True, False,
+                "linear CKA with the unbiased HSIC estimator: ~0 for unrelated representations at any n",
+                value_range=(None, 1.0), reference="Song et al. 2012 (unbiased HSIC); Nguyen, Raghu & Kornblith 2021",
+                grid=False, extras=("hsic",)),
     _shape_entry("angular"),
     _shape_entry("euclidean"),
     MeasureSpec(

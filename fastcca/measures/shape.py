@@ -192,7 +192,7 @@ def shape_metric(x, y=None, *, alpha: float = 1.0, kind: str = "angular",
     alpha = check_alpha(alpha)
     kind = check_choice(kind, "kind", KINDS)
     rank_tol = check_tolerance(rank_tol, "rank_tol")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="shape_metric")
     sx, sy, sxy = sides(m)
     return pair(m._be, prepare(sx, alpha, rank_tol), prepare(sy, alpha, rank_tol), sxy, kind,
                 measure=f"shape_{kind}")
@@ -242,7 +242,7 @@ def procrustes(x, y=None, *, normalize: bool = True, backend: str = "auto",
     """
     if not isinstance(normalize, (bool, np.bool_)):
         raise TypeError(f"normalize: expected True or False, got {normalize!r}")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="procrustes")
     sx, sy, sxy = sides(m)
     return pair(m._be, prepare(sx, 1.0), prepare(sy, 1.0), sxy,
                 "procrustes" if normalize else "euclidean", measure="procrustes", normalize=bool(normalize))

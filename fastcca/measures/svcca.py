@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _scale
 from .._canonical import RANK_TOL
 from .._validation import check_choice, check_fraction_or_count, check_nonnegative, check_tolerance
 from ..results import SVCCAResult
@@ -122,9 +123,10 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
 
     Raises
     ------
-    ValueError, TypeError, fastcca.BackendUnavailableError
-        As :func:`fastcca.cca` (each bad array or argument named, with what was received), plus
-        a ``keep`` that is neither a fraction in (0, 1] nor a positive count.
+    ValueError, TypeError, FloatingPointError, fastcca.BackendUnavailableError
+        As :func:`fastcca.cca` (each bad array or argument named, with what was received; fewer
+        than 2 datapoints; an inf/NaN state), plus a ``keep`` that is neither a fraction in
+        (0, 1] nor a positive count.
 
     Notes
     -----
@@ -148,7 +150,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     keep_rule = check_choice(keep_rule, "keep_rule", KEEP_RULES)
     eps = check_nonnegative(eps, "eps")
     rank_tol = check_tolerance(rank_tol, "rank_tol")
-    m = as_moments(x, y, backend, precision)
+    m = as_moments(x, y, backend, precision, what="svcca")
     be, xp = m._be, m._be.xp
     kx, lam_x, px = top_directions(be, m.sxx, keep, keep_rule)
     ky, lam_y, py = top_directions(be, m.syy, keep, keep_rule)
@@ -163,7 +165,11 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
         inflation = {"side x": kept_space_inflation(be, m.sxx, lam_x, px),
                      "side y": kept_space_inflation(be, m.syy, lam_y, py)}
         notes += tuple(float32_error_notes("SVCCA", inflation, stacklevel=3))
+    # singular values in the data's units (the state holds each side in units of 2**exponent);
+    # inf where float64 cannot hold one
+    with np.errstate(over="ignore"):
+        sv_x = _scale.scale_pow2(np.sqrt(lam_x), m.exponent_x)
+        sv_y = _scale.scale_pow2(np.sqrt(lam_y), m.exponent_y)
     return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
                        n=m.n, p=m.p, q=m.q, notes=notes, k_x=kx, k_y=ky, keep=keep,
-                       keep_rule=keep_rule, singular_values_x=np.sqrt(lam_x),
-                       singular_values_y=np.sqrt(lam_y), cca=inner)
+                       keep_rule=keep_rule, singular_values_x=sv_x, singular_values_y=sv_y, cca=inner)
