@@ -39,7 +39,10 @@ def _args():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--null-draws", type=int, default=3, help="draws of the null baseline (default 3)")
-    ap.add_argument("--measures", default="cca,shape_angular,procrustes,pls,pca,linear_predictivity,null_cca")
+    ap.add_argument("--jackknife-shards", type=int, default=5,
+                    help="shards of the jackknife (default 5: its baseline re-runs the reference CCA that often)")
+    ap.add_argument("--measures",
+                    default="cca,debiased_cka,shape_angular,procrustes,pls,pca,linear_predictivity,null_cca,jackknife")
     ap.add_argument("--out", default=None, help="write the figures as JSON")
     ap.add_argument("--no-check", action="store_true")
     return ap.parse_args()
@@ -59,6 +62,8 @@ def main() -> int:
     draws = a.null_draws
     cases = {  # name -> (fastcca on arrays, fastcca from a Moments, baseline)
         "cca": (lambda: fastcca.cca(x, y), lambda m: fastcca.cca(m), lambda: cca_reference(xt, yt)["coef"].mean()),
+        "debiased_cka": (lambda: fastcca.debiased_cka(x, y), lambda m: fastcca.debiased_cka(mk),
+                         lambda: sf.debiased_cka(x, y)),
         "shape_angular": (lambda: fastcca.shape_metric(x, y, alpha=0.5), lambda m: fastcca.shape_metric(m, alpha=0.5),
                           lambda: sf.shape_angular(x, y, 0.5)),
         "procrustes": (lambda: fastcca.procrustes(x, y), lambda m: fastcca.procrustes(m), lambda: sf.procrustes(x, y)),
@@ -66,6 +71,10 @@ def main() -> int:
         "pca": (lambda: fastcca.pca(x), lambda m: fastcca.pca(m), lambda: sf.pca(x)),
         "linear_predictivity": (lambda: fastcca.linear_predictivity(x, y), lambda m: fastcca.linear_predictivity(m),
                                 lambda: sf.linear_predictivity(x, y)),
+        # error bars of CCA over k shards: the jackknife from moments vs k leave-one-out CCAs of the
+        # reference on the stored activations
+        "jackknife": (lambda: fastcca.jackknife(fastcca.Moments.from_arrays(x, y, shards=k, shard_by="index"), "cca"),
+                      lambda m: fastcca.jackknife(ms, "cca"), lambda: sf.jackknife_cca(xt, yt, k)),
         "null_cca": (lambda: fastcca.null_baseline(x, y, measure="cca", draws=draws),
                      lambda m: fastcca.null_baseline(m, measure="cca", draws=draws),
                      lambda: sf.null_cca(x, y, draws=draws)),
@@ -73,6 +82,9 @@ def main() -> int:
     names = [s for s in a.measures.split(",") if s]
     fastcca.cca(*pair(16, 4096))                                   # compile the kernels
     m = fastcca.Moments.from_arrays(x, y)
+    mk = fastcca.Moments.from_arrays(x, y, debiased_cka=True)
+    k = a.jackknife_shards
+    ms = fastcca.Moments.from_arrays(x, y, shards=k, shard_by="index")
     rows = {}
     for name in names:
         f_arr, f_mom, f_base = cases[name]
@@ -92,7 +104,7 @@ def main() -> int:
               f"baseline {row['baseline']:8.3f} s  ratio {row['ratio']:6.2f}x  (from moments {row['ratio_from_moments']:7.1f}x)",
               flush=True)
     out = dict(date=datetime.date.today().isoformat(), p=a.p, n=a.n, repeats=a.repeats, threads=a.threads,
-               null_draws=draws, machine=platform.platform(), load=os.getloadavg(), rows=rows)
+               null_draws=draws, jackknife_shards=k, machine=platform.platform(), load=os.getloadavg(), rows=rows)
     if a.out:
         with open(a.out, "w") as fh:
             json.dump(out, fh, indent=1)

@@ -84,3 +84,34 @@ def null_cca(x, y, draws=3, seed=0):
         b = rng.standard_normal((q, n))
         out.append(cca_reference(a, b)["coef"].mean())
     return np.asarray(out)
+
+
+def debiased_cka(x, y):
+    """Debiased linear CKA on the stored activations in feature space (the Gram-free form of the
+    unbiased HSIC on centred rows: ||Xc^T Yc||^2, traces and the squared row norms), the way a
+    user without streaming statistics computes it at this n (the n x n Gram matrices would not fit)."""
+    xc, yc = _centred(x), _centred(y)
+    n = len(x)
+    a, b = np.einsum("ij,ij->i", xc, xc), np.einsum("ij,ij->i", yc, yc)
+
+    def hsic(cross2, tx, ty, ab):
+        return cross2 - ab + tx * ty / ((n - 1) * (n - 2)) - 2 * ab / (n - 2)
+    sxy, sxx, syy = xc.T @ yc, xc.T @ xc, yc.T @ yc
+    hxy = hsic(np.sum(sxy ** 2), a.sum(), b.sum(), a @ b)
+    return hxy / np.sqrt(hsic(np.sum(sxx ** 2), a.sum(), a.sum(), a @ a) * hsic(np.sum(syy ** 2), b.sum(), b.sum(), b @ b))
+
+
+def jackknife_cca(acts1, acts2, groups=20):
+    """Delete-one-group jackknife of mean CCA by re-running the reference CCA on the stored
+    (neurons, datapoints) activations without every k-th datapoint (groups by index)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from baselines.reference_numpy import cca_reference
+    n = acts1.shape[1]
+    reps = []
+    for j in range(groups):
+        keep = np.arange(n) % groups != j
+        reps.append(cca_reference(acts1[:, keep], acts2[:, keep])["coef"].mean())
+    reps = np.asarray(reps)
+    return float(np.sqrt((groups - 1) / groups * np.sum((reps - reps.mean()) ** 2)))

@@ -20,6 +20,7 @@ from baselines import straightforward as sf  # noqa: E402  (on sys.path through 
 
 #: name -> (fastcca on (x, y) arrays or a Moments as x, straightforward baseline on arrays)
 CASES = {
+    "debiased_cka": (lambda x, y=None: fastcca.debiased_cka(x, y), sf.debiased_cka),
     "shape_angular": (lambda x, y=None: fastcca.shape_metric(x, y, alpha=0.5), lambda x, y: sf.shape_angular(x, y, 0.5)),
     "procrustes": (lambda x, y=None: fastcca.procrustes(x, y), sf.procrustes),
     "pls": (lambda x, y=None: fastcca.pls(x, y), sf.pls),
@@ -38,9 +39,12 @@ class FromMoments:
 
     def setup(self, measure, size):
         p, n = SIZES[size]
-        self.m = stream_moments(p, n)
+        if measure == "debiased_cka":
+            x, y = pair(p, n)
+            self.m = fastcca.Moments.from_arrays(x, y, debiased_cka=True)
+        else:
+            self.m = stream_moments(p, n)
         self.f = CASES[measure][0]
-        self.f(stream_moments(16, 4096))
 
     def time_from_moments(self, measure, size):
         self.f(self.m)

@@ -68,6 +68,9 @@ class MeasureSpec:
     extras : tuple of str
         Statistics beyond the moments the measure needs (``("hsic",)``: a Moments made with
         ``debiased_cka=True``).
+    scale_invariant : bool
+        Whether the value (at the default ``params``) is unchanged when either side is multiplied
+        by a positive number (False: a distance in the data's units).
 
     Notes
     -----
@@ -95,6 +98,7 @@ class MeasureSpec:
     check: Callable | None = None
     grid: bool = True
     extras: tuple = ()
+    scale_invariant: bool = True
 
     def validate(self, params: dict) -> dict:
         """``params`` checked before any work (names and values), defaults filled in.
@@ -146,7 +150,7 @@ def _shape_entry(kind: str) -> MeasureSpec:
         reference="Williams, Kunz, Kornblith & Linderman 2021, section 2.3 (netrep LinearMetric)",
         prepare=lambda side, kw: _shape.prepare(side, kw["alpha"], kw["rank_tol"]),
         pair=lambda be, a, b, sab, kw: _shape.pair(be, a, b, sab, kind, measure=name),
-        check=_shape_check(name))
+        check=_shape_check(name), scale_invariant=kind == "angular")
 
 
 def _procrustes_check(kw):
