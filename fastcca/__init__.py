@@ -14,7 +14,7 @@ from ._io import FastccaFileError
 from ._validation import DegenerateCCAWarning, Float32PrecisionWarning
 from .measures import (cca, debiased_cka, linear_cka, linear_predictivity, mean_cca, pca, pls, procrustes,
                        pwcca, shape_metric, svcca)
-from .measures.registry import REGISTRY, MeasureSpec
+from .measures.registry import REGISTRY, MeasureSpec  # noqa: F401  (REGISTRY: public, documented on its page)
 from .moments import Moments
 from .grid import JointMoments, SimilarityMatrix, similarity_grid
 from .conv import ConvMoments, conv_cca, conv_moments, conv_pwcca, conv_svcca

@@ -20,7 +20,6 @@ built by a divide-and-conquer over the shards: O(k log k) merges of O(p^2) each,
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -38,15 +37,16 @@ class JackknifeResult:
     ----------
     measure : str
     kind : {"similarity", "distance"}
-    estimate : float
-        The measure on all the data (the registry's value: a similarity or a distance).
-    se : float
+    estimate : float or array
+        The measure on all the data (the registry's value: a similarity or a distance; an array
+        for an array-valued callable, and so are ``se``, ``ci``'s ends and ``bias``).
+    se : float or array
         The jackknife standard error.
-    ci : tuple of float
+    ci : tuple
         ``(low, high)``: ``estimate -+ t se``, Student's t with ``shards - 1`` degrees of freedom.
     confidence : float
         The interval's nominal coverage.
-    replicates : array (k,)
+    replicates : array (k, ...)
         The measure without each shard, ``theta_(j)``.
     bias : float
         The jackknife bias estimate ``estimate - theta_J`` (reported, not subtracted).
@@ -87,13 +87,18 @@ class JackknifeResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (arrays as lists; the full result nested)."""
-        d = {k: v for k, v in asdict(self).items() if k != "result"}
-        d["replicates"], d["shard_sizes"], d["ci"] = self.replicates.tolist(), self.shard_sizes.tolist(), list(self.ci)
+        def plain(v):
+            return v.tolist() if isinstance(v, np.ndarray) else v
+        d = {k: plain(v) for k, v in asdict(self).items() if k != "result"}
+        d["ci"] = [plain(c) for c in self.ci]
         d["result"] = self.result.to_dict() if hasattr(self.result, "to_dict") else None
         return d
 
     def __str__(self) -> str:
         pct = f"{100 * self.confidence:g}%"
+        if np.ndim(self.estimate):
+            return (f"{self.measure} ({self.kind}): {np.shape(self.estimate)} values, jackknife SE over "
+                    f"{len(self.replicates)} shards in [{np.min(self.se):.3g}, {np.max(self.se):.3g}]; {pct} CIs")
         return (f"{self.measure} ({self.kind}): {self.estimate:.6g} +- {self.se:.3g} (jackknife SE over "
                 f"{len(self.replicates)} shards); {pct} CI [{self.ci[0]:.6g}, {self.ci[1]:.6g}]; "
                 f"bias estimate {self.bias:.3g}")
@@ -121,46 +126,61 @@ def leave_one_out(shards):
     yield from split(list(range(len(shards))), None)
 
 
-def grouped_jackknife(theta: float, replicates, sizes) -> tuple[float, float]:
-    """``(theta_J, se)`` of the delete-m_j jackknife (module docstring)."""
+def grouped_jackknife(theta, replicates, sizes):
+    """``(theta_J, se)`` of the delete-m_j jackknife (module docstring); ``theta`` a float or an
+    array and ``replicates`` (k, ...) alike (elementwise)."""
     reps = np.asarray(replicates, dtype=np.float64)
-    m = np.asarray(sizes, dtype=np.float64)
-    k, n = len(reps), m.sum()
+    theta = np.asarray(theta, dtype=np.float64)
+    m = np.asarray(sizes, dtype=np.float64).reshape((-1,) + (1,) * theta.ndim)
+    k, n = reps.shape[0], m.sum()
     h = n / m
     pseudo = h * theta - (h - 1) * reps
-    est = k * theta - np.sum((1 - m / n) * reps)
-    var = np.sum((pseudo - est) ** 2 / (h - 1)) / k
-    return float(est), float(math.sqrt(max(var, 0.0)))
+    est = k * theta - np.sum((1 - m / n) * reps, axis=0)
+    se = np.sqrt(np.maximum(np.sum((pseudo - est) ** 2 / (h - 1), axis=0) / k, 0.0))
+    return (float(est), float(se)) if theta.ndim == 0 else (est, se)
 
 
-def jackknife(m: Moments, measure="cca", *, confidence: float = 0.95, **params) -> JackknifeResult:
+def _size(acc) -> int:
+    return int(acc.n) if not isinstance(acc.n, dict) else int(max(acc.n.values()))
+
+
+def jackknife(m, measure="cca", *, confidence: float = 0.95, **params) -> JackknifeResult:
     """A measure with its delete-one-shard jackknife standard error and confidence interval.
 
     Parameters
     ----------
-    m : Moments
-        Made with ``shards=k`` (k >= 2), every shard non-empty.
+    m : Moments, or a sequence of accumulators
+        A :class:`fastcca.Moments` made with ``shards=k`` (k >= 2), every shard non-empty; or
+        k >= 2 accumulators of one kind over disjoint datapoints (``Moments``,
+        ``ConvMoments``, ``JointMoments``, ``JointConvMoments``: anything with ``n``,
+        ``copy()`` and ``merge()``), e.g. one per group of batches, for the conv and layer-grid
+        accumulators.
     measure : str or callable, default "cca"
         A name of :data:`fastcca.REGISTRY` (its value: a similarity or a distance), or a
-        function of a Moments returning a float (e.g. ``lambda m: fastcca.svcca(m).k_x``).
+        function of an accumulator returning a float or an array (e.g.
+        ``lambda jm: fastcca.similarity_grid(jm, measure="cca").values``: error bars for every
+        entry of a grid; ``lambda cm: fastcca.conv_cca(cm).similarity`` for conv layers).
     confidence : float in (0, 1), default 0.95
         Nominal coverage of the interval.
     **params
-        The measure's settings (its registry entry's ``params``).
+        The measure's settings (its registry entry's ``params``, or keyword arguments of the
+        callable).
 
     Returns
     -------
     JackknifeResult
-        ``estimate``, ``se``, ``ci``, the ``replicates`` and the full ``result``.
+        ``estimate``, ``se``, ``ci``, the ``replicates`` and, for a registry measure, the full
+        ``result``; arrays (elementwise) for an array-valued callable.
 
     Raises
     ------
     TypeError
-        ``m`` is not a Moments, a measure argument the measure does not take, or a measure
-        that is neither a name nor callable.
+        ``m`` is neither a Moments nor a sequence of accumulators, a measure argument the
+        measure does not take, or a measure that is neither a name nor callable.
     ValueError
-        ``m`` keeps no shards, a shard is empty, ``confidence`` outside (0, 1), an unknown
-        measure, or any error the measure raises on the data or on a leave-one-out.
+        ``m`` keeps no shards or fewer than 2 accumulators, an empty shard, ``confidence``
+        outside (0, 1), an unknown measure, or any error the measure raises on the data or on a
+        leave-one-out.
 
     Notes
     -----
@@ -180,33 +200,50 @@ def jackknife(m: Moments, measure="cca", *, confidence: float = 0.95, **params) 
     >>> j.kind, round(j.se, 3)
     ('distance', 0.006)
     """
-    if not isinstance(m, Moments):
-        raise TypeError(f"m: expected a fastcca.Moments made with shards=k, got {type(m).__name__}")
-    if m.shards is None:
-        raise ValueError("m: keeps no shards; make it with fastcca.Moments(shards=20) (or another count >= 2)")
+    if isinstance(m, Moments):
+        if m.shards is None:
+            raise ValueError("m: keeps no shards; make it with fastcca.Moments(shards=20) (or another count >= 2)")
+        shards, full_acc = m.shards, m
+    elif isinstance(m, (list, tuple)) and all(hasattr(a, "merge") and hasattr(a, "copy") for a in m):
+        if len(m) < 2:
+            raise ValueError(f"m: a jackknife needs at least 2 accumulators, got {len(m)}")
+        kinds = {type(a).__name__ for a in m}
+        if len(kinds) > 1:
+            raise TypeError(f"m: the accumulators must be of one kind, got {sorted(kinds)}")
+        shards = list(m)
+        full_acc = None
+    else:
+        raise TypeError(f"m: expected a fastcca.Moments made with shards=k or a sequence of accumulators, "
+                        f"got {type(m).__name__}")
     confidence = check_number(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
-    sizes = np.array([s.n for s in m.shards], dtype=np.int64)
+    sizes = np.array([_size(s) for s in shards], dtype=np.int64)
     if (sizes == 0).any():
         raise ValueError(f"m: shard(s) {np.flatnonzero(sizes == 0).tolist()} are empty ({len(sizes)} shards, "
                          f"{int(sizes.sum())} datapoints); feed at least as many batches as shards, or use "
                          "shard_by='index'")
+    if full_acc is None:
+        full_acc = shards[0].copy()
+        for s in shards[1:]:
+            full_acc.merge(s)
     if callable(measure) and not isinstance(measure, str):
-        name, kind, kw = getattr(measure, "__name__", "measure"), "similarity", dict(params)
+        name, kind, kw, full = getattr(measure, "__name__", "measure"), "similarity", dict(params), None
 
         def value(acc):
-            return float(measure(acc, **kw))
-        full = None
+            v = np.asarray(measure(acc, **kw), dtype=np.float64)
+            return float(v) if v.ndim == 0 else v
+        theta = value(full_acc)
     else:
         spec = registry.get(measure)
         name, kind, kw = spec.name, spec.kind, spec.validate(params)
 
         def value(acc):
             return spec.value(spec(acc, **kw))
-        full = spec(m, **kw)
-    theta = spec.value(full) if full is not None else value(m)
-    reps = np.empty(len(sizes))
-    for j, acc in leave_one_out(m.shards):
+        full = spec(full_acc, **kw)
+        theta = spec.value(full)
+    reps = [None] * len(sizes)
+    for j, acc in leave_one_out(shards):
         reps[j] = value(acc)
+    reps = np.asarray(reps, dtype=np.float64)
     est, se = grouped_jackknife(theta, reps, sizes)
     from scipy.stats import t as student_t
     half = float(student_t.ppf(0.5 + confidence / 2, len(sizes) - 1)) * se

@@ -313,6 +313,15 @@ class JointMoments:
             self.n = n
         self._upper_only = True
 
+    def copy(self) -> "JointMoments":
+        """An independent copy (the state arrays are copied; e.g. for :func:`fastcca.jackknife`)."""
+        new = JointMoments.__new__(JointMoments)
+        new.__dict__.update(self.__dict__)
+        for k, v in self.__dict__.items():
+            if hasattr(v, "copy") and k != "_be":
+                setattr(new, k, v.copy())
+        return new
+
     def merge(self, other: "JointMoments") -> "JointMoments":
         """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule); the
         two are first brought to the larger units of each layer (exact powers of two)."""

@@ -382,7 +382,9 @@ class Moments:
             return f"Moments(empty, backend={self.backend!r})"
         units = (f", units 2**{self.exponent_x} / 2**{self.exponent_y}"
                  if self.exponent_x or self.exponent_y else "")
-        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r}{units})"
+        extra = (", debiased_cka=True" if self.debiased_cka else "") + (
+            f", shards={len(self.shards)} by {self.shard_by}" if self.shards is not None else "")
+        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r}{units}{extra})"
 
     # ------------------------------------------------------------------ streaming
     def update(self, x, y) -> "Moments":

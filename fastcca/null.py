@@ -38,11 +38,12 @@ largest canonical correlation noise reaches.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._validation import check_choice, describe
+from ._validation import DegenerateCCAWarning, check_choice, describe
 from .measures import registry
 from .measures._inputs import as_moments
 from .moments import Moments
@@ -265,8 +266,6 @@ def null_baseline(x, y=None, *, measure: str = "cca", draws: int = 100, seed: in
     observed = spec.value(spec(m, **kw))
     rng = np.random.default_rng(seed)
     roots = (_root(m._be, m.sxx, m.n), _root(m._be, m.syy, m.n)) if spectra == "observed" else None
-    import warnings
-    from ._validation import DegenerateCCAWarning
     vals = np.empty(draws)
     with warnings.catch_warnings():
         # the observed call has warned already; the same warning per draw says nothing new

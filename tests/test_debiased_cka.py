@@ -18,23 +18,27 @@ def hsic_u(k, l):
     k, l = k.copy(), l.copy()
     np.fill_diagonal(k, 0.0)
     np.fill_diagonal(l, 0.0)
-    one = np.ones(n)
+    one = np.ones(n, dtype=k.dtype)
     return (np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
             - 2.0 / (n - 2) * (one @ k @ l @ one)) / (n * (n - 3))
 
 
 def gram_cka(x, y):
-    """Debiased CKA from the raw (uncentred) activations' linear Gram matrices."""
+    """Debiased CKA from the raw (uncentred) activations' linear Gram matrices, in extended
+    precision (the uncentred Gram formula cancels ~(offset / spread)^2 of its digits)."""
+    x, y = np.asarray(x, dtype=np.longdouble), np.asarray(y, dtype=np.longdouble)
     k, l = x @ x.T, y @ y.T
-    return hsic_u(k, l) / np.sqrt(hsic_u(k, k) * hsic_u(l, l))
+    return float(hsic_u(k, l) / np.sqrt(hsic_u(k, k) * hsic_u(l, l)))
 
 
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(4, 40), p=st.integers(1, 6), q=st.integers(1, 6), seed=st.integers(0, 2**16),
-       batch=st.integers(1, 13), offset=st.floats(-50, 50))
+       batch=st.integers(1, 13), offset=st.floats(-3, 3))
 def test_matches_the_gram_formula(n, p, q, seed, batch, offset):
+    """Uncentred data (the Gram formula's own form); offsets small against the spread, since
+    the uncentred formula cancels ~(offset / spread)^4 of its digits (large offsets: below)."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, p)) * rng.uniform(0.1, 10, p) + offset
+    x = rng.standard_normal((n, p)) * rng.uniform(0.5, 10, p) + offset
     y = x[:, :1] @ rng.standard_normal((1, q)) + rng.standard_normal((n, q))
     want = gram_cka(x, y)
     m = fastcca.Moments(debiased_cka=True)
@@ -42,6 +46,15 @@ def test_matches_the_gram_formula(n, p, q, seed, batch, offset):
         m.update(x[lo:lo + batch], y[lo:lo + batch])
     assert fastcca.debiased_cka(m).similarity == pytest.approx(want, rel=1e-10, abs=1e-10)
     assert fastcca.debiased_cka(x, y).similarity == pytest.approx(want, rel=1e-10, abs=1e-10)
+
+
+def test_translation_changes_nothing():
+    """HSIC_u is invariant to translating either side; the streaming form centres exactly, so
+    large offsets (where the uncentred Gram formula loses its digits) change nothing."""
+    x, y = make_pair(40, 4, 3, seed=5)
+    want = gram_cka(x - x.mean(0), y - y.mean(0))
+    for ox, oy in ((1e3, -1e3), (1e6, 0.0), (-50.0, 7.0)):
+        assert fastcca.debiased_cka(x + ox, y + oy).similarity == pytest.approx(want, rel=1e-10)
 
 
 def test_merge_order_and_streaming_do_not_change_it():

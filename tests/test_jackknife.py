@@ -163,3 +163,27 @@ def test_95_percent_intervals_cover_the_truth(measure, truth):
     the time (binomial sd at 95%: 1.5%)."""
     cover = _coverage(measure, truth, canonical_pair)
     assert 0.90 <= cover <= 0.99, cover
+
+
+def test_accumulators_of_any_kind_and_array_values():
+    """User-made shards of a JointMoments: error bars for every entry of a layer grid, equal to
+    the jackknife of each pair's Moments; a ConvMoments list with a conv measure."""
+    x, y = make_pair(600, 4, 3, seed=8)
+    parts = [fastcca.JointMoments().update({"x": x[lo:lo + 100], "y": y[lo:lo + 100]}) for lo in range(0, 600, 100)]
+    j = fastcca.jackknife(parts, lambda jm: fastcca.similarity_grid(jm, measure="cca").values)
+    assert j.estimate.shape == (2, 2) and j.se.shape == (2, 2) and j.replicates.shape == (6, 2, 2)
+    m = fastcca.Moments(shards=6)
+    for lo in range(0, 600, 100):
+        m.update(x[lo:lo + 100], y[lo:lo + 100])
+    pair = fastcca.jackknife(m, "cca")
+    assert j.se[0, 1] == pytest.approx(pair.se, rel=1e-9) and j.estimate[0, 1] == pytest.approx(pair.estimate)
+    assert "shards" in str(j) and np.asarray(j.to_dict()["se"]).shape == (2, 2)
+    rng = np.random.default_rng(0)
+    convs = [fastcca.ConvMoments().update(a := rng.standard_normal((40, 2, 4, 4)), a + rng.standard_normal(a.shape))
+             for _ in range(4)]
+    c = fastcca.jackknife(convs, lambda cm: fastcca.conv_cca(cm).similarity)
+    assert 0 < c.se < 0.2
+    with pytest.raises(TypeError, match="one kind"):
+        fastcca.jackknife([parts[0], m], lambda a: 0.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        fastcca.jackknife(parts[:1], lambda a: 0.0)
