@@ -20,7 +20,13 @@ import traceback
 
 import numpy as np
 
-MEASURES = ("svcca", "pwcca", "cca", "mean_cca", "cka")
+def _measure_names() -> tuple:
+    """The registry's measures and the command line's aliases (``cka``)."""
+    from .measures.registry import ALIASES, REGISTRY
+    return tuple(REGISTRY) + tuple(ALIASES)
+
+
+MEASURES = _measure_names()
 
 #: exit statuses (see the module docstring)
 EXIT_INPUT, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 70, 130
@@ -97,33 +103,102 @@ def _load(path: str, layout: str, what: str) -> np.ndarray:
     return a
 
 
+def _ridge(text: str):
+    """``--ridge``: ``gcv`` or a number >= 0."""
+    if text == "gcv":
+        return "gcv"
+    return _eps(text)
+
+
+def _fraction(text: str) -> float:
+    """``--alpha``: a number in [0, 1]."""
+    value = _eps(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+#: options of the measures outside the CCA family: option name -> the measure's keyword
+_MEASURE_OPTIONS = {"alpha": "alpha", "ridge": "ridge", "score": "score", "average": "average",
+                    "raw": "normalize"}
+
+
+def _measure_kwargs(args, spec) -> dict:
+    """The keyword arguments of ``spec``'s function from the command line: the CCA family's
+    options as before; another measure's own options, refused when the measure has none such."""
+    if spec.name in ("svcca", "pwcca", "cca", "mean_cca", "linear_cka"):
+        kw = {} if spec.name == "linear_cka" else {"eps": args.eps}
+        if spec.name == "svcca":
+            kw.update(keep=args.keep, keep_rule=args.keep_rule)
+        if spec.name == "pwcca":
+            kw["variant"] = args.variant
+        given = [o for o in _MEASURE_OPTIONS if getattr(args, o) not in (None, False)]
+        if given:
+            raise UserError(f"--{given[0]} does not apply to --measure {args.measure}", EXIT_USAGE)
+        return kw
+    kw = {}
+    for opt, name in _MEASURE_OPTIONS.items():
+        v = getattr(args, opt)
+        if v in (None, False):
+            continue
+        if name not in spec.params:
+            raise UserError(f"--{opt} does not apply to --measure {args.measure} (it takes "
+                            f"{', '.join('--' + k for k, n in _MEASURE_OPTIONS.items() if n in spec.params) or 'none'})",
+                            EXIT_USAGE)
+        kw[name] = (not v) if opt == "raw" else v
+    return kw
+
+
 def _compare(args) -> int:
     import fastcca
+    from .measures.registry import get
     x, y = _load(args.a, args.layout, "first array"), _load(args.b, args.layout, "second array")
     if x.shape[0] != y.shape[0]:
         raise UserError(
             f"{args.a} and {args.b} must hold the same datapoints: {x.shape[0]} vs {y.shape[0]} "
             f"({args.layout} shapes {x.shape} and {y.shape}; --layout neurons-first reads (neurons, datapoints))")
-    kw = dict(backend=args.backend)
-    if args.measure != "cka":
-        kw["eps"] = args.eps
-    if args.measure == "svcca":
-        res = fastcca.svcca(x, y, keep=args.keep, keep_rule=args.keep_rule, **kw)
-    elif args.measure == "pwcca":
-        res = fastcca.pwcca(x, y, variant=args.variant, **kw)
-    elif args.measure == "cca":
-        res = fastcca.cca(x, y, **kw)
-    elif args.measure == "mean_cca":
-        res = fastcca.mean_cca(x, y, **kw)
+    spec = get(args.measure)
+    kw = _measure_kwargs(args, spec)
+    if args.null is not None and args.shards is not None:
+        raise UserError("--null and --shards: give one of them", EXIT_USAGE)
+    opts = dict(debiased_cka=bool(spec.extras))
+    if args.shards is not None:
+        opts.update(shards=args.shards, shard_by="index")
+    if args.null is not None:
+        if args.variant != "paper" and spec.name == "pwcca":
+            raise UserError("--null: the null baseline takes pwcca's paper variant only", EXIT_USAGE)
+        kw.pop("variant", None)
+        res = fastcca.null_baseline(fastcca.Moments.from_arrays(x, y, backend=args.backend, **opts),
+                                    measure=spec.name, draws=args.null, seed=args.seed, spectra=args.spectra, **kw)
     else:
-        res = fastcca.linear_cka(x, y, **kw)
+        m = fastcca.Moments.from_arrays(x, y, backend=args.backend, **opts)
+        if args.shards is not None:
+            if args.variant != "paper" and spec.name == "pwcca":
+                raise UserError("--shards: the jackknife takes pwcca's paper variant only", EXIT_USAGE)
+            kw.pop("variant", None)
+            res = fastcca.jackknife(m, spec.name, **kw)
+        else:
+            res = spec(m, **kw)
     if args.json:
         d = res.to_dict()
         d.pop("cca", None)
+        if args.null is None and args.shards is None:
+            d["kind"] = spec.kind
         print(json.dumps(d, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
     else:
         print(res)
     return 0
+
+
+def _count(text: str) -> int:
+    """``--null``, ``--shards``: a count >= 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count >= 2, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected a count >= 2, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", parents=[common], help="similarity of two saved activation arrays (.npy)")
     c.add_argument("a", help="activations of the first layer, .npy (n, p) samples-first by default")
     c.add_argument("b", help="activations of the second layer, .npy (n, q)")
-    c.add_argument("--measure", choices=MEASURES, default="svcca")
+    c.add_argument("--measure", choices=MEASURES, default="svcca", metavar="MEASURE",
+                   help="one of: " + ", ".join(MEASURES) + " (docs/measures.md)")
     c.add_argument("--layout", choices=("samples-first", "neurons-first"), default="samples-first",
                    help="samples-first: (datapoints, neurons), as PyTorch batches; neurons-first: the "
                         "google/svcca convention")
@@ -145,6 +221,23 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--keep-rule", choices=("sum", "variance"), default="sum")
     c.add_argument("--variant", choices=("paper", "reference"), default="paper", help="PWCCA variant")
     c.add_argument("--eps", type=_eps, default=1e-10, help="relative regularisation, >= 0 (see docs/definitions.md)")
+    c.add_argument("--alpha", type=_fraction, default=None,
+                   help="shape metrics: partial whitening in [0, 1] (0 CCA, 1 Procrustes; default 1)")
+    c.add_argument("--ridge", type=_ridge, default=None,
+                   help="linear predictivity: 'gcv' (default) or a penalty >= 0 in the data's units")
+    c.add_argument("--score", choices=("fit", "gcv"), default=None, help="linear predictivity: R^2 of the fit "
+                   "(default) or its GCV estimate on new datapoints")
+    c.add_argument("--average", choices=("variance", "uniform"), default=None,
+                   help="linear predictivity: variance-weighted (default) or per-neuron mean R^2")
+    c.add_argument("--raw", action="store_true", help="procrustes: in the data's units, not normalised")
+    c.add_argument("--null", type=_count, default=None, metavar="DRAWS",
+                   help="also draw the measure's null baseline: DRAWS simulations of independent data of the "
+                        "same n, p, q (docs/measures.md)")
+    c.add_argument("--seed", type=int, default=0, help="--null: the random seed (default 0)")
+    c.add_argument("--shards", type=_count, default=None, metavar="K",
+                   help="error bars: the delete-one-shard jackknife over K shards of the datapoints (by index)")
+    c.add_argument("--spectra", choices=("white", "observed"), default="white",
+                   help="--null: independent white noise, or each side with its observed covariance")
     c.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     sub.add_parser("demo", parents=[common],

@@ -281,13 +281,18 @@ def check_threshold(threshold) -> float:
 
 def check_batch_size(batch_size):
     """None (one batch / the backend's choice) or a positive int."""
-    if batch_size is None:
+    return check_optional_count(batch_size, "batch_size")
+
+
+def check_optional_count(value, name: str):
+    """None or a positive int (``batch_size``, ``n_components``), named in the errors."""
+    if value is None:
         return None
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"batch_size: expected a positive int or None, got {describe(batch_size)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int or None, got {batch_size!r}")
-    return int(batch_size)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected a positive int or None, got {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int or None, got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------------------------

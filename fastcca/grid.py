@@ -50,6 +50,8 @@ from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datap
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
 from .backend import get_backend
+from .measures import registry
+from .measures._blocks import Side
 from .measures._inputs import kept_note, underflow_floor
 from .measures._precision import float32_error_notes
 from .measures.cka import frobenius
@@ -57,8 +59,11 @@ from .measures.pwcca import _projection_weights
 from .measures.svcca import KEEP_RULES, kept_space_inflation, top_directions
 from .moments import Moments
 
-MEASURES = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
-_SYMMETRIC = ("svcca", "cca", "mean_cca", "linear_cka")
+#: the CCA family and linear CKA, prepared by this module's own code
+_CCA_FAMILY = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
+#: every measure a grid offers (the registry's, :data:`fastcca.REGISTRY`)
+MEASURES = tuple(name for name, spec in registry.REGISTRY.items() if spec.grid)
+_SYMMETRIC = tuple(name for name in MEASURES if registry.REGISTRY[name].symmetric)
 
 
 # ---------------------------------------------------------------------------- joint moments
@@ -308,6 +313,15 @@ class JointMoments:
             self.n = n
         self._upper_only = True
 
+    def copy(self) -> "JointMoments":
+        """An independent copy (the state arrays are copied; e.g. for :func:`fastcca.jackknife`)."""
+        new = JointMoments.__new__(JointMoments)
+        new.__dict__.update(self.__dict__)
+        for k, v in self.__dict__.items():
+            if hasattr(v, "copy") and k != "_be":
+                setattr(new, k, v.copy())
+        return new
+
     def merge(self, other: "JointMoments") -> "JointMoments":
         """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule); the
         two are first brought to the larger units of each layer (exact powers of two)."""
@@ -414,7 +428,7 @@ class SimilarityMatrix:
     Parameters
     ----------
     measure : str
-        The measure (values are similarities; ``distance`` is ``1 - values``).
+        The measure (its registry entry says whether the values are similarities or distances).
     rows, columns : sequence
         The labels of the two axes (layer keys, checkpoint labels, ...).
     values : array (len(rows), len(columns))
@@ -427,11 +441,14 @@ class SimilarityMatrix:
         The measure's settings (``keep``, ``eps``, ``side``, ...).
     notes : tuple of str
         What was dropped or degenerate, per pair.
+    kind : {"similarity", "distance"}, optional
+        What ``values`` are; default: the registry's ``kind`` of ``measure`` (``"similarity"``
+        for a name it does not hold).
 
     Raises
     ------
     ValueError
-        ``values`` does not have the shape ``(len(rows), len(columns))``.
+        ``values`` does not have the shape ``(len(rows), len(columns))``, or an unknown ``kind``.
 
     Notes
     -----
@@ -454,8 +471,13 @@ class SimilarityMatrix:
     n: int = 0
     params: dict = field(default_factory=dict)
     notes: tuple = ()
+    kind: str | None = None
 
     def __post_init__(self):
+        if self.kind is None:
+            spec = registry.REGISTRY.get(registry.ALIASES.get(self.measure, self.measure))
+            object.__setattr__(self, "kind", spec.kind if spec is not None else "similarity")
+        check_choice(self.kind, "kind", ("similarity", "distance"))
         v = np.asarray(self.values, dtype=np.float64)
         if v.shape != (len(self.rows), len(self.columns)):
             raise ValueError(f"values: shape {v.shape}, expected ({len(self.rows)}, {len(self.columns)}) "
@@ -466,8 +488,8 @@ class SimilarityMatrix:
 
     @property
     def distance(self) -> np.ndarray:
-        """``1 - values``."""
-        return 1.0 - self.values
+        """``1 - values`` for similarities; the values themselves for a distance measure."""
+        return self.values if self.kind == "distance" else 1.0 - self.values
 
     @property
     def shape(self) -> tuple:
@@ -489,7 +511,7 @@ class SimilarityMatrix:
                 "row_title": self.row_title, "column_title": self.column_title, "n": int(self.n),
                 "params": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
                            for k, v in self.params.items()},
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "kind": self.kind}
 
     def to_json(self, **kwargs) -> str:
         """``json.dumps`` of :meth:`to_dict` (keyword arguments go to ``json.dumps``)."""
@@ -501,12 +523,12 @@ class SimilarityMatrix:
         return cls(measure=d["measure"], rows=tuple(d["rows"]), columns=tuple(d["columns"]),
                    values=np.asarray(d["values"], dtype=np.float64), row_title=d.get("row_title", "layer"),
                    column_title=d.get("column_title", "layer"), n=int(d.get("n", 0)),
-                   params=dict(d.get("params", {})), notes=tuple(d.get("notes", ())))
+                   params=dict(d.get("params", {})), notes=tuple(d.get("notes", ())), kind=d.get("kind"))
 
     def __str__(self) -> str:
         w = max([len(str(r)) for r in self.rows] + [4])
         head = " " * w + "  " + "  ".join(f"{str(c)[:8]:>8}" for c in self.columns)
-        lines = [f"{self.measure} similarity, {self.row_title} (rows) x {self.column_title} (columns), n={self.n}",
+        lines = [f"{self.measure} {self.kind}, {self.row_title} (rows) x {self.column_title} (columns), n={self.n}",
                  head]
         for r, row in zip(self.rows, self.values):
             lines.append(f"{str(r):>{w}}  " + "  ".join(f"{v:8.4f}" for v in row))
@@ -612,7 +634,7 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
                     rcond: float | None = None, rank_tol: float | None = RANK_TOL, side: str = "x",
                     row_labels=None, column_labels=None,
                     row_title: str = "layer", column_title: str = "layer",
-                    progress: bool = False) -> SimilarityMatrix:
+                    progress: bool = False, **measure_kwargs) -> SimilarityMatrix:
     """Compare every layer in ``rows`` with every layer in ``columns`` from joint moments.
 
     Parameters
@@ -621,10 +643,14 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
         Holds every layer named in ``rows`` and ``columns``.
     rows, columns : sequence of layer keys, optional
         Default: all of ``jm``'s layers; ``columns`` defaults to ``rows``.
-    measure : {"svcca", "cca", "mean_cca", "pwcca", "linear_cka"}
-        ``cca`` and ``mean_cca`` both give the mean canonical correlation.  ``pwcca`` is the
-        paper variant; ``side`` "x" (default) weights by the row layer's neurons, "y" by the
-        column layer's.
+    measure : str
+        A name of the measure registry (:data:`fastcca.REGISTRY`): ``"svcca"``, ``"cca"``,
+        ``"mean_cca"``, ``"pwcca"``, ``"linear_cka"``, ``"shape_angular"``,
+        ``"shape_euclidean"``, ``"procrustes"``, ``"pls"``, ``"linear_predictivity"``,
+        ``"linear_predictivity_xy"``.  ``cca`` and ``mean_cca`` both give the mean canonical
+        correlation.  ``pwcca`` is the paper variant; ``side`` "x" (default) weights by the row
+        layer's neurons, "y" by the column layer's.  For a distance measure the values are
+        distances (``SimilarityMatrix.kind``).
     keep, keep_rule, eps, rcond, rank_tol
         As in :func:`fastcca.svcca` / :func:`fastcca.cca` (``rank_tol``: the data-rank rule).
     side : {"x", "y"}
@@ -635,6 +661,10 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
         Axis titles of the result.
     progress : bool, default False
         A tqdm bar over the pairs.
+    **measure_kwargs
+        The other measures' settings (their registry entry's ``params``): ``alpha`` and
+        ``rank_tol`` (shape metrics), ``normalize`` (procrustes), ``ridge``, ``score``,
+        ``average`` (linear predictivity).
 
     Returns
     -------
@@ -648,6 +678,8 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
         measure rejects.
     FloatingPointError
         The joint scatter holds inf/NaN (never from finite input; docs/numerics.md).
+    TypeError
+        An argument the measure does not take (e.g. ``eps`` for ``"procrustes"``).
     KeyError
         A layer key ``jm`` does not hold.
 
@@ -673,8 +705,12 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
     columns = rows if columns is None else list(columns)
     pairs = [(a, b) for a in rows for b in columns]
     vals, notes = similarity_pairs(jm, pairs, measure, keep=keep, keep_rule=keep_rule, eps=eps,
-                                   rcond=rcond, rank_tol=rank_tol, side=side, progress=progress)
-    params = _params(measure, keep, keep_rule, eps, rcond, side, rank_tol)
+                                   rcond=rcond, rank_tol=rank_tol, side=side, progress=progress,
+                                   **measure_kwargs)
+    if measure in _CCA_FAMILY:
+        params = _params(measure, keep, keep_rule, eps, rcond, side, rank_tol)
+    else:
+        params = grid_params(measure, dict(measure_kwargs, **({"rank_tol": rank_tol} if rank_tol != RANK_TOL else {})))
     return SimilarityMatrix(measure=measure, rows=tuple(row_labels or [str(r) for r in rows]),
                             columns=tuple(column_labels or [str(c) for c in columns]),
                             values=np.asarray(vals).reshape(len(rows), len(columns)),
@@ -693,7 +729,17 @@ def _params(measure, keep, keep_rule, eps, rcond, side, rank_tol=RANK_TOL):
     return p
 
 
-#: keyword arguments of a grid measure (``similarity_grid``, the fastcca.torch comparisons)
+def grid_params(measure: str, kwargs: dict) -> dict:
+    """The settings a grid of ``measure`` records in ``SimilarityMatrix.params`` (validated,
+    defaults filled in), for any registry measure."""
+    a = check_measure_arguments(measure, kwargs)
+    if measure in _CCA_FAMILY:
+        return _params(measure, a["keep"], a["keep_rule"], a["eps"], a["rcond"], a["side"], a["rank_tol"])
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in a.items()}
+
+
+#: keyword arguments of the CCA-family grid measures (``similarity_grid``, fastcca.torch); the
+#: other measures take their registry entry's ``params``
 MEASURE_ARGUMENTS = ("keep", "keep_rule", "eps", "rcond", "rank_tol", "side")
 
 
@@ -702,6 +748,8 @@ def check_measure_arguments(measure: str, kwargs: dict) -> dict:
     bad ``eps`` fails before a pass over the data, not after it.  Returns them validated, with
     defaults filled in."""
     check_choice(measure, "measure", MEASURES)
+    if measure not in _CCA_FAMILY:
+        return registry.get(measure).validate(kwargs)
     unknown = sorted(set(kwargs) - set(MEASURE_ARGUMENTS), key=str)
     if unknown:
         raise TypeError(f"unexpected measure argument(s) {unknown}; expected {', '.join(MEASURE_ARGUMENTS)}")
@@ -716,12 +764,27 @@ def check_measure_arguments(measure: str, kwargs: dict) -> dict:
 def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: float | int = 0.99,
                      keep_rule: str = "sum", eps: float = 1e-10, rcond: float | None = None,
                      rank_tol: float | None = RANK_TOL, side: str = "x",
-                     progress: bool = False) -> tuple[np.ndarray, tuple]:
+                     progress: bool = False, **measure_kwargs) -> tuple[np.ndarray, tuple]:
     """``measure(a, b)`` for each ``(a, b)`` in ``pairs`` (a list of layer-key pairs), sharing
     each layer's preparation (whitening / top directions) across all its pairs.  Returns
     ``(values, notes)``: a float array of ``len(pairs)`` values and a tuple of notes (dropped
-    neurons, degenerate pairs)."""
+    neurons, degenerate pairs).  ``measure_kwargs``: the settings of a measure outside the CCA
+    family (its registry entry's ``params``)."""
     measure = check_choice(measure, "measure", MEASURES)
+    family = dict(keep=keep, keep_rule=keep_rule, eps=eps, rcond=rcond, rank_tol=rank_tol, side=side)
+    if measure not in _CCA_FAMILY:
+        spec = registry.get(measure)
+        defaults = dict(keep=0.99, keep_rule="sum", eps=1e-10, rcond=None, rank_tol=RANK_TOL, side="x")
+        passed = {k: v for k, v in family.items() if v != defaults[k] or (v is None) != (defaults[k] is None)}
+        if "rank_tol" in passed and "rank_tol" in spec.params:
+            measure_kwargs = dict(measure_kwargs, rank_tol=passed.pop("rank_tol"))
+        if passed:
+            raise TypeError(f"argument(s) {sorted(passed)} do not apply to measure {measure!r}; it takes "
+                            f"{', '.join(spec.params) or 'none'}")
+        return _registry_pairs(jm, pairs, spec, spec.validate(measure_kwargs), progress)
+    if measure_kwargs:
+        raise TypeError(f"unexpected measure argument(s) {sorted(measure_kwargs)} for {measure!r}; expected "
+                        f"{', '.join(MEASURE_ARGUMENTS)}")
     a = check_measure_arguments(measure, dict(keep=keep, keep_rule=keep_rule, eps=eps, rcond=rcond,
                                               rank_tol=rank_tol, side=side))
     keep, keep_rule, eps, rcond, rank_tol, side = (a[k] for k in ("keep", "keep_rule", "eps", "rcond",
@@ -774,3 +837,37 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
         notes += float32_error_notes(f"{measure} grid", {f"layer {key}": p.inflation for key, p in preps.items()},
                                      stacklevel=3)
     return out, tuple(notes)
+
+
+def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> tuple[np.ndarray, tuple]:
+    """A registry measure written as ``prepare``/``pair`` on every pair: each layer prepared once
+    (from its diagonal block of the joint scatter), each pair from its cross block."""
+    jm._require_data()
+    check_enough_datapoints(jm.n, f"{spec.name} grid")
+    pairs = [tuple(p) for p in pairs]
+    for a, b in pairs:
+        jm._slice(a), jm._slice(b)
+    be = jm._be
+    check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{spec.name} grid")
+    preps: dict = {}
+
+    def prep(key):
+        if key not in preps:
+            sl = jm._slice(key)
+            side = Side(be, jm.block(key, key), jm.mean[sl], int(jm.exponents[key]), jm.n)
+            preps[key] = spec.prepare(side, kw)
+        return preps[key]
+
+    out = np.empty(len(pairs))
+    done: dict = {}
+    notes: list = []
+    for i in tqdm(range(len(pairs)), disable=not progress, desc=f"{spec.name} pairs", unit="pair"):
+        a, b = pairs[i]
+        sym = (b, a) if spec.symmetric else None
+        if (a, b) in done or (sym is not None and sym in done):
+            out[i] = done.get((a, b), done.get(sym))
+            continue
+        r = spec.pair(be, prep(a), prep(b), jm.block(a, b), kw)
+        done[(a, b)] = out[i] = spec.value(r)
+        notes += [f"{a} x {b}: {t}" for t in r.notes]
+    return out, tuple(dict.fromkeys(notes))

@@ -26,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _io, _scale
+from . import _hsic, _io, _scale
 from .backend import get_backend
-from ._validation import (check_batch_size, check_batchable, check_choice, check_same_datapoints,
-                          check_state_finite)
+from ._validation import (check_batch_size, check_batchable, check_choice, check_optional_count,
+                          check_same_datapoints, check_state_finite)
 
 _FORMAT = "fastcca.Moments/1"
 #: written instead of ``_FORMAT`` when an exponent is not 0: the arrays are then not in the data's
@@ -89,6 +89,18 @@ class Moments:
         (about 2x the speed on CPU BLAS) and merges them into the float64 state; every measure
         then estimates its own error and warns where it is large (docs/definitions.md,
         *Precision*).  Opt in for float32 activations when speed matters more than the last digits.
+    debiased_cka : bool, default False
+        Also keep the O(p + q) statistics :func:`fastcca.debiased_cka` needs beyond the moments
+        (``fastcca._hsic``: three sums of squared row norms and four vectors), merged exactly.
+    shards : int, optional
+        Also keep this many shard accumulators (>= 2), so that :func:`fastcca.jackknife` can
+        give every measure a delete-one-shard standard error and confidence interval without
+        another pass.  Memory: ``shards + 1`` states.
+    shard_by : {"batch", "index"}, default "batch"
+        ``"batch"``: whole batches go to the shards in turn (batch k to shard ``k % shards``);
+        ``"index"``: datapoint i (counted over all batches) goes to shard ``i % shards``, so
+        shards are balanced whatever the batch sizes (each batch is split; the products cost
+        the same in total).
 
     Attributes
     ----------
@@ -108,11 +120,15 @@ class Moments:
         when ``lo == hi`` (None for moments from files written before they were recorded).
     float32_products : bool
         Whether float32 products are in the state (own updates or merged shards).
+    shards : list of Moments or None
+        The shard accumulators (``shards=`` given); their merge is this accumulator's state.
 
     Raises
     ------
     ValueError
-        An unknown ``backend`` or ``precision``.
+        An unknown ``backend``, ``precision`` or ``shard_by``, or ``shards`` < 2.
+    TypeError
+        ``shards`` not an int, ``debiased_cka`` not a bool.
     fastcca.BackendUnavailableError
         ``backend="cuda"`` without CuPy or a GPU.
 
@@ -145,9 +161,25 @@ class Moments:
     #: ``precision`` choices: the arithmetic of each batch's products (the state is float64)
     PRECISIONS = ("float64", "float32")
 
-    def __init__(self, backend: str = "auto", precision: str = "float64"):
+    #: ``shard_by`` choices
+    SHARD_BY = ("batch", "index")
+
+    def __init__(self, backend: str = "auto", precision: str = "float64", *, debiased_cka: bool = False,
+                 shards: int | None = None, shard_by: str = "batch"):
         get_backend(backend)  # validate the name (and CUDA availability) early
         self.precision = check_choice(precision, "precision", self.PRECISIONS)
+        if not isinstance(debiased_cka, (bool, np.bool_)):
+            raise TypeError(f"debiased_cka: expected True or False, got {debiased_cka!r}")
+        shards = check_optional_count(shards, "shards")
+        if shards is not None and shards < 2:
+            raise ValueError(f"shards: a jackknife needs at least 2 shards, got {shards}")
+        self.shard_by = check_choice(shard_by, "shard_by", self.SHARD_BY)
+        #: whether the statistics of :func:`fastcca.debiased_cka` are kept (``fastcca._hsic``)
+        self.debiased_cka = bool(debiased_cka)
+        self._hsic = None
+        self.shards = None if shards is None else [
+            Moments(backend, precision, debiased_cka=debiased_cka) for _ in range(shards)]
+        self._routed = 0      # batches (shard_by="batch") or datapoints ("index") routed so far
         #: whether any float32 products are in the state (own updates, or merged from others):
         #: measures then estimate their float32 error (``fastcca.measures._precision``)
         self.float32_products = False
@@ -162,7 +194,7 @@ class Moments:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_arrays(cls, x, y, *, batch_size: int | None = None, backend: str = "auto",
-                    precision: str = "float64", progress: bool = False) -> "Moments":
+                    precision: str = "float64", progress: bool = False, **options) -> "Moments":
         """Moments of whole arrays x (n, p) and y (n, q), samples first.
 
         Parameters
@@ -178,6 +210,8 @@ class Moments:
             As in :class:`Moments`.
         progress : bool, default False
             A tqdm bar over the batches.
+        **options
+            ``debiased_cka``, ``shards``, ``shard_by``: as in :class:`Moments`.
 
         Returns
         -------
@@ -186,7 +220,7 @@ class Moments:
         Raises
         ------
         ValueError, TypeError
-            As :meth:`update`.
+            As :meth:`update` and :class:`Moments`.
 
         Examples
         --------
@@ -195,7 +229,7 @@ class Moments:
         >>> fastcca.Moments.from_arrays(x, x, batch_size=30)
         Moments(n=100, p=3, q=3, backend='cpu')
         """
-        return cls(backend, precision)._fill_from_arrays(x, y, batch_size, progress)
+        return cls(backend, precision, **options)._fill_from_arrays(x, y, batch_size, progress)
 
     @classmethod
     def _with_backend_module(cls, be) -> "Moments":
@@ -204,6 +238,12 @@ class Moments:
         stand-ins (``tests/xp_standin.py``); fill it with ``update`` or ``_fill_from_arrays``."""
         m = cls("cpu")
         m._backend_name, m._be = be.NAME, be
+        return m
+
+    def _like(self, **kw) -> "Moments":
+        """An empty Moments with this one's backend, precision and statistics (for shards)."""
+        m = Moments("cpu", self.precision, debiased_cka=self.debiased_cka, **kw)
+        m._backend_name, m._be = self._backend_name, self._be
         return m
 
     def _fill_from_arrays(self, x, y, batch_size, progress: bool = False) -> "Moments":
@@ -222,6 +262,9 @@ class Moments:
         for k in _STATE + _BOUNDS:
             v = getattr(self, k)
             setattr(new, k, None if v is None else v.copy())
+        new.debiased_cka, new._hsic = self.debiased_cka, None if self._hsic is None else self._hsic.copy()
+        new.shard_by, new._routed = self.shard_by, self._routed
+        new.shards = None if self.shards is None else [s.copy() for s in self.shards]
         return new
 
     # ------------------------------------------------------------------ pickling
@@ -243,6 +286,8 @@ class Moments:
         state.setdefault("exponent_y", 0)
         for k in _BOUNDS:
             state.setdefault(k, None)
+        for k, v in (("debiased_cka", False), ("_hsic", None), ("shards", None), ("shard_by", "batch"), ("_routed", 0)):
+            state.setdefault(k, v)
         name = state.pop("_be_name", None)
         self.__dict__.update(state)
         self._be = None if name is None else get_backend(name)
@@ -337,7 +382,9 @@ class Moments:
             return f"Moments(empty, backend={self.backend!r})"
         units = (f", units 2**{self.exponent_x} / 2**{self.exponent_y}"
                  if self.exponent_x or self.exponent_y else "")
-        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r}{units})"
+        extra = (", debiased_cka=True" if self.debiased_cka else "") + (
+            f", shards={len(self.shards)} by {self.shard_by}" if self.shards is not None else "")
+        return f"Moments(n={self.n}, p={self.p}, q={self.q}, backend={self.backend!r}{units}{extra})"
 
     # ------------------------------------------------------------------ streaming
     def update(self, x, y) -> "Moments":
@@ -371,6 +418,35 @@ class Moments:
         check_same_datapoints(xa, ya)
         if self.n:
             self._check_dims(xa.shape[1], ya.shape[1], "update")
+        if self.shards is not None and self.shard_by == "index":
+            return self._update_by_index(be, xa, ya, same)
+        shard = None
+        if self.shards is not None:
+            shard = self.shards[self._routed % len(self.shards)]
+        self._update_checked(be, xa, ya, same, shard)
+        if shard is not None:
+            self._routed += 1
+        return self
+
+    def _update_by_index(self, be, xa, ya, same: bool) -> "Moments":
+        """``shard_by="index"``: rows i (counted over all batches) with ``i % k == j`` go to shard
+        j.  The whole batch is checked for NaN/Inf first, so a failing call changes nothing."""
+        xp = be.xp
+        for name, a in (("x", xa), ("y", ya)):
+            if not bool(xp.isfinite(a).all()):
+                raise ValueError(f"{name}: the batch holds NaN or Inf (shape {a.shape}); the accumulator is unchanged")
+        k, b = len(self.shards), xa.shape[0]
+        first = (-self._routed) % k                  # the row of this batch that goes to shard 0
+        for j in range(k):
+            rows = xp.arange((first + j) % k, b, k)
+            if rows.shape[0]:
+                xs = xa[rows]
+                self._update_checked(be, xs, xs if same else ya[rows], same, self.shards[j])
+        self._routed += b
+        return self
+
+    def _update_checked(self, be, xa, ya, same: bool, shard) -> None:
+        """One batch of validated matrices into the state (and into ``shard`` when given)."""
         # precision="float32": centred in float64, stored in float32 for the products; the batch
         # lands in the state's power-of-two units or larger ones (the state is then rescaled)
         prod_dtype = be.xp.float32 if self.precision == "float32" else be.xp.float64
@@ -391,13 +467,15 @@ class Moments:
         # scaled data cannot overflow its products; this guards the contract regardless
         check_state_finite(be.xp, {"sxx": sxx, "syy": syy, "sxy": sxy}, "update",
                            {"x": cx.exponent, "y": cy.exponent})
-        self._be = be
-        self._merge_parts(xa.shape[0], cx.mean, cy.mean, sxx, syy, sxy, cx.exponent, cy.exponent,
-                          (cx.lo, cx.hi, cy.lo, cy.hi), owned=True, same=same)
+        hsic = _hsic.HsicStats.of_batch(be, cx.xc, cy.xc) if self.debiased_cka else None
         # the CUDA backend's own float32 GEMM option (``gemm_dtype``) counts as well
         gemm32 = getattr(getattr(be, "_impl", be), "gemm_dtype", "float64") == "float32"
-        self.float32_products |= self.precision == "float32" or gemm32
-        return self
+        part = (xa.shape[0], cx.mean, cy.mean, sxx, syy, sxy, cx.exponent, cy.exponent, (cx.lo, cx.hi, cy.lo, cy.hi))
+        for acc in ((shard, self) if shard is not None else (self,)):
+            acc._be = be
+            # the shard copies what it keeps; the total owns the batch's arrays
+            acc._merge_parts(*part, owned=acc is self, same=same, hsic=hsic)
+            acc.float32_products |= self.precision == "float32" or gemm32
 
     def merge(self, other: "Moments") -> "Moments":
         """Merge the moments of other datapoints (same neurons) into ``self``.
@@ -431,19 +509,37 @@ class Moments:
             raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
         if self.n:
             self._check_dims(other.p, other.q, "merge")
+        if self.debiased_cka and other._hsic is None:
+            raise ValueError("other: holds no debiased-CKA statistics (made without debiased_cka=True); "
+                             "they cannot be merged exactly into self, which keeps them; self is unchanged")
+        if self.shards is not None and other.shards is not None and len(other.shards) != len(self.shards):
+            raise ValueError(f"other: has {len(other.shards)} shards, self {len(self.shards)}; self is unchanged")
         self._be = self._be or other._be
+        if self.shards is not None:
+            if other.shards is not None:           # shard by shard
+                for mine, theirs in zip(self.shards, other.shards):
+                    mine.merge(theirs)
+                self._routed += other._routed
+            else:                                  # one more part, to the next shard
+                self.shards[self._routed % len(self.shards)].merge(other)
+                self._routed += 1 if self.shard_by == "batch" else other.n
         self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy,
                           other.exponent_x, other.exponent_y,
-                          (other.lo_x, other.hi_x, other.lo_y, other.hi_y), owned=False, same=False)
+                          (other.lo_x, other.hi_x, other.lo_y, other.hi_y), owned=False, same=False,
+                          hsic=other._hsic)
         self.float32_products |= other.float32_products
         return self
 
-    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, ex, ey, bounds, *, owned: bool, same: bool) -> None:
+    def _merge_parts(self, nb, mx, my, sxx, syy, sxy, ex, ey, bounds, *, owned: bool, same: bool,
+                     hsic=None) -> None:
         """Chan's merge of a part (``nb`` datapoints, state arrays in units ``2**ex``/``2**ey``,
-        column bounds ``(lo_x, hi_x, lo_y, hi_y)``) into the state.  Both are first brought to
-        the larger exponent of each side: multiplications by powers of two, exact."""
+        column bounds ``(lo_x, hi_x, lo_y, hi_y)``, debiased-CKA statistics ``hsic``) into the
+        state.  Both are first brought to the larger exponent of each side: multiplications by
+        powers of two, exact."""
         be = self._be
+        keep = self.debiased_cka and hsic is not None
         if self.n == 0:
+            self._hsic = hsic.copy() if keep else None
             def own(a):
                 return a if owned or a is None else a.copy()
             self.n = int(nb)
@@ -458,12 +554,17 @@ class Moments:
                 self.mean_y, self.syy, self.sxy = own(my), own(syy), own(sxy)
                 self.lo_y, self.hi_y = own(bounds[2]), own(bounds[3])
             return
+        ox, oy = self.exponent_x, self.exponent_y
         mx, my, sxx, syy, sxy = _scale.align_for_merge(self, (mx, my, sxx, syy, sxy), ex, ey)
         na = self.n
         n = na + nb
         c = na * nb / n
         dx = mx - self.mean_x
         dy = my - self.mean_y
+        if keep:            # before the blocks move: the statistics shift with each part's own
+            ux, uy = self.exponent_x, self.exponent_y
+            self._hsic = _hsic.merged(be, na, (self.sxx, self.syy, self.sxy), self._hsic.rescaled(ux - ox, uy - oy),
+                                      nb, (sxx, syy, sxy), hsic.rescaled(ux - int(ex), uy - int(ey)), dx, dy)
         be.add_scatter_rank1(self.sxx, sxx, dx, dx, c)
         be.add_scatter_rank1(self.syy, syy, dy, dy, c)
         be.add_scatter_rank1(self.sxy, sxy, dx, dy, c)
@@ -497,7 +598,8 @@ class Moments:
 
         The power-of-two exponents and the column bounds are saved with it; a state whose
         exponents are not 0 is written as format ``fastcca.Moments/2`` so that a fastcca that
-        predates them refuses it instead of reading scaled arrays as the moments.
+        predates them refuses it instead of reading scaled arrays as the moments.  The
+        debiased-CKA statistics are saved too; shards are not (save each shard, or pickle).
 
         Parameters
         ----------
@@ -519,6 +621,8 @@ class Moments:
             **{k: be.to_numpy(getattr(self, k)) for k in _STATE})
         if self.lo_x is not None:
             arrays.update({k: be.to_numpy(getattr(self, k)) for k in _BOUNDS})
+        if self._hsic is not None:
+            arrays.update(_hsic.as_host(be, self._hsic))
         _io.save_npz_atomic(path, arrays)
 
     @classmethod
@@ -575,6 +679,12 @@ class Moments:
         m.n = n
         for k, a in arrays.items():
             setattr(m, k, be.xp.asarray(a))
+        if any(f"hsic_{k}" in d for k in _hsic.FIELDS):
+            shapes = dict(a2=(), b2=(), ab=(), ux=(p,), vx=(p,), uy=(q,), vy=(q,))
+            h = {k: _io.field_array(d, path, f"hsic_{k}", shp, np.float64) for k, shp in shapes.items()}
+            m.debiased_cka = True
+            m._hsic = _hsic.HsicStats(*(float(h[k]) for k in ("a2", "b2", "ab")),
+                                      *(be.xp.asarray(h[k]) for k in ("ux", "vx", "uy", "vy")))
         return m
 
 

@@ -29,17 +29,34 @@ def _mpl():
     return plt
 
 
+def _kind(matrix) -> str:
+    return getattr(matrix, "kind", None) or "similarity"
+
+
 def _values(matrix, distance: bool):
+    """The values to draw: a distance measure's own values, or ``1 - values`` of a similarity
+    when ``distance`` is asked for."""
     v = np.asarray(matrix.values, dtype=np.float64)
-    return 1.0 - v if distance else v
+    return 1.0 - v if distance and _kind(matrix) == "similarity" else v
 
 
 def _quantity(matrix, distance: bool) -> str:
-    return f"{matrix.measure} {'distance' if distance else 'similarity'}"
+    return f"{matrix.measure} {'distance' if distance or _kind(matrix) == 'distance' else 'similarity'}"
 
 
-def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", vmin: float | None = 0.0,
-            vmax: float | None = 1.0, origin: str = "lower", annotate: bool = False, title: str | None = None,
+def _limits(matrix, distance: bool, vmin, vmax):
+    """``"auto"`` colour limits: the measure's range from the registry (``[0, 1]`` for a
+    similarity or its ``1 -`` distance; e.g. ``[0, pi/2]`` for an angle; None = unbounded)."""
+    from .measures.registry import ALIASES, REGISTRY
+    spec = REGISTRY.get(ALIASES.get(matrix.measure, matrix.measure))
+    lo, hi = (0.0, 1.0) if spec is None else spec.value_range
+    if distance and _kind(matrix) == "similarity" and spec is not None:
+        lo, hi = (None if hi is None else 1.0 - hi), (None if lo is None else 1.0 - lo)
+    return (lo if vmin == "auto" else vmin), (hi if vmax == "auto" else vmax)
+
+
+def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", vmin="auto",
+            vmax="auto", origin: str = "lower", annotate: bool = False, title: str | None = None,
             colorbar: bool = True):
     """Draw a :class:`fastcca.SimilarityMatrix` as an image.
 
@@ -49,8 +66,11 @@ def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", v
     ax : matplotlib Axes, optional
         Draw into it (default: a new figure sized to the matrix).
     distance : bool, default False
-        Draw ``1 - values``.
-    cmap, vmin, vmax : colour map and its range (default viridis over [0, 1]).
+        Draw ``1 - values`` of a similarity (a distance measure's matrix is drawn as it is).
+    cmap, vmin, vmax : colour map and its range
+        Default viridis over the measure's range in the registry (``MeasureSpec.value_range``:
+        [0, 1] for the similarities, [0, pi/2] for ``shape_angular``; an unbounded end, e.g. of
+        ``shape_euclidean``, is the data's own); a number or None (matplotlib's) overrides it.
     origin : {"lower", "upper"}
         ``"lower"`` puts row 0 at the bottom, as in the SVCCA Fig 4 panes.
     annotate : bool, default False
@@ -90,6 +110,7 @@ def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", v
         fig, ax = plt.subplots(figsize=(max(size[0], 4.0), max(size[1], 3.2)), layout="constrained")
     fig = ax.figure
     vals = _values(matrix, distance)
+    vmin, vmax = _limits(matrix, distance, vmin, vmax)
     im = ax.imshow(vals, cmap=cmap, vmin=vmin, vmax=vmax, origin=origin, aspect="auto",
                    interpolation="nearest")
     ax.set_xticks(range(len(matrix.columns)), [str(c) for c in matrix.columns], rotation=90)
@@ -98,10 +119,11 @@ def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", v
     ax.set_ylabel(matrix.row_title)
     ax.set_title(title if title is not None else _quantity(matrix, distance))
     if annotate:
+        lo, hi = im.get_clim()
         for i in range(vals.shape[0]):
             for j in range(vals.shape[1]):
                 ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if vals[i, j] < 0.5 * ((vmin or 0) + (vmax or 1)) else "black")
+                        color="white" if vals[i, j] < 0.5 * (lo + hi) else "black")
     if colorbar:
         cb = fig.colorbar(im, ax=ax)
         cb.set_label(_quantity(matrix, distance))
@@ -109,7 +131,7 @@ def heatmap(matrix, ax=None, *, distance: bool = False, cmap: str = "viridis", v
 
 
 def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: str = "viridis",
-             vmin: float = 0.0, vmax: float = 1.0, origin: str = "lower", suptitle: str | None = None):
+             vmin="auto", vmax="auto", origin: str = "lower", suptitle: str | None = None):
     """Several matrices in one row of panes with one shared colour bar.
 
     Parameters
@@ -120,7 +142,8 @@ def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: 
     axes : sequence of Axes, optional
         Draw into them (default: a new figure).
     distance, cmap, vmin, vmax, origin
-        As in :func:`heatmap`.
+        As in :func:`heatmap`; an unbounded ``"auto"`` end is the data's over all matrices, so
+        the panes share one colour scale.
     suptitle : str, optional
 
     Returns
@@ -160,6 +183,10 @@ def heatmaps(matrices, titles=None, *, axes=None, distance: bool = False, cmap: 
         axes = axes[0]
     fig = axes[0].figure
     im = None
+    lims = [_limits(m, distance, vmin, vmax) for m in matrices]
+    every = np.concatenate([_values(m, distance).ravel() for m in matrices])
+    vmin = lims[0][0] if lims[0][0] is not None else float(np.nanmin(every))
+    vmax = lims[0][1] if lims[0][1] is not None else float(np.nanmax(every))
     for k, (m, ax) in enumerate(zip(matrices, axes)):
         heatmap(m, ax, distance=distance, cmap=cmap, vmin=vmin, vmax=vmax, origin=origin,
                 title=titles[k] if titles is not None else m.row_title, colorbar=False)
@@ -186,7 +213,8 @@ def layer_curves(matrix, x=None, ax=None, *, distance: bool = False, xlabel: str
         numbers when they all parse, else 0, 1, ...).
     ax : matplotlib Axes, optional
     distance : bool, default False
-        Plot ``1 - values`` (the PWCCA Fig 6 "distance to the final representation").
+        Plot ``1 - values`` of a similarity (the PWCCA Fig 6 "distance to the final
+        representation"); a distance measure's values are plotted as they are.
     xlabel, ylabel, title : str, optional
     legend : bool, default True
         Line ``i`` is labelled ``rows[i]``.

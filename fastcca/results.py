@@ -367,3 +367,225 @@ class ConvResult(Result):
         h, w = self.grid.size
         return [f"mode='fft': {len(self.frequencies)} frequency classes for {h}x{w} locations, "
                 f"eps={self.eps:g}"]
+
+
+@dataclass(frozen=True)
+class ShapeResult(Result):
+    """A generalised shape metric (Williams et al. 2021) or the orthogonal Procrustes distance.
+
+    Attributes
+    ----------
+    measure, coefficients, n, p, q, notes
+        As in :class:`Result`.  ``coefficients``: the singular values of the normalised aligned
+        cross block (descending; they sum to ``similarity``).
+    similarity : float
+        ``cos theta`` in [0, 1]: the cosine of the angle between the two (partially whitened)
+        representations after the best rotation.
+    dist : float
+        The distance itself (what :attr:`distance` returns): the angle ``theta`` in [0, pi/2]
+        (``kind="angular"``), the Euclidean distance in the data's units (``"euclidean"``) or
+        the normalised Procrustes distance in [0, sqrt(2)] (``"procrustes"``).
+    alpha : float
+        The regularisation: 0 whitens fully (CCA), 1 not at all (Procrustes).
+    kind : {"angular", "euclidean", "procrustes"}
+    rank_x, rank_y : int
+        Directions of each side that were whitened (above ``rank_tol``; all of them for ``alpha=1``).
+
+    Notes
+    -----
+    These are metrics: symmetric, zero on a representation and itself, and they satisfy the
+    triangle inequality.  ``cos theta`` within its rounding (``8 k`` float64 epsilons for k
+    coefficients) of 1 counts as 1: angles below ~1e-7 are not resolved and read 0.
+    docs/measures.md.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((500, 5))
+    >>> q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    >>> r = fastcca.shape_metric(x, x @ q, alpha=1.0)         # a rotated copy
+    >>> round(r.distance, 6), round(r.similarity, 6)
+    (0.0, 1.0)
+    """
+    dist: float = 0.0
+    alpha: float = 1.0
+    kind: str = "angular"
+    rank_x: int = 0
+    rank_y: int = 0
+
+    @property
+    def distance(self) -> float:
+        """The metric's value (not ``1 - similarity``): see :attr:`dist`."""
+        return self.dist
+
+    def _summary_lines(self):
+        return [f"{self.kind} distance {self.dist:.6g} (alpha={self.alpha:g}); whitened directions "
+                f"x {self.rank_x}/{self.p}, y {self.rank_y}/{self.q}"]
+
+
+@dataclass(frozen=True)
+class PLSResult(Result):
+    """Partial least squares of X and Y: the SVD of their cross-covariance (google/svcca ``numpy_pls``).
+
+    Attributes
+    ----------
+    measure, n, p, q, notes
+        As in :class:`Result`.
+    coefficients : array (k,)
+        The singular values of the cross-covariance ``Sxy / (n - 1)``, descending, in the data's
+        units (the reference's ``eigenvals``).
+    similarity : float
+        The covariance-weighted mean correlation of the PLS score pairs,
+        ``sum_i s_i r_i / sum_i s_i`` (in [0, 1]).
+    correlations : array (k,)
+        ``r_i = corr(Xc u_i, Yc v_i)``, the correlation of each pair of PLS scores.
+    x_directions, y_directions : array (p, k), (q, k)
+        The PLS directions (unit-norm columns; the largest entry of each x direction positive).
+    covariance_explained : array (k,)
+        ``s_i^2 / sum_j s_j^2``: each pair's share of the squared cross-covariance.
+
+    Notes
+    -----
+    :func:`fastcca.pls`; PLS-SVD (Wold 1975), the reference's ``numpy_pls``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((1000, 4))
+    >>> q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    >>> r = fastcca.pls(x, 2 * x @ q, n_components=2)        # a rotated, scaled copy
+    >>> r.x_directions.shape, np.round(r.correlations, 6)
+    ((4, 2), array([1., 1.]))
+    """
+    correlations: np.ndarray = None
+    x_directions: np.ndarray = None
+    y_directions: np.ndarray = None
+    covariance_explained: np.ndarray = None
+
+    def _summary_lines(self):
+        return [f"{len(self.coefficients)} PLS pairs; first pair's score correlation "
+                f"{self.correlations[0]:.4f}" if len(self.coefficients) else "no PLS pair"]
+
+
+@dataclass(frozen=True)
+class PCAResult:
+    """Principal components of one activation set (google/svcca ``numpy_pca``), from moments.
+
+    Attributes
+    ----------
+    n, p : int
+        Datapoints and neurons.
+    singular_values : array (k,)
+        Singular values of the centred activations, descending (the reference's ``eigenvals``).
+    explained_variance : array (k,)
+        ``singular_values^2 / (n - 1)`` (ddof=1, as scikit-learn's ``PCA``).
+    explained_variance_ratio : array (k,)
+        Each component's share of the total variance (of all p components).
+    components : array (k, p)
+        The principal directions as rows (scikit-learn's ``components_`` layout; the reference's
+        ``neuron_coefs``), each with its largest entry positive.
+    mean : array (p,)
+        The column means (``variant="paper"``); None for the reference variant, which centres
+        each datapoint across neurons instead.
+    variant : {"paper", "reference"}
+    notes : tuple of str
+
+    Notes
+    -----
+    :func:`fastcca.pca`.  Not a comparison of two representations, so not a :class:`Result`
+    (no similarity) and not in the measure registry.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> x = np.random.default_rng(0).standard_normal((1000, 3)) * [3.0, 2.0, 1.0]
+    >>> r = fastcca.pca(x)
+    >>> np.round(r.explained_variance_ratio, 1)
+    array([0.6, 0.3, 0.1])
+    """
+    n: int
+    p: int
+    singular_values: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+    components: np.ndarray
+    mean: np.ndarray | None = None
+    variant: str = "paper"
+    notes: tuple = ()
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (arrays as lists)."""
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(self).items()}
+
+    def __str__(self) -> str:
+        k = len(self.singular_values)
+        head = ", ".join(f"{v:.4f}" for v in self.explained_variance_ratio[:8]) + (", ..." if k > 8 else "")
+        lines = [f"pca ({self.variant}): n={self.n} datapoints, p={self.p} neurons, {k} components",
+                 f"  explained variance ratio: [{head}]"]
+        return "\n".join(lines + ["  note: " + s for s in self.notes])
+
+
+@dataclass(frozen=True)
+class PredictivityResult(Result):
+    """Linear predictivity: the ridge-regression R^2 of one representation from the other.
+
+    Attributes
+    ----------
+    measure, n, p, q, notes
+        As in :class:`Result`.
+    similarity : float
+        The R^2 asked for (``direction``: y from x, x from y, or the mean of both; ``score``:
+        of the fit or its GCV estimate out of sample).  R^2 can be negative out of sample.
+    coefficients : array
+        Per-neuron R^2 of the predicted side (``direction="x->y"``: y's neurons; otherwise x's
+        predicted from y when only that was asked; empty for ``"both"``), NaN for constant neurons.
+    direction : {"x->y", "y->x", "both"}
+    score : {"fit", "gcv"}
+    average : {"variance", "uniform"}
+    r2_xy, r2_yx : float or None
+        R^2 of y from x and of x from y (the ``score`` asked for); None when not computed.
+    fit_xy, fit_yx, gcv_xy, gcv_yx : float or None
+        Both scores of each direction computed: in-sample R^2 and its GCV estimate.
+    ridge_xy, ridge_yx : float or None
+        The ridge penalty used, in the data's units (``||Y - X B||^2 + ridge ||B||^2``).
+    df_xy, df_yx : float or None
+        Effective degrees of freedom of each fit, ``sum_i lam_i / (lam_i + ridge)``.
+
+    Notes
+    -----
+    :func:`fastcca.linear_predictivity`; ``distance`` is ``1 - similarity``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2000, 5))
+    >>> y = x @ rng.standard_normal((5, 3)) + rng.standard_normal((2000, 3))
+    >>> r = fastcca.linear_predictivity(x, y, ridge=0.0, direction="x->y")
+    >>> 0.7 < r.similarity < 0.9
+    True
+    """
+    direction: str = "both"
+    score: str = "fit"
+    average: str = "variance"
+    r2_xy: float | None = None
+    r2_yx: float | None = None
+    fit_xy: float | None = None
+    fit_yx: float | None = None
+    gcv_xy: float | None = None
+    gcv_yx: float | None = None
+    ridge_xy: float | None = None
+    ridge_yx: float | None = None
+    df_xy: float | None = None
+    df_yx: float | None = None
+
+    def _summary_lines(self):
+        out = []
+        for tag, r2, ridge, df in (("y from x", self.r2_xy, self.ridge_xy, self.df_xy),
+                                   ("x from y", self.r2_yx, self.ridge_yx, self.df_yx)):
+            if r2 is not None:
+                out.append(f"R^2 ({self.score}) of {tag}: {r2:.6f} (ridge {ridge:.4g}, df {df:.1f})")
+        return out

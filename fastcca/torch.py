@@ -75,7 +75,6 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._canonical import RANK_TOL
 from ._validation import check_choice
 from .backend import BackendUnavailableError, get_backend
 from .grid import (MEASURES, JointMoments, SimilarityMatrix, check_measure_arguments, similarity_grid,
@@ -484,10 +483,8 @@ def _group_str(g) -> str:
 
 
 def _grid_params(measure, kwargs, fft: bool = False):
-    from .grid import _params
-    p = _params(measure, kwargs.get("keep", 0.99), kwargs.get("keep_rule", "sum"),
-                kwargs.get("eps", 1e-10), kwargs.get("rcond"), kwargs.get("side", "x"),
-                kwargs.get("rank_tol", RANK_TOL))
+    from .grid import grid_params
+    p = grid_params(measure, kwargs)
     if fft:
         p["conv"] = "fft"
     return p
@@ -732,12 +729,15 @@ def compare_layers(model, data, layers, *, model_b=None, layers_b=None, measure:
     ----------
     model, data, layers, model_b, layers_b, conv, input_index, eval_mode, backend, progress, max_batches, precision
         As in :func:`record`.
-    measure : {"svcca", "cca", "mean_cca", "pwcca", "linear_cka"}
-        "pwcca" is the paper variant, weighted by the row layer's neurons unless ``side="y"``.
-        With ``conv="fft"`` (for some or all layers) only "svcca" and "cca"/"mean_cca".
+    measure : str
+        A name of the measure registry (:data:`fastcca.REGISTRY`; as in
+        :func:`fastcca.similarity_grid`).  "pwcca" is the paper variant, weighted by the row
+        layer's neurons unless ``side="y"``.  With ``conv="fft"`` (for some or all layers) only
+        "svcca" and "cca"/"mean_cca".
     **measure_kwargs
-        ``keep``, ``keep_rule``, ``eps``, ``rcond``, ``rank_tol``, ``side``; checked (names and
-        values) before the pass over the data.
+        The measure's settings: ``keep``, ``keep_rule``, ``eps``, ``rcond``, ``rank_tol``,
+        ``side`` for the CCA family, the registry entry's ``params`` for the others (``alpha``,
+        ``ridge``, ...); checked (names and values) before the pass over the data.
 
     Returns
     -------

@@ -43,6 +43,11 @@ _CPU_ONLY = {
     "test_moments.py::test_one_shot_matches_definition": "reads the state as NumPy arrays",
     "test_moments.py::test_dtypes_and_orders": "reads the state dtype as NumPy",
     "test_moments.py::test_save_load_roundtrip": "compares a loaded CPU Moments with the device state array by array",
+    "test_debiased_cka.py::test_files_pickles_and_copies_keep_the_statistics":
+        "a pickle names its backend, and the stand-ins have no name get_backend knows",
+    "test_jackknife.py::test_shards_in_merges_copies_and_pickles":
+        "a pickle names its backend, and the stand-ins have no name get_backend knows",
+    "test_jackknife.py::test_accumulators_of_any_kind_and_array_values": "conv layers run on the CPU backend only",
 }
 
 

@@ -141,7 +141,8 @@ def test_cli_debug_shows_the_traceback_and_bugs_are_not_user_errors(files, capsy
         main(args + ["--debug"])
     capsys.readouterr()
     # an unexpected exception is a bug: its traceback, then one closing line, exit 70
-    monkeypatch.setattr(fastcca, "svcca", lambda *a, **k: 1 / 0)
+    import sys      # the module (its name is shadowed by the function); the command line calls svcca via the registry
+    monkeypatch.setattr(sys.modules["fastcca.measures.svcca"], "top_directions", lambda *a, **k: 1 / 0)
     assert main(["compare", str(files / "a.npy"), str(files / "b.npy")]) == 70
     err = capsys.readouterr().err
     assert "Traceback" in err and "ZeroDivisionError" in err
@@ -164,6 +165,13 @@ SCALAR_CASES = [  # (function, argument, bad value, exception type)
     (fastcca.mean_cca, "eps", "abc", TypeError), (fastcca.mean_cca, "rcond", float("inf"), ValueError),
     (fastcca.svcca, "eps", "abc", TypeError), (fastcca.svcca, "rank_tol", float("nan"), ValueError),
     (fastcca.pwcca, "eps", "abc", TypeError), (fastcca.pwcca, "rank_tol", -1e-3, ValueError),
+    (fastcca.shape_metric, "alpha", 1.5, ValueError), (fastcca.shape_metric, "alpha", "0", TypeError),
+    (fastcca.shape_metric, "kind", "cosine", ValueError), (fastcca.shape_metric, "rank_tol", -1.0, ValueError),
+    (fastcca.procrustes, "normalize", "yes", TypeError), (fastcca.pls, "n_components", 0, ValueError),
+    (fastcca.linear_predictivity, "ridge", -2.0, ValueError), (fastcca.linear_predictivity, "ridge", None, TypeError),
+    (fastcca.linear_predictivity, "direction", "up", ValueError), (fastcca.linear_predictivity, "score", 1, ValueError),
+    (fastcca.null_baseline, "draws", 1, ValueError), (fastcca.null_baseline, "spectra", "pink", ValueError),
+    (fastcca.null_baseline, "measure", "energy", ValueError),
     pytest.param(fastcca.conv_cca, "rcond", float("nan"), ValueError, marks=cpu_only),
     pytest.param(fastcca.conv_svcca, "rank_tol", 5, ValueError, marks=cpu_only),
 ]
@@ -202,7 +210,8 @@ def bad_input(kind, x):
 
 @pytest.mark.parametrize("desc, bad, err, shows", INPUT_CASES, ids=[c[0] for c in INPUT_CASES])
 @pytest.mark.parametrize("entry", ["cca", "svcca", "pwcca", "linear_cka", "from_arrays", "from_arrays_batched",
-                                   "update"])
+                                   "update", "shape_metric", "procrustes", "pls", "pca", "linear_predictivity",
+                                   "null_baseline"])
 def test_array_inputs_are_checked_before_any_work(xy, filled, entry, desc, bad, err, shows):
     x, y = xy
     bad = bad_input(bad, x)
@@ -210,7 +219,9 @@ def test_array_inputs_are_checked_before_any_work(xy, filled, entry, desc, bad, 
     f = {"cca": fastcca.cca, "svcca": fastcca.svcca, "pwcca": fastcca.pwcca, "linear_cka": fastcca.linear_cka,
          "from_arrays": fastcca.Moments.from_arrays,
          "from_arrays_batched": lambda a, b: fastcca.Moments.from_arrays(a, b, batch_size=50),
-         "update": filled.update}[entry]
+         "update": filled.update, "shape_metric": fastcca.shape_metric, "procrustes": fastcca.procrustes,
+         "pls": fastcca.pls, "pca": lambda a, b: fastcca.pca(a), "linear_predictivity": fastcca.linear_predictivity,
+         "null_baseline": fastcca.null_baseline}[entry]
     with pytest.raises(err) as info:
         f(bad, y)
     msg = str(info.value)
@@ -248,7 +259,8 @@ def test_from_arrays_rows_checked_before_batching_and_batch_errors_name_rows(xy)
 
 def test_dense_measures_refuse_other_accumulators(filled):
     cm = ConvMoments()
-    for f in (fastcca.cca, fastcca.svcca, fastcca.pwcca, fastcca.linear_cka, fastcca.mean_cca):
+    for f in (fastcca.cca, fastcca.svcca, fastcca.pwcca, fastcca.linear_cka, fastcca.mean_cca, fastcca.shape_metric,
+              fastcca.procrustes, fastcca.pls, fastcca.pca, fastcca.linear_predictivity, fastcca.null_baseline):
         raises_naming(TypeError, "x", ["ConvMoments", "conv_cca"], f, cm)
     jm = fastcca.JointMoments().update({"a": np.eye(5)[[0, 1, 2, 3, 4, 0, 1]], "b": np.ones((7, 2)).cumsum(0)})
     raises_naming(TypeError, "x", ["JointMoments", "similarity_grid"], fastcca.cca, jm)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import CKAResult
-from ._inputs import as_moments
+from ._inputs import as_moments, check_not_other_moments
 
 
 def frobenius(xp, a) -> float:
@@ -91,4 +91,85 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
         sim = float((frobenius(xp, m.sxy) / den) ** 2)
         coef = (be.to_numpy(be.svdvals(m.sxy)) / den) ** 2 if spectrum else np.zeros(0)
     return CKAResult(measure="linear_cka", similarity=min(sim, 1.0), coefficients=coef, n=m.n,
+                     p=m.p, q=m.q, notes=tuple(notes))
+
+
+def debiased_cka(x, y=None, *, backend: str = "auto", precision: str = "float64") -> CKAResult:
+    """Debiased linear CKA of x (n, p) and y (n, q), samples first, or of a Moments kept with ``debiased_cka=True``.
+
+    Parameters
+    ----------
+    x, y : array-like or Moments
+        Activations x (n, p) and y (n, q), samples first, any input :func:`fastcca.cca` accepts;
+        or a :class:`fastcca.Moments` made with ``debiased_cka=True`` as ``x`` (``y`` omitted).
+    backend, precision
+        As in :func:`fastcca.linear_cka`.
+
+    Returns
+    -------
+    CKAResult
+        ``similarity = HSIC_u(K, L) / sqrt(HSIC_u(K, K) HSIC_u(L, L))`` with linear kernels;
+        ``coefficients`` empty.  It can be slightly negative for unrelated representations
+        (the estimator is unbiased, not clipped).
+
+    Raises
+    ------
+    ValueError
+        A Moments without the statistics (made without ``debiased_cka=True``), fewer than 4
+        datapoints (the estimator needs n >= 4), and every error of :func:`fastcca.linear_cka`.
+    TypeError, FloatingPointError, fastcca.BackendUnavailableError
+        As :func:`fastcca.linear_cka`.
+
+    Notes
+    -----
+    The unbiased HSIC estimator of Song et al. (2012, JMLR 13, Theorem 1), as used for
+    minibatch CKA by Nguyen, Raghu & Kornblith (2021, "Do wide and deep networks learn the same
+    things?"), computed exactly in one streaming pass: besides the moments it needs
+    ``sum_i |x_i|^4``, ``sum_i |y_i|^4``, ``sum_i |x_i|^2 |y_i|^2`` of the centred rows, and four
+    vectors that keep those exact when shards merge (``fastcca._hsic``).  Equal to the O(n^2)
+    Gram-matrix formula to rounding.  Unlike :func:`fastcca.linear_cka`, whose value is biased
+    upward when n is not >> p (two unrelated wide layers score well above 0), its expectation
+    for independent representations is ~0.  docs/measures.md.
+
+    Examples
+    --------
+    >>> import numpy as np, fastcca
+    >>> rng = np.random.default_rng(1)
+    >>> x, y = rng.standard_normal((100, 50)), rng.standard_normal((100, 50))   # unrelated, n ~ p
+    >>> round(fastcca.linear_cka(x, y).similarity, 2), round(fastcca.debiased_cka(x, y).similarity, 2)
+    (0.34, 0.01)
+    """
+    from .._hsic import unbiased_hsic
+    from ..moments import Moments
+    if isinstance(x, Moments):
+        m = as_moments(x, y, backend, precision, what="debiased_cka")
+        if m._hsic is None:
+            raise ValueError("x: this Moments keeps no debiased-CKA statistics; make it with "
+                             "fastcca.Moments(debiased_cka=True) (or pass the two arrays)")
+    else:
+        from .._validation import check_batchable
+        from ..backend import get_backend
+        check_not_other_moments(x, "x")
+        check_not_other_moments(y, "y")
+        if y is None:
+            raise TypeError("y: missing; pass two activation arrays x (n, p) and y (n, q), or a Moments as x")
+        get_backend(backend, x, y)
+        m = Moments(backend, precision, debiased_cka=True)._fill_from_arrays(
+            check_batchable(x, "x", 2), check_batchable(y, "y", 2), None)
+        m = as_moments(m, None, backend, precision, what="debiased_cka")
+    if m.n < 4:
+        raise ValueError(f"debiased_cka: n={m.n} datapoints; the unbiased HSIC estimator needs n >= 4")
+    xp, h, n = m._be.xp, m._hsic, m.n
+    tx, ty = float(xp.trace(m.sxx)), float(xp.trace(m.syy))
+    hxy = unbiased_hsic(n, frobenius(xp, m.sxy) ** 2, tx, ty, h.ab)
+    hxx = unbiased_hsic(n, frobenius(xp, m.sxx) ** 2, tx, tx, h.a2)
+    hyy = unbiased_hsic(n, frobenius(xp, m.syy) ** 2, ty, ty, h.b2)
+    notes = []
+    if hxx <= 0 or hyy <= 0:
+        notes.append(f"the unbiased HSIC of a side with itself is not positive (x: {hxx:.3g}, y: {hyy:.3g}; "
+                     "a constant side, or too few datapoints): debiased CKA is 0 by convention")
+        sim = 0.0
+    else:
+        sim = hxy / (np.sqrt(hxx) * np.sqrt(hyy))
+    return CKAResult(measure="debiased_cka", similarity=float(min(sim, 1.0)), coefficients=np.zeros(0), n=n,
                      p=m.p, q=m.q, notes=tuple(notes))
