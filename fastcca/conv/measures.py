@@ -447,10 +447,10 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None,
     ky = _global_keep(lam_y, m.grid.multiplicity, keep, keep_rule)
     dx, px, vx = _reduced(lam_x, vec_x, kx)
     dy, py, vy = _reduced(lam_y, vec_y, ky)
-    sxy_k = np.matmul(px.conj().transpose(0, 2, 1), np.matmul(m.sxy, py))
+    sxy_k = be.block_matmul(px.conj().transpose(0, 2, 1), be.block_matmul(m.sxy, py))
     tol, drop = resolve_rank_tol(rank_tol)
     sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy,
-                                         rank_tol=tol, drop=drop)
+                                         rank_tol=tol, drop=drop, diagonal=True)
     notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
              f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
     inflation = None
