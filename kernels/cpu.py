@@ -409,44 +409,39 @@ def rfft_mean(mean_img: np.ndarray, flat: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(_sfft.rfft2(mean_img, axes=(1, 2)).reshape(c, -1)[:, flat].T)
 
 
-def _scatter_slice(ra, rb, out, lo, hi):
+def _scatter_slice(a, b, out, lo, hi):
     # a float32 product (complex64 blocks) is added into the float64 accumulator
-    out[lo:hi] += np.matmul(ra[lo:hi].transpose(0, 2, 1), rb[lo:hi])
+    sa = a[lo:hi]
+    out[lo:hi] += _batched.real_view_product(np, sa, sa if b is a else b[lo:hi])
 
 
 def block_scatter_accumulate(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """In place ``out += Ra^T Rb`` with ``Ra``, ``Rb`` the zero-copy real views (F, n, 2c)
-    of C-ordered complex a (F, n, ca), b (F, n, cb) (real and imaginary parts interleaved;
-    complex128, or complex64 for the float32 path); ``out`` (F, 2ca, 2cb) float64.  :func:`real_view_to_complex` turns it into ``a^H b``.
+    of C-ordered complex a (F, n, ca), b (F, n, cb) (:func:`fastcca.kernels._batched.real_view_product`;
+    complex128, or complex64 for the float32 path); ``out`` (F, 2ca, 2cb) float64.
+    :func:`real_view_to_complex` turns it into ``a^H b``.
 
-    A real GEMM on the views avoids the ``conj(a)`` copy NumPy's complex ``matmul`` makes.  The
-    F products are shared between ``BLOCK_THREADS`` threads, each with single-threaded BLAS:
+    The F products are shared between ``BLOCK_THREADS`` threads, each with single-threaded BLAS:
     many small GEMMs under a multi-threaded OpenBLAS were measured up to 20x slower on the
-    loaded 2-core machine.
+    loaded 2-core machine; at the benchmark sizes the split beats NumPy's complex matmul by
+    1.5-2.3x (``asv_bench/bench_conv.py``, kernels).
     """
     f = a.shape[0]
-    real = np.float32 if a.dtype == np.complex64 else np.float64
-    ra = a.view(real)
-    rb = ra if b is a else b.view(real)
     nthreads = min(BLOCK_THREADS, f)
     with batched_region():
-        if nthreads <= 1:
-            _scatter_slice(ra, rb, out, 0, f)
+        if nthreads <= 1 or in_block_thread():
+            _scatter_slice(a, b, out, 0, f)
             return
         cuts = np.linspace(0, f, nthreads + 1).astype(int)
-        futs = [_pool().submit(_scatter_slice, ra, rb, out, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+        futs = [_pool().submit(_scatter_slice, a, b, out, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
         for fu in futs:
             fu.result()
 
 
 def real_view_to_complex(p: np.ndarray) -> np.ndarray:
-    """(F, 2ca, 2cb) real-view products -> (F, ca, cb) complex ``a^H b``:
-    ``(P_rr + P_ii) + i (P_ri - P_ir)``."""
-    f, ta, tb = p.shape
-    s = np.empty((f, ta // 2, tb // 2), dtype=np.complex128)
-    s.real = p[:, 0::2, 0::2] + p[:, 1::2, 1::2]
-    s.imag = p[:, 0::2, 1::2] - p[:, 1::2, 0::2]
-    return s
+    """(F, 2ca, 2cb) real-view products -> (F, ca, cb) complex ``a^H b``
+    (:func:`fastcca.kernels._batched.real_view_to_complex`)."""
+    return _batched.real_view_to_complex(np, p)
 
 
 def block_scatter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -463,8 +458,7 @@ def block_scatter_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def add_block_scatter_rank1(s, b, u, v, c: float) -> None:
     """In place ``s += b + c * conj(u)[:, :, None] * v[:, None, :]`` (Chan's merge, per block)."""
-    s += b
-    s += c * (u.conj()[:, :, None] * v[:, None, :])
+    _batched.add_rank1(np, s, b, u, v, c)
 
 
 def cholesky_batched(a):
@@ -529,6 +523,17 @@ def blockwise(f, *stacks, combine: bool = True, min_blocks: int = 2):
     if isinstance(parts[0], tuple):
         return tuple(np.concatenate(list(p)) for p in zip(*parts))
     return np.concatenate(parts)
+
+
+def device_array(a):
+    """Always ``None``: every array is a host array to the CPU backend."""
+    return None
+
+
+def default_conv_batch_images(shape_x, shape_y, precision: str):
+    """Images per batch for ``ConvMoments.from_arrays`` without ``batch_size``: ``None`` (one
+    batch; ``ConvMoments.update`` bounds its own temporaries by chunks)."""
+    return None
 
 
 def default_batch_rows(x, y):

@@ -16,6 +16,12 @@ from fastcca.measures.cca import cca_from_blocks
 from fastcca.measures.svcca import top_directions
 
 BE = get_backend("cpu")
+
+
+def host(a):
+    """A state array as NumPy whatever backend holds it (CuPy and the stand-ins have ``get``):
+    the suite also runs with FASTCCA_TEST_BACKEND=strict-standin / cuda (tests/conftest.py)."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
 PARITY = os.environ.get("FASTCCA_PARITY", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "parity"))
 CASE5 = os.path.join(PARITY, "case_5.npz")
 if not os.path.exists(CASE5):
@@ -107,7 +113,7 @@ def test_fft_svcca_exact_on_shift_closed_data(keep, rule):
     s = conv_svcca(x, y, eps=0, keep=keep, keep_rule=rule)
     kx = int((s.multiplicity * s.k_x).sum())
     ky = int((s.multiplicity * s.k_y).sum())
-    m = fastcca.Moments.from_arrays(x.reshape(len(x), -1), y.reshape(len(y), -1))
+    m = fastcca.Moments.from_arrays(x.reshape(len(x), -1), y.reshape(len(y), -1), backend="cpu")   # the reference
     _, lx, px = top_directions(BE, m.sxx, kx, "sum")
     _, ly, py = top_directions(BE, m.syy, ky, "sum")
     ref = cca_from_blocks(BE, m.n, np.diag(lx[:kx]), np.diag(ly[:ky]), px.T @ m.sxy @ py, eps=0)
@@ -258,7 +264,7 @@ def test_degenerate_warning():
 def _assert_moments_close(a, b, tol=1e-10):
     assert a.n == b.n
     for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
-        u, v = getattr(a, k), getattr(b, k)
+        u, v = host(getattr(a, k)), host(getattr(b, k))
         assert np.abs(u - v).max() <= tol * max(1.0, np.abs(v).max()), k
 
 
@@ -280,7 +286,7 @@ def test_streaming_equals_one_shot_and_chunking():
     z = np.fft.rfft2(x, axes=(2, 3))
     zf = z[:, :, one.grid.rows_x[3], one.grid.cols[3]]
     zc = zf - zf.mean(0)
-    np.testing.assert_allclose(one.sxx[3], zc.conj().T @ zc, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(host(one.sxx)[3], zc.conj().T @ zc, rtol=1e-10, atol=1e-8)
 
 
 def test_merge_order():
@@ -308,7 +314,7 @@ def test_same_array_twice():
 
 # --------------------------------------------------------------------------- bad input
 def _state(m):
-    return None if m.n == 0 else (m.n, *(getattr(m, k).copy() for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")))
+    return None if m.n == 0 else (m.n, *(host(getattr(m, k)).copy() for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")))
 
 
 def _same_state(a, b):

@@ -398,15 +398,17 @@ def test_strict_standin_catches_host_device_mixing():
 
 @pytest.mark.slow
 def test_whole_suite_runs_on_the_strict_standin():
-    """FASTCCA_TEST_BACKEND=strict-standin runs test_measures/moments/parity through the
-    generic backend (auto resolves host input to it)."""
+    """FASTCCA_TEST_BACKEND=strict-standin runs test_measures/moments/parity, the conv tests
+    (ConvMoments, the measures' fft and reshape modes, JointConvMoments) and the bad-input tests
+    through the generic backend (auto resolves host input to it)."""
     import os
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, FASTCCA_TEST_BACKEND="strict-standin", PYTHONPATH=root)
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_measures.py",
-                        "tests/test_moments.py", "tests/test_parity.py"], cwd=root, env=env,
+                        "tests/test_moments.py", "tests/test_parity.py", "tests/test_conv.py",
+                        "tests/test_conv_joint.py", "tests/test_bad_input.py"], cwd=root, env=env,
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in r.stdout and "failed" not in r.stdout
