@@ -32,12 +32,12 @@ def inv_lower(xp, l, base: int = INV_BASE):
     ``[[A, 0], [C, D]]^-1 = [[A^-1, 0], [-D^-1 C A^-1, D^-1]]``, recursively on halves; the
     diagonal leaves of at most ``base`` rows go to ``xp.linalg.inv``.  About ``2 k^3 / 3``
     multiply-adds per block, all in batched GEMMs.  The strictly upper triangle of the result is
-    exactly 0.  Accuracy: that of a triangular inverse by blocks (forward-stable, error ~ eps
+    exactly 0 (as that of the true inverse).  Accuracy: that of a triangular inverse by blocks (forward-stable, error ~ eps
     times the condition number of ``l``, as LAPACK's ``trtri``).
     """
     k = l.shape[-1]
     if k <= base:
-        return xp.linalg.inv(l)
+        return xp.tril(xp.linalg.inv(l))          # LU leaves rounding-level entries above
     h = k // 2
     a = inv_lower(xp, l[:, :h, :h], base)
     d = inv_lower(xp, l[:, h:, h:], base)
@@ -91,18 +91,19 @@ def cholesky_stack(xp, chol, a):
     return out, ok
 
 
-def gram_svdvals(xp, a, floor: float):
+def gram_svdvals(xp, a, floor: float, eigvalsh=None):
     """Singular values (descending) of every block of ``a`` (B, m1, m2) as
     ``sqrt(eigvalsh(G))`` of the smaller Gram matrix ``G`` (``a a^H`` or ``a^H a``), and the
     (B,) host mask of blocks where that route is not accurate enough: smallest eigenvalue below
     ``floor * largest``.  The Gram route squares the condition number: a singular value ``s``
     gets an absolute error ~ ``eps s_max^2 / (2 s)``, so with ``floor = 1e-10`` at most ~1e-11
     relative to ``s_max`` on the accepted blocks; the caller takes the SVD's values for the
-    others.  Returns ``(values (B, min(m1, m2)), redo (B,) bool)``."""
+    others.  ``eigvalsh``: the batched Hermitian eigenvalue solver (ascending; default
+    ``xp.linalg.eigvalsh``).  Returns ``(values (B, min(m1, m2)), redo (B,) bool)``."""
     m1, m2 = a.shape[-2], a.shape[-1]
     ah = xp.conj(a).transpose(0, 2, 1)
     g = xp.matmul(a, ah) if m1 <= m2 else xp.matmul(ah, a)
-    lam = xp.linalg.eigvalsh(g)[:, ::-1]
+    lam = (eigvalsh or xp.linalg.eigvalsh)(g)[:, ::-1]
     top = lam[:, 0]
     redo = (top > 0) & (lam[:, -1] < floor * top)
     return xp.sqrt(xp.maximum(lam, 0.0)), np.asarray(_to_host(redo), dtype=bool)

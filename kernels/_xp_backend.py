@@ -32,6 +32,11 @@ Options (``XpBackend.configure``; ``kernels/cuda.py`` sets its defaults and docu
                 number: a singular value ``s`` gets an absolute error ~ ``eps * s_max^2 / (2 s)``,
                 so when the smallest eigenvalue is below ``gram_floor * lambda_max`` (default
                 1e-10: error ~1e-10 at worst) it falls back to the SVD.
+``small_eig``   "library" (default: ``xp.linalg.eigvalsh``, cuSOLVER's batched solver on CuPy) or
+                "jacobi": the batched Hermitian Jacobi eigenvalue kernel of ``kernels/_jacobi.py``
+                (its NumPy twin on array modules without the kernel), for the eigenvalues of the
+                many small Gram matrices of the conv path's Gram route.  Unmeasured on a GPU:
+                ``asv_bench/gpu_check.py`` times both.
 ``svd_route``   "svd" (cuSOLVER gesvd) or "gram" (eigh of the smaller Gram matrix; the other side's
                 vectors by one product; same floor and fallback).  Singular vectors are unique up
                 to sign (and within clusters); results that depend on signs (PWCCA
@@ -50,7 +55,7 @@ import contextlib
 import numpy as np
 
 from .. import _scale
-from . import _batched
+from . import _batched, _jacobi
 from .._validation import as_host_matrix, check_real_matrix
 
 _ROUTES = ("svd", "gram")
@@ -64,7 +69,7 @@ class XpBackend:
     """Backend primitives on the array module ``xp``; see the module docstring."""
 
     def __init__(self, xp, solve_triangular, name: str, *, device_view=None, to_host=None,
-                 syrk_upper=None, errstate=None, mem_info=None, **options):
+                 syrk_upper=None, errstate=None, mem_info=None, jacobi=None, **options):
         self.NAME = name
         self.xp = xp
         self._solve_triangular = solve_triangular
@@ -73,6 +78,9 @@ class XpBackend:
         self._syrk_upper = syrk_upper
         self._errstate = errstate or _nullcontext
         self._mem_info = mem_info
+        #: batched Hermitian eigenvalues by Jacobi (ascending): the CUDA kernel, or the twin
+        self._jacobi = jacobi or (lambda a: _jacobi.eigvalsh_twin(a, xp=self.xp)[0])
+        self.small_eig = "library"
         self.gemm_dtype = "float64"
         self.use_syrk = True
         self.svdvals_route = "svd"
@@ -91,8 +99,11 @@ class XpBackend:
         """Set options (see module docstring); returns the previous values of those set."""
         old = {}
         for k, v in options.items():
-            if k not in ("gemm_dtype", "use_syrk", "svdvals_route", "svd_route", "gram_floor", "mem_fraction"):
+            if k not in ("gemm_dtype", "use_syrk", "svdvals_route", "svd_route", "gram_floor", "mem_fraction",
+                         "small_eig"):
                 raise TypeError(f"configure: unknown option {k!r}")
+            if k == "small_eig" and v not in ("library", "jacobi"):
+                raise ValueError(f"small_eig: expected 'library' or 'jacobi', got {v!r}")
             if k == "gemm_dtype" and v not in ("float64", "float32"):
                 raise ValueError(f"gemm_dtype: expected 'float64' or 'float32', got {v!r}")
             if k in ("svdvals_route", "svd_route") and v not in _ROUTES:
@@ -348,7 +359,8 @@ class XpBackend:
         ``eigvalsh`` -- cuSOLVER ``syevjBatched`` -- instead of a batched SVD), with the SVD's
         values for the blocks it rejects."""
         xp = self.xp
-        vals, redo = _batched.gram_svdvals(xp, a, self.gram_floor)
+        solver = self._jacobi if self.small_eig == "jacobi" else None
+        vals, redo = _batched.gram_svdvals(xp, a, self.gram_floor, solver)
         if redo.any():
             idx = xp.asarray(np.flatnonzero(redo))
             vals[idx] = xp.linalg.svd(a[idx], compute_uv=False)

@@ -46,6 +46,7 @@ import cupy
 import cupyx
 from cupyx.scipy.linalg import solve_triangular as _solve_triangular
 
+from ._jacobi import CudaJacobi
 from ._xp_backend import make_backend
 
 NAME = "cuda"
@@ -94,6 +95,7 @@ _impl = make_backend(
     cupy, _solve_triangular, NAME,
     device_view=_device_view, to_host=cupy.asnumpy, syrk_upper=_syrk_upper,
     errstate=lambda: cupyx.errstate(linalg="raise"), mem_info=_mem_info,
+    jacobi=lambda a, _k=CudaJacobi(cupy): _k(a)[0],
     gemm_dtype=os.environ.get("FASTCCA_CUDA_GEMM", "float64"),
     svdvals_route="gram", svd_route="svd")
 

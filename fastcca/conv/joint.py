@@ -129,6 +129,11 @@ class JointConvMoments:
                 f"state={self.state_bytes / 2**20:.1f} MiB)")
 
     @property
+    def backend(self) -> str:
+        """Name of the backend holding the state (``"auto"`` until the first batch)."""
+        return self._be.NAME if self._be is not None else self._backend_name
+
+    @property
     def pairs(self) -> list:
         """The stored pairs, each once, in the orientation first requested."""
         return list(self._pairs)

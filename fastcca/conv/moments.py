@@ -226,11 +226,11 @@ class ConvMoments:
         floor_x = (max(self.exponent_x, self.exponent_y) if same else self.exponent_x) if self.n else None
         st_x = be.spatial_stats_checked(xa, floor_x)
         if st_x is None:
-            raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(np.shape(x))}); "
+            raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(xa.shape)}); "
                              "the accumulator is unchanged")
         st_y = st_x if same else be.spatial_stats_checked(ya, self.exponent_y if self.n else None)
         if st_y is None:
-            raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(np.shape(y))}); "
+            raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(ya.shape)}); "
                              "the accumulator is unchanged")
         (mx_img, ex), (my_img, ey) = st_x, st_y
         fac_x, fac_y = _scale.pow2(-ex), _scale.pow2(-ey)
