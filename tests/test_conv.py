@@ -14,6 +14,7 @@ from fastcca.backend import get_backend
 from fastcca.conv import ConvMoments, conv_cca, conv_moments, conv_pwcca, conv_svcca, frequency_grid
 from fastcca.measures.cca import cca_from_blocks
 from fastcca.measures.svcca import top_directions
+from conftest import PARITY_DIR
 
 BE = get_backend("cpu")
 
@@ -22,10 +23,8 @@ def host(a):
     """A state array as NumPy whatever backend holds it (CuPy and the stand-ins have ``get``):
     the suite also runs with FASTCCA_TEST_BACKEND=strict-standin / cuda (tests/conftest.py)."""
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
-PARITY = os.environ.get("FASTCCA_PARITY", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "parity"))
-CASE5 = os.path.join(PARITY, "case_5.npz")
-if not os.path.exists(CASE5):
-    CASE5 = "/work/shared/parity/case_5.npz"
+# the parity fixtures, where tests/conftest.py finds them (FASTCCA_PARITY_DIR, e.g. on a GPU machine)
+CASE5 = os.path.join(str(PARITY_DIR), "case_5.npz")
 
 
 def shift_closed(base):
