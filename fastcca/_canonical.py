@@ -481,8 +481,10 @@ def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: floa
     xp = be.xp
     region = getattr(be, "batched_region", None)
     with (region() if region is not None else nullcontext()):
-        wx = whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop, diagonal)
-        wy = whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop, diagonal)
+        both = getattr(be, "run_pair", None)     # the CPU whitens the two sides on two threads
+        jobs = (lambda: whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop, diagonal),
+                lambda: whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop, diagonal))
+        wx, wy = both(*jobs) if both is not None else (jobs[0](), jobs[1]())
         nb = sxx.shape[0]
         m = min(sxx.shape[-1], syy.shape[-1])
         count = np.minimum(wx.rank, wy.rank)

@@ -491,10 +491,38 @@ def block_matmul(a, b):
     return blockwise(np.matmul, a, b)
 
 
+def run_pair(f, g):
+    """``(f(), g())`` with ``f`` on a block thread and ``g`` in the caller, each using
+    single-threaded BLAS (their batched calls run inline there: :func:`blockwise`).  For two
+    independent stacks of small-block work (the two sides' whitenings): the NumPy glue between
+    the LAPACK calls then overlaps too, where splitting each call between the threads leaves one
+    core idle during it."""
+    if BLOCK_THREADS < 2 or in_block_thread():
+        return f(), g()
+    with batched_region():
+        fu = _pool().submit(f)
+        try:
+            b = _run_as_block_thread(g)
+        finally:
+            a = fu.result()
+    return a, b
+
+
+_LOCAL = _threading.local()
+
+
+def _run_as_block_thread(g):
+    _LOCAL.inline = getattr(_LOCAL, "inline", 0) + 1
+    try:
+        return g()
+    finally:
+        _LOCAL.inline -= 1
+
+
 def in_block_thread() -> bool:
     """Whether the caller runs on one of the block threads (work is then done in place, never
     handed to the pool it is part of)."""
-    return _threading.current_thread().name.startswith("fastcca-blocks")
+    return getattr(_LOCAL, "inline", 0) > 0 or _threading.current_thread().name.startswith("fastcca-blocks")
 
 
 def blockwise(f, *stacks, combine: bool = True, min_blocks: int = 2):

@@ -432,3 +432,19 @@ def test_result_to_dict_and_str():
     f = conv_cca(x, x, mode="mean")
     assert f.to_dict()["inner"]["measure"] == "cca" and "mode='mean'" in str(f)
     assert r.per_frequency_similarity.shape == (r.grid.n_classes,)
+
+
+def test_results_do_not_depend_on_the_block_threads(monkeypatch):
+    """The CPU shares the transforms, the stats pass, the block products and the batched LAPACK
+    calls between its block threads (kernels/cpu.py); every block is still computed by the same
+    calls in the same order, so one thread gives the same numbers bit for bit."""
+    from fastcca.kernels import cpu
+    rng = np.random.default_rng(21)
+    x, y = pair(rng, 300, 5, 4, 8, 6)
+    runs = []
+    for threads in (cpu.BLOCK_THREADS, 1):
+        monkeypatch.setattr(cpu, "BLOCK_THREADS", threads)
+        m = ConvMoments().update(x, y)
+        runs.append((m.sxx.copy(), m.sxy.copy(), conv_cca(m).coefficients, conv_svcca(m).coefficients))
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)

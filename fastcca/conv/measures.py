@@ -446,6 +446,9 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None,
     ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
     check_enough_datapoints(m.n, "conv_svcca")
     be = m._be
+    both = getattr(be, "run_pair", None)      # the CPU decomposes the two sides on two threads
+    if eig_x is None and eig_y is None and both is not None:
+        eig_x, eig_y = both(lambda: _top_eig(be, m.sxx), lambda: _top_eig(be, m.syy))
     lam_x, vec_x = _top_eig(be, m.sxx) if eig_x is None else eig_x
     lam_y, vec_y = _top_eig(be, m.syy) if eig_y is None else eig_y
     kx = _global_keep(lam_x, m.grid.multiplicity, keep, keep_rule)
