@@ -208,3 +208,26 @@ def _gather_frequencies(z, flat, out, lo):
             o = out[f, lo + i]
             for j in range(c):
                 o[j] = zi[j, k]
+
+
+def real_view_to_complex(p: np.ndarray) -> np.ndarray:
+    """(F, 2a, 2b) float64 real-view products -> (F, a, b) complex128
+    ``(P_rr + P_ii) + i (P_ri - P_ir)`` in one pass, written through the float64 view of the
+    output (NumPy's four strided slices took 3.7 ms against 1.0 ms for 136 blocks of 64 x 64)."""
+    f, ta, tb = p.shape
+    out = np.empty((f, ta // 2, tb // 2), dtype=np.complex128)
+    _real_view_to_complex(np.ascontiguousarray(p, dtype=np.float64), out.view(np.float64))
+    return out
+
+
+@nb.njit(**_JIT)
+def _real_view_to_complex(p, o):
+    f, a, b2 = o.shape
+    for k in range(f):
+        for i in range(a):
+            r0 = p[k, 2 * i]
+            r1 = p[k, 2 * i + 1]
+            oo = o[k, i]
+            for j in range(b2 // 2):
+                oo[2 * j] = r0[2 * j] + r1[2 * j + 1]
+                oo[2 * j + 1] = r0[2 * j + 1] - r1[2 * j]

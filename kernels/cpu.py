@@ -440,7 +440,10 @@ def block_scatter_accumulate(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> N
 
 def real_view_to_complex(p: np.ndarray) -> np.ndarray:
     """(F, 2ca, 2cb) real-view products -> (F, ca, cb) complex ``a^H b``
-    (:func:`fastcca.kernels._batched.real_view_to_complex`)."""
+    (:func:`fastcca.kernels._batched.real_view_to_complex`; one Numba pass for float64 stacks of
+    useful size)."""
+    if p.dtype == np.float64 and p.size >= _NUMBA_MIN_ELEMENTS:
+        return _numba_cpu.real_view_to_complex(p)
     return _batched.real_view_to_complex(np, p)
 
 

@@ -339,3 +339,18 @@ def test_jacobi_cuda_source_compiles_with_nvrtc():
         pytest.skip(f"NVRTC not usable here: {exc}")
     text = ptx.decode() if isinstance(ptx, bytes) else str(ptx)
     assert "herm_jacobi_eigvals" in text
+
+
+def test_cpu_numba_kernels_equal_their_numpy_twins():
+    """The CPU's Numba kernels of the conv path give exactly what the shared array code (run on
+    CUDA) gives: the frequency-major gather and the real-view -> complex conversion."""
+    from fastcca.kernels import _numba_cpu, cpu
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((7, 5, 24)) + 1j * rng.standard_normal((7, 5, 24))
+    flat = np.array([3, 0, 23, 11, 12], dtype=np.int64)
+    out = np.zeros((5, 10, 5), complex)
+    _numba_cpu.gather_frequencies(z, flat, out, 2)
+    assert np.array_equal(out[:, 2:9], np.moveaxis(z, 2, 0)[flat]) and not out[:, :2].any()
+    for shp in ((6, 8, 12), (40, 128, 128)):
+        p = rng.standard_normal(shp)
+        assert np.array_equal(cpu.real_view_to_complex(p), _batched.real_view_to_complex(np, p))
