@@ -424,7 +424,7 @@ def block_scatter_accumulate(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> N
     The F products are shared between ``BLOCK_THREADS`` threads, each with single-threaded BLAS:
     many small GEMMs under a multi-threaded OpenBLAS were measured up to 20x slower on the
     loaded 2-core machine; at the benchmark sizes the split beats NumPy's complex matmul by
-    1.5-2.3x (``asv_bench/bench_conv.py``, kernels).
+    1.5-4.4x (``asv_bench/bench_conv.py``, kernels).
     """
     f = a.shape[0]
     nthreads = min(BLOCK_THREADS, f)

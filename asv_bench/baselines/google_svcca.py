@@ -68,10 +68,6 @@ def load(path: str | None = None):
         fix no longer matches the file (then the upstream code changed: check it by hand).
     """
     path = path or source_dir()
-    try:
-        import pandas  # noqa: F401
-    except ImportError as exc:
-        raise ReferenceUnavailable(f"google/svcca's fourier_ccas needs pandas ({exc})") from None
     texts = {}
     for name in ("cca_core.py", "dft_ccas.py"):
         f = os.path.join(path, name)
@@ -84,6 +80,10 @@ def load(path: str | None = None):
         if old not in texts[name]:
             raise ReferenceUnavailable(f"{name}: the fix for '{why}' does not match ({old!r} not found)")
         texts[name] = texts[name].expandtabs(8) if new == "<expandtabs>" else texts[name].replace(old, new)
+    try:
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        raise ReferenceUnavailable(f"google/svcca's fourier_ccas needs pandas ({exc})") from None
     cca_core = types.ModuleType("cca_core")
     cca_core.__file__ = os.path.join(path, "cca_core.py")
     exec(compile(texts["cca_core.py"], cca_core.__file__, "exec"), cca_core.__dict__)
