@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The one GPU check of the CUDA backend (issue [cuda]): tests, agreement, benchmarks, one JSON.
+"""The one GPU check of the CUDA backend (issues [cuda], [cuda-2]): tests, agreement, benchmarks, one JSON.
 
 Run on a machine with a CUDA GPU, CuPy (``pip install 'fastcca[cuda]'``) and this checkout:
 
@@ -19,8 +19,11 @@ says which and why; a check that could not run counts as failed):
    - the choices behind the CUDA defaults, each with its agreement: SYRK vs GEMM for Sxx,
      Gram/eigvalsh vs SVD for the canonical correlations, gesvd vs Gram/eigh for PWCCA's
      vectors, float32 vs float64 GEMM (error), host NumPy input streamed in chunks;
-   - conv (``fastcca.conv_cca``, when this build has it) at (n, h, w, c) = (5000, 16, 16, 256)
-     float32 against cupy.fft.fft2 + batched cupy.linalg per frequency: >= 30x.
+   - conv: ``conv_cca`` / ``conv_svcca`` on CuPy input against the CPU backend at
+     ``--conv-parity`` (float64: 1e-9 on coefficients and similarity; float32: 1e-6), conv_pwcca
+     (mean, fold); then at (n, h, w, c) = (5000, 16, 16, 256) float32 against cupy.fft.fft2 +
+     batched cupy.linalg per frequency: >= 30x, with the moments / decomposition split and the
+     Jacobi eigenvalue kernel (``small_eig="jacobi"``) timed beside the library route.
    Speed targets are checks too: a miss fails the run (the figures are still written);
 4. the main suite with ``FASTCCA_TEST_BACKEND=cuda`` (``backend="auto"`` resolves NumPy input
    to the CUDA backend; tests/conftest.py), in what is left of ``--total-s`` (default 300 s: the
@@ -59,8 +62,10 @@ class Check:
                     "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "environment": {}, "steps": {}, "figures": {}, "checks": [], "failures": []}
 
-    def check(self, name, ok, value=None, target=None, speed=False, note=None):
-        enforced = not (speed and self.dry_run)
+    def check(self, name, ok, value=None, target=None, speed=False, note=None, gpu_only=False):
+        """``speed`` / ``gpu_only`` checks are recorded but not enforced in a dry run (speed means
+        nothing on the fake CuPy, and it cannot compile CUDA kernels)."""
+        enforced = not ((speed or gpu_only) and self.dry_run)
         entry = {"name": name, "ok": bool(ok), "value": value, "target": target, "enforced": enforced}
         if note:
             entry["note"] = note
@@ -305,16 +310,68 @@ def benchmarks(ck, args):
     if conv is None or args.skip_conv:
         ck.figure("conv", "skipped: " + ("--skip-conv" if args.skip_conv else "fastcca.conv_cca absent in this build"))
         return
+    conv_checks(ck, args, cp, np, fastcca, cuda, reps)
+
+
+def conv_checks(ck, args, cp, np, fastcca, cuda, reps):
+    """Conv layers on the GPU: agreement with the CPU backend (float64 1e-9, float32 the
+    documented 1e-6), then the speed target at ``--conv`` (float32 against cupy.fft.fft2 +
+    batched cupy.linalg per frequency), with the time split into moments and decomposition, and
+    the decomposition's routes (library ``eigvalsh`` vs the Jacobi kernel) side by side."""
+    rng = np.random.default_rng(7)
+    pn, pc, ph, pw = args.conv_parity
+    x = rng.standard_normal((pn, pc, ph, pw)) + 1.0
+    x = x + 0.5 * np.roll(x, 1, axis=2)
+    y = np.roll(x[:, : max(1, pc // 2)], 1, axis=3) + 0.7 * rng.standard_normal((pn, max(1, pc // 2), ph, pw))
+    par = {"shape_nchw": [pn, pc, ph, pw]}
+    for prec, tol in (("float64", 1e-9), ("float32", 1e-6)):
+        xs, ys = (x, y) if prec == "float64" else (x.astype(np.float32), y.astype(np.float32))
+        for f in (fastcca.conv_cca, fastcca.conv_svcca):
+            t0 = time.perf_counter()
+            ref = f(xs, ys, backend="cpu", precision=prec)
+            t_cpu = time.perf_counter() - t0
+            got = f(cp.asarray(xs), cp.asarray(ys), precision=prec)
+            d = float(np.abs(got.coefficients - ref.coefficients).max())
+            ds = abs(got.similarity - ref.similarity)
+            par[f"{f.__name__}_{prec}"] = {"max_abs_diff_coefficients": d, "similarity_diff": ds, "cpu_s": t_cpu}
+            ck.check(f"conv parity {f.__name__} {prec}: CUDA vs CPU (coefficients and similarity)",
+                     max(d, ds) <= tol, value=max(d, ds), target=f"<= {tol:g}")
+    for mode in ("mean", "fold"):
+        d = abs(fastcca.conv_pwcca(x, y, mode=mode, backend="cuda").similarity
+                - fastcca.conv_pwcca(x, y, mode=mode, backend="cpu").similarity)
+        par[f"conv_pwcca_{mode}"] = d
+        ck.check(f"conv parity conv_pwcca mode={mode}", d <= 1e-9, value=d, target="<= 1e-9")
+    ck.figure("conv_parity", par)
+
     cn, ch, cw, cc = args.conv
     cp.random.seed(1)
     a = cp.random.standard_normal((cn, cc, ch, cw), dtype=cp.float32)
     b = (0.6 * cp.roll(a, 1, axis=2) + 0.8 * cp.random.standard_normal((cn, cc, ch, cw), dtype=cp.float32)).astype(cp.float32)
     t_cb, _, s_cb = timed(cp, lambda: baseline_conv(cp, a, b), max(1, reps - 2))
-    t_cf, _, r_cf = timed(cp, lambda: conv(a, b, backend="cuda", precision="float32"), reps)
+    t_cf, ts_cf, r_cf = timed(cp, lambda: fastcca.conv_cca(a, b, backend="cuda", precision="float32"), reps)
+    t_m, _, m = timed(cp, lambda: fastcca.ConvMoments.from_arrays(a, b, precision="float32"), reps)
+    t_dec, _, _ = timed(cp, lambda: fastcca.conv_cca(m), reps)
+    t_sv, _, _ = timed(cp, lambda: fastcca.conv_svcca(m), reps)
+    routes = {}
+    for route in ("library", "jacobi"):
+        try:
+            with cuda.options(small_eig=route):
+                t_r, _, r_r = timed(cp, lambda: fastcca.conv_cca(m), reps)
+            routes[route] = {"decomposition_s": t_r, "similarity": float(r_r.similarity)}
+        except Exception as exc:  # the kernel failed to compile or run: recorded, and a failed check
+            routes[route] = {"error": f"{type(exc).__name__}: {exc}"}
     d = abs(float(r_cf.similarity) - s_cb)
-    ck.figure("conv", {"shape_nhwc": [cn, ch, cw, cc], "baseline_s": t_cb, "fastcca_s": t_cf,
+    ck.figure("conv", {"shape_nhwc": [cn, ch, cw, cc], "card": ck.rec["card"], "baseline_s": t_cb,
+                       "fastcca_s": t_cf, "fastcca_runs": ts_cf, "moments_s": t_m, "decomposition_cca_s": t_dec,
+                       "conv_svcca_from_moments_s": t_sv, "small_eig_routes": routes,
                        "baseline_similarity": s_cb, "fastcca_similarity": float(r_cf.similarity)})
     ck.check("conv similarity agrees with the baseline (float32)", d <= 1e-4, value=d, target="<= 1e-4")
+    if "similarity" in routes.get("jacobi", {}):
+        dj = abs(routes["jacobi"]["similarity"] - routes["library"]["similarity"])
+        ck.check("conv: Jacobi kernel route agrees with the library route", dj <= 1e-9, value=dj, target="<= 1e-9")
+    else:
+        ck.check("conv: Jacobi kernel route runs", False, value=routes.get("jacobi"), target="runs",
+                 note="see figures.conv.small_eig_routes", gpu_only=True)
     ck.check("conv speedup vs cupy.fft.fft2 + batched cupy.linalg", t_cb / t_cf >= 30,
              value=round(t_cb / t_cf, 3), target=">= 30", speed=True)
 
@@ -327,6 +384,8 @@ def main(argv=None):
     ap.add_argument("--p", type=int)
     ap.add_argument("--q", type=int)
     ap.add_argument("--conv", type=int, nargs=4, metavar=("N", "H", "W", "C"))
+    ap.add_argument("--conv-parity", type=int, nargs=4, metavar=("N", "C", "H", "W"),
+                    help="size of the CPU-vs-CUDA conv agreement check (NCHW; default 600 32 16 16)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-tests", action="store_true", help="benchmarks only")
     ap.add_argument("--skip-suite", action="store_true", help="skip the main suite under FASTCCA_TEST_BACKEND=cuda")
@@ -341,6 +400,7 @@ def main(argv=None):
     args.p = args.p or (48 if small else 4096)
     args.q = args.q or (40 if small else 4096)
     args.conv = args.conv or ([200, 8, 8, 16] if small else [5000, 16, 16, 256])
+    args.conv_parity = args.conv_parity or ([120, 6, 6, 5] if small else [600, 32, 16, 16])
     if small:
         sys.path.insert(0, FAKE_CUPY)
     sys.path.insert(0, ROOT)

@@ -269,10 +269,12 @@ class BatchedWhitening:
     factor: object
     #: (B,) data rank of each block (:func:`whiten`'s ``data_rank``)
     data_rank: np.ndarray = None
+    #: (B, p) the diagonal of ``factor`` when every block is diagonal (``diagonal=True``)
+    diag: object = None
 
 
 def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None,
-                   rank_tol: float = RANK_TOL, drop: bool = True) -> BatchedWhitening:
+                   rank_tol: float = RANK_TOL, drop: bool = True, diagonal: bool = False) -> BatchedWhitening:
     """Regularised whitening of every block of a stack ``s`` (B, p, p) of Hermitian PSD scatter
     blocks (real or complex), with :func:`whiten`'s semantics applied per block: rescale by
     ``max|S_b|``, drop neurons with ``Re(S_b,jj) / max|S_b| < eps``, add ``eps I``, then a
@@ -285,23 +287,41 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None,
 
     ``rank_tol``, ``drop``: the data-rank rule of :func:`whiten`, per block.
 
-    All blocks with the same kept mask are decomposed together by one batched LAPACK call.
+    ``diagonal=True`` promises that every block is diagonal (SVCCA's reduced blocks
+    ``diag(lambda)``): its eigenvalues are its diagonal, so the ``eigh`` route's rules (floor,
+    data rank) are applied to it entry by entry with no decomposition, route ``"diagonal"``
+    (the Cholesky route would give the same whitening: ``L = diag(sqrt(.))``).
+
+    All blocks with the same kept mask are decomposed together by batched calls (one each for
+    the Cholesky factors, their inverses and ``eigh`` of the rest).  The full data rank that the
+    Cholesky route needs is proved from the inverse factor already in hand
+    (``lambda_min(S_hat) >= 1 / ||L^-1||_F^2``); the blocks that bound cannot settle take
+    :func:`whiten`'s exact test (a Cholesky factorisation of ``S_data - rank_tol ||S_data||_inf I``),
+    so every block gets the route, rank and data rank :func:`whiten` gives it.
     """
     xp = be.xp
     nb, p = s.shape[0], s.shape[-1]
-    absmax = be.to_numpy(xp.max(xp.abs(s), axis=(1, 2))) if p else np.zeros(nb)
+    mag = xp.abs(s)                     # once: the scale and the row sums both read it
+    absmax = be.to_numpy(xp.max(mag.reshape(nb, -1), axis=1)) if p else np.zeros(nb)
     ok = (absmax > 0) & np.isfinite(absmax)
     scale = np.where(ok, absmax, 1.0)
     diag = be.to_numpy(xp.real(xp.diagonal(s, axis1=1, axis2=2))) / scale[:, None]
     kept = (diag >= eps) & ok[:, None]
     if valid is not None:
         kept &= np.asarray(valid, dtype=bool)
-    factor = xp.zeros(s.shape, dtype=s.dtype)
+    if diagonal:
+        return _whiten_diagonal(be, s, diag, kept, scale, eps, rcond, rank_tol, drop)
+    factor = None                       # allocated when first needed (often never: see below)
     rank = np.zeros(nb, dtype=np.int64)
     data_rank = np.zeros(nb, dtype=np.int64)
     route = np.full(nb, "empty", dtype=object)
     if nb == 0 or not kept.any():
-        return BatchedWhitening(kept, scale, rank, route, factor, data_rank)
+        return BatchedWhitening(kept, scale, rank, route, xp.zeros(s.shape, dtype=s.dtype), data_rank)
+
+    def take(a, rows):
+        """``a[rows]`` (host index array), without a copy when ``rows`` is every block."""
+        return a if len(rows) == a.shape[0] else a[xp.asarray(rows)]
+
     masks, group = np.unique(kept, axis=0, return_inverse=True)
     group = np.asarray(group).reshape(-1)
     for gi, mask in enumerate(masks):
@@ -311,36 +331,58 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None,
         members = np.flatnonzero(group == gi)
         idx = np.flatnonzero(mask)
         mi, ii = xp.asarray(members), xp.asarray(idx)
-        sk = s[mi][:, ii][:, :, ii] / xp.asarray(scale[members])[:, None, None]
+        whole = k == p
+
+        def part(a):
+            a = take(a, members)
+            return a if whole else a[:, ii][:, :, ii]
+        sk = part(s) / xp.asarray(scale[members])[:, None, None]
         rc = k * _EPS64 if rcond is None else float(rcond)
-        g = xp.zeros(sk.shape, dtype=sk.dtype)
+        g = None                        # the group's factors G^H... filled route by route
         done = np.zeros(len(members), dtype=bool)
         full = np.zeros(len(members), dtype=bool)
         ar = xp.arange(k)
+        cand = np.zeros(0, dtype=np.int64)
         if eps > 0:
             # ||S_hat||_inf = ||S_data||_inf + eps bounds lambda_max: if eps clears the floor for
             # it, none is floored; the Cholesky route then needs a proof of full data rank
-            rowsum = be.to_numpy(xp.max(xp.sum(xp.abs(sk), axis=2), axis=1))
+            rowsum = be.to_numpy(xp.max(xp.sum(part(mag), axis=2), axis=1)) / scale[members]
             cand = np.flatnonzero(eps >= rc * (rowsum + eps))
-            if cand.size:
-                shifted = sk[xp.asarray(cand)]
-                shifted[:, ar, ar] -= xp.asarray(rank_tol * rowsum[cand])[:, None]
-                full[cand[be.cholesky_batched(shifted)[1]]] = True
         sk[:, ar, ar] += eps
-        cand = np.flatnonzero(full)
         if cand.size:
-            l, okc = be.cholesky_batched(sk[xp.asarray(cand)])
+            l, okc = be.cholesky_batched(take(sk, cand))
             good = cand[okc]
+            linv = None
             if good.size:
-                linv = be.inv_lower_batched(l[xp.asarray(np.flatnonzero(okc))])
-                g[xp.asarray(good)] = linv.conj().transpose(0, 2, 1)       # G = L^-H
-                done[good] = True
-                rank[members[good]] = k
-                data_rank[members[good]] = k
-                route[members[good]] = "cholesky"
+                linv = be.inv_lower_batched(take(l, np.flatnonzero(okc)))
+                # full data rank, proved from the factor in hand: lambda_min(S_hat) >=
+                # 1 / trace(S_hat^-1) = 1 / ||L^-1||_F^2, and the data's eigenvalues are S_hat's
+                # less eps (half the bound: margin for rounding).  Blocks it cannot prove take
+                # the exact test below, as in ``whiten``.
+                tr = be.to_numpy(_squared_norms(xp, linv))
+                full[good[0.5 / tr - eps > rank_tol * rowsum[good]]] = True
+            rest = cand[~full[cand]]
+            if rest.size:
+                # the exact test of ``whiten``: S_data - rank_tol ||S_data||_inf I is PD
+                shifted = sk[xp.asarray(rest)]
+                shifted[:, ar, ar] -= xp.asarray(eps + rank_tol * rowsum[rest])[:, None]
+                full[rest[be.cholesky_batched(shifted)[1]]] = True
+            use = full[good]
+            if use.any():
+                pick = good[use]
+                gsel = take(linv, np.flatnonzero(use)).conj().transpose(0, 2, 1)      # G = L^-H
+                if len(pick) == len(members):
+                    g = gsel
+                else:
+                    g = xp.zeros(sk.shape, dtype=sk.dtype)
+                    g[xp.asarray(pick)] = gsel
+                done[pick] = True
+                rank[members[pick]] = k
+                data_rank[members[pick]] = k
+                route[members[pick]] = "cholesky"
         rest = np.flatnonzero(~done)
         if rest.size:
-            w, v = be.eigh(sk[xp.asarray(rest)])
+            w, v = be.eigh(take(sk, rest))
             w_h = be.to_numpy(w)
             floor = rc * np.maximum(w_h[:, -1], 0.0)
             good = w_h > floor[:, None]
@@ -350,12 +392,58 @@ def whiten_batched(be, s, eps: float, rcond: float | None = None, valid=None,
             if drop:
                 good &= data_ok
             inv = np.where(good, 1.0 / np.sqrt(np.where(good, w_h, 1.0)), 0.0)
-            g[xp.asarray(rest)] = v * xp.asarray(inv)[:, None, :]
+            ge = v * xp.asarray(inv)[:, None, :]
+            if len(rest) == len(members):
+                g = ge
+            else:
+                if g is None:
+                    g = xp.zeros(sk.shape, dtype=sk.dtype)
+                g[xp.asarray(rest)] = ge
             rank[members[rest]] = good.sum(axis=1)
             data_rank[members[rest]] = data_ok.sum(axis=1)
             route[members[rest]] = "eigh"
-        factor[mi[:, None, None], ii[None, :, None], ii[None, None, :]] = g
+        if whole and len(members) == nb:
+            factor = g
+            continue
+        if factor is None:
+            factor = xp.zeros(s.shape, dtype=s.dtype)
+        if whole:
+            factor[mi] = g
+        else:
+            factor[mi[:, None, None], ii[None, :, None], ii[None, None, :]] = g
+    if factor is None:
+        factor = xp.zeros(s.shape, dtype=s.dtype)
     return BatchedWhitening(kept, scale, rank, route, factor, data_rank)
+
+
+def _whiten_diagonal(be, s, diag, kept, scale, eps, rcond, rank_tol, drop) -> BatchedWhitening:
+    """:func:`whiten_batched` of a stack of diagonal blocks: the ``eigh`` route's rules on the
+    rescaled diagonal ``diag`` (B, p) (host), kept entries only."""
+    xp = be.xp
+    nb, p = kept.shape
+    k = kept.sum(axis=1)
+    w = np.where(kept, diag + eps, 0.0)                  # eigenvalues of S_hat (kept entries)
+    top = np.max(w, axis=1, initial=0.0)
+    rc = k * _EPS64 if rcond is None else np.full(nb, float(rcond))
+    good = kept & (w > (rc * np.maximum(top, 0.0))[:, None])
+    data_ok = kept & ((w - eps) > (rank_tol * np.maximum(top - eps, 0.0))[:, None])
+    if drop:
+        good &= data_ok
+    inv = np.where(good, 1.0 / np.sqrt(np.where(good, w, 1.0)), 0.0)
+    factor = xp.zeros(s.shape, dtype=s.dtype)
+    ar = xp.arange(p)
+    factor[:, ar, ar] = xp.asarray(inv.astype(s.dtype))
+    route = np.where(k > 0, "diagonal", "empty").astype(object)
+    return BatchedWhitening(kept, scale, good.sum(axis=1), route, factor, data_ok.sum(axis=1),
+                            diag=xp.asarray(inv))
+
+
+def _squared_norms(xp, a):
+    """(B,) squared Frobenius norms of a stack (real or complex), without complex ``abs``."""
+    flat = a.reshape(a.shape[0], -1)
+    if xp.iscomplexobj(flat):
+        return xp.sum(flat.real ** 2, axis=1) + xp.sum(flat.imag ** 2, axis=1)
+    return xp.sum(flat ** 2, axis=1)
 
 
 def batched_max_variance_inflation(be, bw: BatchedWhitening, s) -> float:
@@ -383,16 +471,20 @@ class BatchedCanonicalSolution:
 
 def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: float | None = None,
                                    valid_x=None, valid_y=None, rank_tol: float = RANK_TOL,
-                                   drop: bool = True) -> BatchedCanonicalSolution:
+                                   drop: bool = True, diagonal: bool = False) -> BatchedCanonicalSolution:
     """Canonical correlations of a stack of scatter blocks ``sxx`` (B, p, p), ``syy`` (B, q, q),
     ``sxy`` (B, p, q) (real or complex Hermitian, ``sxy = X^H Y``), each block exactly as
     :func:`canonical_correlations` would treat it: singular values of
-    ``M_b = G_x,b^H S_xy,b G_y,b / sqrt(scale_x,b scale_y,b)``, clipped to [0, 1]."""
+    ``M_b = G_x,b^H S_xy,b G_y,b / sqrt(scale_x,b scale_y,b)``, clipped to [0, 1].
+    ``diagonal=True``: ``sxx`` and ``syy`` are diagonal (:func:`whiten_batched`), so ``M_b`` is
+    a row and column scaling of ``S_xy,b``."""
     xp = be.xp
     region = getattr(be, "batched_region", None)
     with (region() if region is not None else nullcontext()):
-        wx = whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop)
-        wy = whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop)
+        both = getattr(be, "run_pair", None)     # the CPU whitens the two sides on two threads
+        jobs = (lambda: whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop, diagonal),
+                lambda: whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop, diagonal))
+        wx, wy = both(*jobs) if both is not None else (jobs[0](), jobs[1]())
         nb = sxx.shape[0]
         m = min(sxx.shape[-1], syy.shape[-1])
         count = np.minimum(wx.rank, wy.rank)
@@ -400,7 +492,10 @@ def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: floa
         if nb == 0 or m == 0:
             return BatchedCanonicalSolution(rho, count, wx, wy)
         b = sxy / xp.asarray(np.sqrt(wx.scale * wy.scale))[:, None, None]
-        mm = xp.matmul(wx.factor.conj().transpose(0, 2, 1), xp.matmul(b, wy.factor))
+        if diagonal:
+            mm = b * wx.diag[:, :, None] * wy.diag[:, None, :]
+        else:
+            mm = be.block_matmul(wx.factor.conj().transpose(0, 2, 1), be.block_matmul(b, wy.factor))
         s = np.clip(be.to_numpy(be.svdvals(mm)), 0.0, 1.0)
     valid = np.arange(m)[None, :] < count[:, None]
     rho[valid] = s[:, :m][valid]

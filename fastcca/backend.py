@@ -31,8 +31,8 @@ class BackendUnavailableError(RuntimeError):
     >>> try:
     ...     fastcca.conv_cca([[[[0.0]]]], [[[[0.0]]]], backend="cuda")
     ... except fastcca.BackendUnavailableError:
-    ...     print("no CUDA conv path here")
-    no CUDA conv path here
+    ...     print("no usable GPU here")
+    no usable GPU here
     """
 
 

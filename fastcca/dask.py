@@ -404,7 +404,7 @@ def conv_moments(x, y=None, *, layout: str = "nchw", precision: str = "float64",
         to one chunk per row block first (a row block holds ``rows * c * h * w`` values).
         ``y=None`` (or ``y is x``) compares x with itself.  Spatial sizes may differ.
     layout, precision, backend
-        As in :class:`fastcca.ConvMoments` (CPU only; NumPy chunks).
+        As in :class:`fastcca.ConvMoments` (tested with NumPy chunks on the CPU backend).
     split_every, rechunk, **compute_kwargs
         As in :func:`moments`.
 

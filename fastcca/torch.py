@@ -62,7 +62,8 @@ Example: 10 conv layers of 64 channels at 16 x 16 (F = 130), all 45 pairs: 55 x 
 
 Backends: the moments are accumulated on the CPU (``backend="cpu"``) or, for CUDA models with
 ``backend="auto"``/``"cuda"``, by the CUDA kernels when ``fastcca.kernels.cuda`` is available
-(``"auto"`` falls back to copying each batch's outputs to the CPU when it is not).
+(``"auto"`` falls back to copying each batch's outputs to the CPU when it is not); the
+``conv="fft"`` per-frequency state too (its outputs then stay on the GPU).
 """
 from __future__ import annotations
 
@@ -195,14 +196,14 @@ def _uses_fft(conv) -> bool:
     return conv == "fft" or (isinstance(conv, Mapping) and "fft" in conv.values())
 
 
-def _fft_map(out):
-    """An output as a 4-D (b, c, h, w) CPU tensor for the conv module: (b, p) -> (b, p, 1, 1),
-    (b, c, L) -> (b, c, L, 1)."""
+def _fft_map(out, on_device: bool = False):
+    """An output as a 4-D (b, c, h, w) tensor for the conv module: (b, p) -> (b, p, 1, 1),
+    (b, c, L) -> (b, c, L, 1); on the CPU unless the conv state is on the GPU (``on_device``)."""
     if out.ndim == 2:
         out = out[:, :, None, None]
     elif out.ndim == 3:
         out = out[..., None]
-    return out.cpu()
+    return out if on_device else out.cpu()
 
 
 def _as_rows(out, mode: str):
@@ -502,7 +503,7 @@ def _pick_backend(backend: str, out):
         return get_backend("cpu")
 
 
-def _fft_bank(infos: dict, models: tuple, fft_pairs, precision: str = "float64"):
+def _fft_bank(infos: dict, models: tuple, fft_pairs, precision: str = "float64", backend: str = "cpu"):
     """The :class:`JointConvMoments` for the pairs that involve a conv='fft' map (or None).
     ``fft_pairs``: None (the default grid's pairs; pairs with a conv map in another mode are left
     out, and raise when asked for), "all" (every pair of recorded layers), or explicit pairs
@@ -535,7 +536,7 @@ def _fft_bank(infos: dict, models: tuple, fft_pairs, precision: str = "float64")
             probe.fft = None
             probe._check_fft_pairs([(a, b)])
         keep.append((a, b))
-    return JointConvMoments(keep, precision=precision) if keep else None
+    return JointConvMoments(keep, precision=precision, backend=backend) if keep else None
 
 
 def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"), conv="flatten",
@@ -700,8 +701,14 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
                     per_group.setdefault(group, {})[key] = rows
                 if n_batches == 0:
                     bank = _fft_bank(infos, tuple(lab for lab, _, _ in specs), fft_pairs, precision)
+                    if bank is not None:
+                        # conv='fft' state on the GPU for CUDA models (backend auto/cuda), as the rest
+                        first = captured[bank.layers[0]]
+                        bank = _fft_bank(infos, tuple(lab for lab, _, _ in specs), fft_pairs, precision,
+                                         _pick_backend(backend, first).NAME)
                 if bank is not None:
-                    bank.update({k: _fft_map(captured[k]) for k in bank.layers})
+                    on_device = bank.backend != "cpu"
+                    bank.update({k: _fft_map(captured[k], on_device) for k in bank.layers})
                 captured.clear()
                 for group, mats in per_group.items():
                     if group not in groups:

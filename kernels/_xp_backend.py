@@ -32,6 +32,11 @@ Options (``XpBackend.configure``; ``kernels/cuda.py`` sets its defaults and docu
                 number: a singular value ``s`` gets an absolute error ~ ``eps * s_max^2 / (2 s)``,
                 so when the smallest eigenvalue is below ``gram_floor * lambda_max`` (default
                 1e-10: error ~1e-10 at worst) it falls back to the SVD.
+``small_eig``   "library" (default: ``xp.linalg.eigvalsh``, cuSOLVER's batched solver on CuPy) or
+                "jacobi": the batched Hermitian Jacobi eigenvalue kernel of ``kernels/_jacobi.py``
+                (its NumPy twin on array modules without the kernel), for the eigenvalues of the
+                many small Gram matrices of the conv path's Gram route.  Unmeasured on a GPU:
+                ``asv_bench/gpu_check.py`` times both.
 ``svd_route``   "svd" (cuSOLVER gesvd) or "gram" (eigh of the smaller Gram matrix; the other side's
                 vectors by one product; same floor and fallback).  Singular vectors are unique up
                 to sign (and within clusters); results that depend on signs (PWCCA
@@ -50,6 +55,7 @@ import contextlib
 import numpy as np
 
 from .. import _scale
+from . import _batched, _jacobi
 from .._validation import as_host_matrix, check_real_matrix
 
 _ROUTES = ("svd", "gram")
@@ -63,7 +69,7 @@ class XpBackend:
     """Backend primitives on the array module ``xp``; see the module docstring."""
 
     def __init__(self, xp, solve_triangular, name: str, *, device_view=None, to_host=None,
-                 syrk_upper=None, errstate=None, mem_info=None, **options):
+                 syrk_upper=None, errstate=None, mem_info=None, jacobi=None, **options):
         self.NAME = name
         self.xp = xp
         self._solve_triangular = solve_triangular
@@ -72,6 +78,9 @@ class XpBackend:
         self._syrk_upper = syrk_upper
         self._errstate = errstate or _nullcontext
         self._mem_info = mem_info
+        #: batched Hermitian eigenvalues by Jacobi (ascending): the CUDA kernel, or the twin
+        self._jacobi = jacobi or (lambda a: _jacobi.eigvalsh_twin(a, xp=self.xp)[0])
+        self.small_eig = "library"
         self.gemm_dtype = "float64"
         self.use_syrk = True
         self.svdvals_route = "svd"
@@ -90,8 +99,11 @@ class XpBackend:
         """Set options (see module docstring); returns the previous values of those set."""
         old = {}
         for k, v in options.items():
-            if k not in ("gemm_dtype", "use_syrk", "svdvals_route", "svd_route", "gram_floor", "mem_fraction"):
+            if k not in ("gemm_dtype", "use_syrk", "svdvals_route", "svd_route", "gram_floor", "mem_fraction",
+                         "small_eig"):
                 raise TypeError(f"configure: unknown option {k!r}")
+            if k == "small_eig" and v not in ("library", "jacobi"):
+                raise ValueError(f"small_eig: expected 'library' or 'jacobi', got {v!r}")
             if k == "gemm_dtype" and v not in ("float64", "float32"):
                 raise ValueError(f"gemm_dtype: expected 'float64' or 'float32', got {v!r}")
             if k in ("svdvals_route", "svd_route") and v not in _ROUTES:
@@ -297,7 +309,10 @@ class XpBackend:
         return left, xp.sqrt(xp.maximum(lam, 0.0)), vec
 
     def svdvals(self, a):
-        """Singular values, descending (``svdvals_route``: the SVD's, or the Gram route)."""
+        """Singular values, descending (``svdvals_route``: the SVD's, or the Gram route; stacks
+        (B, m1, m2) too)."""
+        if self.svdvals_route == "gram" and a.ndim == 3 and a.shape[0] and min(a.shape[1:]):
+            return self._svdvals_stack(a)
         if self.svdvals_route == "gram" and a.ndim == 2:
             out = self._gram_eigh(a, vectors=False)
             if out is not None:
@@ -316,6 +331,120 @@ class XpBackend:
                     return (a @ vec) / s, s, vec.T.conj()
         return self.xp.linalg.svd(a, full_matrices=False)
 
+
+    # ------------------------------------------------------------------ stacks of small blocks
+    def cholesky_batched(self, a):
+        """Lower Cholesky factors of a stack (B, k, k) and a (B,) host bool mask of the positive
+        definite blocks (:func:`fastcca.kernels._batched.cholesky_stack`: one batched call --
+        cuSOLVER ``potrfBatched`` on CuPy -- unless it raises)."""
+        xp = self.xp
+
+        def chol(stack):
+            with self._errstate():
+                return xp.linalg.cholesky(stack)
+        return _batched.cholesky_stack(xp, chol, a)
+
+    def inv_lower_batched(self, l):
+        """``l^-1`` for a stack of lower-triangular blocks, by batched GEMMs
+        (:func:`fastcca.kernels._batched.inv_lower`; CuPy has no batched ``trtri``)."""
+        return _batched.inv_lower(self.xp, l)
+
+    def block_matmul(self, a, b):
+        """Batched ``a @ b`` (one strided-batched GEMM on CuPy)."""
+        return self.xp.matmul(a, b)
+
+    def _svdvals_stack(self, a):
+        """Singular values of every block of a stack: the Gram route of
+        :func:`fastcca.kernels._batched.gram_svdvals` (``svdvals_route="gram"``; batched
+        ``eigvalsh`` -- cuSOLVER ``syevjBatched`` -- instead of a batched SVD), with the SVD's
+        values for the blocks it rejects."""
+        xp = self.xp
+        solver = self._jacobi if self.small_eig == "jacobi" else None
+        vals, redo = _batched.gram_svdvals(xp, a, self.gram_floor, solver)
+        if redo.any():
+            idx = xp.asarray(np.flatnonzero(redo))
+            vals[idx] = xp.linalg.svd(a[idx], compute_uv=False)
+        return vals
+
+    # ------------------------------------------------------------------ conv layers (fastcca.conv)
+    def device_array(self, a):
+        """``a`` as an ``xp`` array without a host copy, or ``None`` for host data."""
+        return self._device_view(a)
+
+    def spatial_stats_checked(self, x, min_exponent=None):
+        """:func:`fastcca.kernels.cpu.spatial_stats_checked` on the device: ``(mean image
+        (c, h, w) float64 in units of the batch's power-of-two exponent, exponent)``, or ``None``
+        when the batch (b, c, h, w) holds NaN or Inf.  The minima/maxima over the images (NaN
+        propagates through them) give the finiteness test and, copied to the host ((c, h, w)
+        each), the exponent."""
+        xp = self.xp
+        b = x.shape[0]
+        lo = x.min(axis=0).astype(xp.float64)
+        hi = x.max(axis=0).astype(xp.float64)
+        if not (bool(xp.isfinite(lo).all()) and bool(xp.isfinite(hi).all())):
+            return None
+        e = _scale.batch_exponent(self.to_numpy(lo), self.to_numpy(hi), min_exponent)
+        factor = _scale.pow2(-e)
+        big = max(float(xp.abs(lo).max()), float(xp.abs(hi).max())) >= _scale.HUGE
+        mean = None
+        if not big:
+            mean = x.sum(axis=0, dtype=xp.float64) / b
+            big = not bool(xp.isfinite(mean).all())       # a sum overflowed
+        if big:
+            # sums of such values overflow: scale first (exact), then average
+            return xp.ascontiguousarray((x.astype(xp.float64) * factor).mean(axis=0)), e
+        return xp.ascontiguousarray(mean * factor if e else mean), e
+
+    def spatial_rfft_blocks(self, x, mean_img, flat, dtype=np.float64, factor: float = 1.0, out=None,
+                            at: int = 0):
+        """:func:`fastcca.kernels.cpu.spatial_rfft_blocks` on the device: the 2-D real FFT
+        (cuFFT through ``xp.fft.rfft2``) of ``x * factor - mean_img`` (b, c, h, w), gathered
+        frequency-major at ``flat``: (F, b, c) complex128 (complex64 for ``dtype`` float32), or
+        written to ``out[:, at:at + b]``."""
+        xp = self.xp
+        b, c = x.shape[:2]
+        dt = xp.float32 if np.dtype(dtype) == np.float32 else xp.float64
+        if factor != 1.0:
+            x = x * factor                     # before any cast: float32 could not hold x itself
+        xc = x.astype(dt) - mean_img.astype(dt)
+        z = xp.fft.rfft2(xc, axes=(2, 3))
+        cdt = xp.complex64 if dt == xp.float32 else xp.complex128
+        blocks = z.reshape(b, c, -1)[:, :, xp.asarray(flat)].transpose(2, 0, 1)
+        if out is None:
+            return xp.ascontiguousarray(blocks.astype(cdt))
+        out[:, at:at + b] = blocks
+        return out
+
+    def rfft_mean(self, mean_img, flat):
+        """DFT of a mean image (c, h, w) at ``flat``: (F, c) complex128."""
+        xp = self.xp
+        c = mean_img.shape[0]
+        z = xp.fft.rfft2(mean_img.astype(xp.float64), axes=(1, 2)).reshape(c, -1)
+        return xp.ascontiguousarray(z[:, xp.asarray(flat)].T.astype(xp.complex128))
+
+    def block_scatter_accumulate(self, a, b, out) -> None:
+        """In place ``out += Ra^T Rb`` (F, 2ca, 2cb) float64: one batched real GEMM of the
+        blocks' real views (:func:`fastcca.kernels._batched.real_view_product`)."""
+        out += _batched.real_view_product(self.xp, a, b)
+
+    def real_view_to_complex(self, p):
+        return _batched.real_view_to_complex(self.xp, p)
+
+    def add_block_scatter_rank1(self, s, b, u, v, c: float) -> None:
+        _batched.add_rank1(self.xp, s, b, u, v, c)
+
+    def default_conv_batch_images(self, shape_x, shape_y, precision: str):
+        """Images per batch for ``ConvMoments.from_arrays`` on host arrays without
+        ``batch_size``: ``None`` (one batch) when the upload and its transforms fit in
+        ``mem_fraction`` of the free device memory, else the largest count that does.  Per image:
+        the uploaded (c, h, w) of both layers (as float32/float64), their centred copies and
+        ``rfft2`` outputs and the gathered blocks (~44 bytes per float64 value)."""
+        if self._mem_info is None:
+            return None
+        per = 44 if precision == "float64" else 22
+        per_image = per * (int(np.prod(shape_x)) + int(np.prod(shape_y)))
+        free = int(self._mem_info()[0])
+        return max(1, int(self.mem_fraction * free) // max(per_image, 1))
 
 def _host_transfer_itemsize(a) -> int:
     """Bytes per element a host array occupies once ``as_host_matrix`` has normalised it

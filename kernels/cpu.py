@@ -26,7 +26,7 @@ import scipy.linalg as sla
 
 from .. import _scale
 from .._validation import as_host_matrix
-from . import _numba_cpu
+from . import _batched, _numba_cpu
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
 
 NAME = "cpu"
@@ -62,15 +62,27 @@ def center_checked(x: np.ndarray, out_dtype=np.float64):
     return out[0].astype(out_dtype), out[1]
 
 
-def column_stats(x: np.ndarray):
+def column_stats(x: np.ndarray, threaded: bool = False):
     """``(sums, minima, maxima)`` of the columns of an (n, p) array, float64: one fused Numba
     read for C-ordered float32/float64 input of useful size, NumPy otherwise.  Non-finite values
-    show as non-finite entries (see :func:`fastcca.kernels._numba_cpu.column_stats`)."""
+    show as non-finite entries (see :func:`fastcca.kernels._numba_cpu.column_stats`).
+    ``threaded``: the row chunks are shared between the block threads (same result)."""
     if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous and x.size >= _NUMBA_MIN_ELEMENTS:
-        return _numba_cpu.column_stats(x)
+        return _numba_cpu.column_stats(x, _run_chunks if threaded else None)
     x64 = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):   # an overflowing sum is handled by the caller
         return x64.sum(axis=0), x64.min(axis=0), x64.max(axis=0)
+
+
+def _run_chunks(f, nchunks: int) -> None:
+    """``f(c0, c1)`` over ranges of ``nchunks`` chunks, one range per block thread."""
+    k = min(BLOCK_THREADS, nchunks)
+    if k <= 1 or in_block_thread():
+        f(0, nchunks)
+        return
+    cuts = np.linspace(0, nchunks, k + 1).astype(int)
+    for fu in [_pool().submit(f, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]:
+        fu.result()
 
 
 def center_scaled(x: np.ndarray, out_dtype=np.float64, min_exponent=None):
@@ -138,10 +150,17 @@ def add_scatter_rank1_numpy(s, b, u, v, c: float) -> None:
 
 
 def eigh(a):
+    """Ascending eigenpairs; a stack (B, k, k) of small blocks is shared between the block
+    threads (:func:`blockwise`)."""
+    if np.ndim(a) > 2:
+        return blockwise(np.linalg.eigh, a)
     return np.linalg.eigh(a)
 
 
 def eigvalsh(a):
+    """Ascending eigenvalues; stacks as in :func:`eigh`."""
+    if np.ndim(a) > 2:
+        return blockwise(np.linalg.eigvalsh, a)
     return np.linalg.eigvalsh(a)
 
 
@@ -179,6 +198,13 @@ def solve_lower(l, b, trans: bool = False):
 
 
 def svdvals(a):
+    """Singular values, descending; stacks as in :func:`eigh`."""
+    if np.ndim(a) > 2:
+        return blockwise(_svdvals_stack, a)
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def _svdvals_stack(a):
     return np.linalg.svd(a, compute_uv=False)
 
 
@@ -257,14 +283,16 @@ def symmetrize_upper(s: np.ndarray, block: int = 512) -> None:
 # (``eigh``, ``eigvalsh``, ``svdvals`` above already accept stacks.)
 # ---------------------------------------------------------------------------------------------
 import os as _os
+import threading as _threading
 from concurrent.futures import ThreadPoolExecutor as _ThreadPoolExecutor
 
 import scipy.fft as _sfft
 
 #: threads that share the frequency blocks of one batched product (each runs 1-thread BLAS)
 BLOCK_THREADS = max(1, min(4, _os.cpu_count() or 1))
-#: ``scipy.fft`` workers for the spatial transforms of a chunk
-FFT_WORKERS = BLOCK_THREADS
+#: bound on one thread's transient centred copy and ``rfft2`` output in ``spatial_rfft_blocks``
+#: (cache-sized: the gather reads what the transform just wrote)
+TRANSFORM_STEP_BYTES = 4 << 20
 _POOL = None
 
 
@@ -296,7 +324,7 @@ def spatial_stats_checked(x: np.ndarray, min_exponent=None):
     else:
         flat, back = None, None
     if flat is not None:
-        sums, lo, hi = column_stats(flat)
+        sums, lo, hi = column_stats(flat, threaded=True)
     else:
         with np.errstate(over="ignore", invalid="ignore"):
             sums, lo, hi = (x.sum(axis=0, dtype=np.float64), x.min(axis=0).astype(np.float64),
@@ -317,7 +345,7 @@ def spatial_stats_checked(x: np.ndarray, min_exponent=None):
 
 
 def spatial_rfft_blocks(x: np.ndarray, mean_img: np.ndarray, flat: np.ndarray,
-                        dtype=np.float64, factor: float = 1.0) -> np.ndarray:
+                        dtype=np.float64, factor: float = 1.0, out=None, at: int = 0) -> np.ndarray:
     """2-D real FFT of every channel of ``x * factor - mean_img``, gathered frequency-major.
 
     ``x`` (b, c, h, w) real (any strides: an NHWC array passed as a transposed view works),
@@ -325,16 +353,54 @@ def spatial_rfft_blocks(x: np.ndarray, mean_img: np.ndarray, flat: np.ndarray,
     the ``rfft2`` output flattened over (h, w // 2 + 1); ``factor`` a power of two (the batch's
     units, ``fastcca._scale``; exact).  Returns (F, b, c) complex, C-ordered: complex128 for
     ``dtype`` float64 (default, whatever the input dtype), complex64 for float32 (pocketfft via
-    ``scipy.fft`` keeps single precision; half the memory traffic).
+    ``scipy.fft`` keeps single precision; half the memory traffic).  With ``out`` (F, B, c) of
+    that dtype, the blocks are written to ``out[:, at:at + b]`` instead (and ``out`` returned), so
+    a caller can fill one large stack for its block products from several calls.
+
+    The images are split between the block threads; each runs the whole chain on its share, a
+    few MiB of images at a time -- centring cast, a one-worker ``rfft2``, and the
+    frequency-major gather (:func:`fastcca.kernels._numba_cpu.gather_frequencies`) into its rows
+    of the output -- so the temporaries stay in cache from one step to the next, never exceed
+    :data:`TRANSFORM_STEP_BYTES` per thread, and no step waits for the other thread.
     """
     b, c = x.shape[:2]
     dtype = np.dtype(dtype)
-    if factor != 1.0:
-        x = np.multiply(x, factor)          # before any cast: float32 could not hold x itself
-    xc = np.subtract(x, mean_img.astype(dtype, copy=False), dtype=dtype)
-    z = _sfft.rfft2(xc, axes=(2, 3), workers=FFT_WORKERS).reshape(b, c, -1)
-    # fancy indexing on the frequency-major view: one gather copy straight into (F, b, c)
-    return np.ascontiguousarray(np.moveaxis(z, 2, 0)[flat])
+    cdt = np.complex64 if dtype == np.float32 else np.complex128
+    flat = np.ascontiguousarray(flat, dtype=np.int64)
+    if out is None:
+        out, at = np.empty((len(flat), b, c), dtype=cdt), 0
+    m = mean_img.astype(dtype, copy=False)
+    per_image = 3 * dtype.itemsize * max(int(np.prod(x.shape[1:])), 1)   # centred copy + rfft2 output
+    step = max(1, TRANSFORM_STEP_BYTES // per_image)
+
+    def share(lo, hi):
+        # one scratch buffer per share, reused step by step: a fresh centred copy per step cost
+        # 2-3x in page faults and allocator traffic (1000 x 32 x 32 x 32 float64: 58 -> 20 ms)
+        buf = np.empty((min(step, hi - lo),) + tuple(x.shape[1:]), dtype=dtype)
+        for a in range(lo, hi, step):
+            e = min(hi, a + step)
+            xs = x[a:e]
+            if factor != 1.0:
+                xs = np.multiply(xs, factor)        # before any cast: float32 could not hold x itself
+            xc = buf[:e - a]
+            np.subtract(xs, m, out=xc)
+            z = _sfft.rfft2(xc, axes=(2, 3), workers=1)
+            _numba_cpu.gather_frequencies(z.reshape(e - a, c, -1), flat, out, at + a)
+
+    parts = _image_shares(b)
+    if len(parts) == 1 or in_block_thread():
+        share(0, b)
+    else:
+        for fu in [_pool().submit(share, lo, hi) for lo, hi in parts]:
+            fu.result()
+    return out
+
+
+def _image_shares(b: int):
+    """(lo, hi) image ranges, one per block thread (at least 8 images each)."""
+    k = max(1, min(BLOCK_THREADS, b // 8))
+    cuts = np.linspace(0, b, k + 1).astype(int)
+    return list(zip(cuts[:-1], cuts[1:]))
 
 
 def rfft_mean(mean_img: np.ndarray, flat: np.ndarray) -> np.ndarray:
@@ -343,44 +409,42 @@ def rfft_mean(mean_img: np.ndarray, flat: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(_sfft.rfft2(mean_img, axes=(1, 2)).reshape(c, -1)[:, flat].T)
 
 
-def _scatter_slice(ra, rb, out, lo, hi):
+def _scatter_slice(a, b, out, lo, hi):
     # a float32 product (complex64 blocks) is added into the float64 accumulator
-    out[lo:hi] += np.matmul(ra[lo:hi].transpose(0, 2, 1), rb[lo:hi])
+    sa = a[lo:hi]
+    out[lo:hi] += _batched.real_view_product(np, sa, sa if b is a else b[lo:hi])
 
 
 def block_scatter_accumulate(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """In place ``out += Ra^T Rb`` with ``Ra``, ``Rb`` the zero-copy real views (F, n, 2c)
-    of C-ordered complex a (F, n, ca), b (F, n, cb) (real and imaginary parts interleaved;
-    complex128, or complex64 for the float32 path); ``out`` (F, 2ca, 2cb) float64.  :func:`real_view_to_complex` turns it into ``a^H b``.
+    of C-ordered complex a (F, n, ca), b (F, n, cb) (:func:`fastcca.kernels._batched.real_view_product`;
+    complex128, or complex64 for the float32 path); ``out`` (F, 2ca, 2cb) float64.
+    :func:`real_view_to_complex` turns it into ``a^H b``.
 
-    A real GEMM on the views avoids the ``conj(a)`` copy NumPy's complex ``matmul`` makes.  The
-    F products are shared between ``BLOCK_THREADS`` threads, each with single-threaded BLAS:
+    The F products are shared between ``BLOCK_THREADS`` threads, each with single-threaded BLAS:
     many small GEMMs under a multi-threaded OpenBLAS were measured up to 20x slower on the
-    loaded 2-core machine.
+    loaded 2-core machine; at the benchmark sizes the split beats NumPy's complex matmul by
+    1.5-4.4x (``asv_bench/bench_conv.py``, kernels).
     """
     f = a.shape[0]
-    real = np.float32 if a.dtype == np.complex64 else np.float64
-    ra = a.view(real)
-    rb = ra if b is a else b.view(real)
     nthreads = min(BLOCK_THREADS, f)
     with batched_region():
-        if nthreads <= 1:
-            _scatter_slice(ra, rb, out, 0, f)
+        if nthreads <= 1 or in_block_thread():
+            _scatter_slice(a, b, out, 0, f)
             return
         cuts = np.linspace(0, f, nthreads + 1).astype(int)
-        futs = [_pool().submit(_scatter_slice, ra, rb, out, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
+        futs = [_pool().submit(_scatter_slice, a, b, out, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:])]
         for fu in futs:
             fu.result()
 
 
 def real_view_to_complex(p: np.ndarray) -> np.ndarray:
-    """(F, 2ca, 2cb) real-view products -> (F, ca, cb) complex ``a^H b``:
-    ``(P_rr + P_ii) + i (P_ri - P_ir)``."""
-    f, ta, tb = p.shape
-    s = np.empty((f, ta // 2, tb // 2), dtype=np.complex128)
-    s.real = p[:, 0::2, 0::2] + p[:, 1::2, 1::2]
-    s.imag = p[:, 0::2, 1::2] - p[:, 1::2, 0::2]
-    return s
+    """(F, 2ca, 2cb) real-view products -> (F, ca, cb) complex ``a^H b``
+    (:func:`fastcca.kernels._batched.real_view_to_complex`; one Numba pass for float64 stacks of
+    useful size)."""
+    if p.dtype == np.float64 and p.size >= _NUMBA_MIN_ELEMENTS:
+        return _numba_cpu.real_view_to_complex(p)
+    return _batched.real_view_to_complex(np, p)
 
 
 def block_scatter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -397,32 +461,111 @@ def block_scatter_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def add_block_scatter_rank1(s, b, u, v, c: float) -> None:
     """In place ``s += b + c * conj(u)[:, :, None] * v[:, None, :]`` (Chan's merge, per block)."""
-    s += b
-    s += c * (u.conj()[:, :, None] * v[:, None, :])
+    _batched.add_rank1(np, s, b, u, v, c)
 
 
 def cholesky_batched(a):
     """Lower Cholesky factors of a stack (B, k, k) and a (B,) bool mask of the blocks that are
-    positive definite (the factor of a failed block is garbage and must not be used)."""
-    try:
-        return np.linalg.cholesky(a), np.ones(a.shape[0], dtype=bool)
-    except np.linalg.LinAlgError:
-        out = np.zeros_like(a)
-        ok = np.zeros(a.shape[0], dtype=bool)
-        for i in range(a.shape[0]):
-            li = cholesky(a[i])
-            if li is not None:
-                out[i], ok[i] = li, True
-        return out, ok
+    positive definite (the factor of a failed block is garbage and must not be used); the
+    blocks are shared between the block threads."""
+    parts = blockwise(_cholesky_part, a, combine=False)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _cholesky_part(a):
+    return _batched.cholesky_stack(np, np.linalg.cholesky, a)
 
 
 def inv_lower_batched(l):
-    """``l^-1`` for a stack (B, k, k) of lower-triangular blocks.
+    """``l^-1`` for a stack (B, k, k) of lower-triangular blocks
+    (:func:`fastcca.kernels._batched.inv_lower`: batched GEMMs, no LU), shared between the
+    block threads.  NumPy's batched ``inv`` (a full LU per block) was 3x slower at 64 x 64, and
+    SciPy's batched ``solve_triangular`` loops in Python (~1000x slower for 1028 blocks of
+    32 x 32)."""
+    return blockwise(_inv_lower_part, l)
 
-    NumPy's batched ``inv`` (one LAPACK call per block inside one C loop).  SciPy's batched
-    ``solve_triangular`` loops in Python and was measured ~1000x slower here (24 s against
-    0.03 s for 1028 blocks of 32 x 32 on the shared 2-core machine)."""
-    return np.linalg.inv(l)
+
+def _inv_lower_part(l):
+    return _batched.inv_lower(np, l)
+
+
+def block_matmul(a, b):
+    """Batched ``a @ b`` over stacks of small blocks, shared between the block threads."""
+    return blockwise(np.matmul, a, b)
+
+
+def run_pair(f, g):
+    """``(f(), g())`` with ``f`` on a block thread and ``g`` in the caller, each using
+    single-threaded BLAS (their batched calls run inline there: :func:`blockwise`).  For two
+    independent stacks of small-block work (the two sides' whitenings): the NumPy glue between
+    the LAPACK calls then overlaps too, where splitting each call between the threads leaves one
+    core idle during it."""
+    if BLOCK_THREADS < 2 or in_block_thread():
+        return f(), g()
+    with batched_region():
+        fu = _pool().submit(f)
+        try:
+            b = _run_as_block_thread(g)
+        finally:
+            a = fu.result()
+    return a, b
+
+
+_LOCAL = _threading.local()
+
+
+def _run_as_block_thread(g):
+    _LOCAL.inline = getattr(_LOCAL, "inline", 0) + 1
+    try:
+        return g()
+    finally:
+        _LOCAL.inline -= 1
+
+
+def in_block_thread() -> bool:
+    """Whether the caller runs on one of the block threads (work is then done in place, never
+    handed to the pool it is part of)."""
+    return getattr(_LOCAL, "inline", 0) > 0 or _threading.current_thread().name.startswith("fastcca-blocks")
+
+
+def blockwise(f, *stacks, combine: bool = True, min_blocks: int = 2):
+    """``f(*stacks)`` with the stacks' leading (block) axis split between ``BLOCK_THREADS``
+    threads, each with single-threaded BLAS (:data:`batched_region`); the parts' results are
+    concatenated along that axis (a tuple result per part: element by element), or returned as a
+    list with ``combine=False``.
+
+    Why: a batched LAPACK or GEMM call over many small blocks uses one core -- OpenBLAS does not
+    thread across the batch, and its threads within one small block only spin (NumPy's batched
+    ``eigh`` of 528 blocks of 32 x 32 complex: 1.48 s with 2 BLAS threads, 0.12 s with 1 on the
+    loaded 2-core machine).  NumPy's batched linalg releases the GIL, so two threads on two
+    halves use both cores.  Runs in the calling thread when it is itself a block thread, when
+    there are fewer than ``2 * min_blocks`` blocks, or with one thread."""
+    nb = stacks[0].shape[0]
+    nthreads = min(BLOCK_THREADS, nb // max(min_blocks, 1))
+    with batched_region():
+        if nthreads <= 1 or in_block_thread():
+            out = f(*stacks)
+            return out if combine else [out]
+        cuts = np.linspace(0, nb, nthreads + 1).astype(int)
+        futs = [_pool().submit(f, *(s[lo:hi] for s in stacks)) for lo, hi in zip(cuts[:-1], cuts[1:])]
+        parts = [fu.result() for fu in futs]
+    if not combine:
+        return parts
+    if isinstance(parts[0], tuple):
+        return tuple(np.concatenate(list(p)) for p in zip(*parts))
+    return np.concatenate(parts)
+
+
+def device_array(a):
+    """Always ``None``: every array is a host array to the CPU backend."""
+    return None
+
+
+def default_conv_batch_images(shape_x, shape_y, precision: str):
+    """Images per batch for ``ConvMoments.from_arrays`` without ``batch_size``: ``None`` (one
+    batch; ``ConvMoments.update`` bounds its own temporaries by chunks)."""
+    return None
+
 
 def default_batch_rows(x, y):
     """Rows per batch for ``Moments.from_arrays`` without ``batch_size``: ``None`` (one batch;

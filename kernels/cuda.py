@@ -46,6 +46,7 @@ import cupy
 import cupyx
 from cupyx.scipy.linalg import solve_triangular as _solve_triangular
 
+from ._jacobi import CudaJacobi
 from ._xp_backend import make_backend
 
 NAME = "cuda"
@@ -94,6 +95,7 @@ _impl = make_backend(
     cupy, _solve_triangular, NAME,
     device_view=_device_view, to_host=cupy.asnumpy, syrk_upper=_syrk_upper,
     errstate=lambda: cupyx.errstate(linalg="raise"), mem_info=_mem_info,
+    jacobi=lambda a, _k=CudaJacobi(cupy): _k(a)[0],
     gemm_dtype=os.environ.get("FASTCCA_CUDA_GEMM", "float64"),
     svdvals_route="gram", svd_route="svd")
 
@@ -114,6 +116,18 @@ svdvals = _impl.svdvals
 svd = _impl.svd
 configure = _impl.configure
 options = _impl.options
+# stacks of small blocks and conv layers (fastcca.conv; the same algorithms as the CPU backend)
+cholesky_batched = _impl.cholesky_batched
+inv_lower_batched = _impl.inv_lower_batched
+block_matmul = _impl.block_matmul
+device_array = _impl.device_array
+spatial_stats_checked = _impl.spatial_stats_checked
+spatial_rfft_blocks = _impl.spatial_rfft_blocks
+rfft_mean = _impl.rfft_mean
+block_scatter_accumulate = _impl.block_scatter_accumulate
+real_view_to_complex = _impl.real_view_to_complex
+add_block_scatter_rank1 = _impl.add_block_scatter_rank1
+default_conv_batch_images = _impl.default_conv_batch_images
 
 
 def device_name(index: int = 0) -> str:

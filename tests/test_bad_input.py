@@ -16,11 +16,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import fastcca
 from fastcca.__main__ import main
 from fastcca.conv import ConvMoments
-from conftest import TEST_BACKEND, make_pair
+from conftest import make_pair
 
 STATE = ("n", "mean_x", "mean_y", "sxx", "syy", "sxy")
-#: conv layers run on the CPU backend only (FASTCCA_TEST_BACKEND routes host data elsewhere)
-cpu_only = pytest.mark.skipif(TEST_BACKEND != "cpu", reason="conv layers run on the CPU backend only")
 
 
 def snapshot(acc):
@@ -172,8 +170,8 @@ SCALAR_CASES = [  # (function, argument, bad value, exception type)
     (fastcca.linear_predictivity, "direction", "up", ValueError), (fastcca.linear_predictivity, "score", 1, ValueError),
     (fastcca.null_baseline, "draws", 1, ValueError), (fastcca.null_baseline, "spectra", "pink", ValueError),
     (fastcca.null_baseline, "measure", "energy", ValueError),
-    pytest.param(fastcca.conv_cca, "rcond", float("nan"), ValueError, marks=cpu_only),
-    pytest.param(fastcca.conv_svcca, "rank_tol", 5, ValueError, marks=cpu_only),
+    pytest.param(fastcca.conv_cca, "rcond", float("nan"), ValueError),
+    pytest.param(fastcca.conv_svcca, "rank_tol", 5, ValueError),
 ]
 
 
@@ -239,7 +237,6 @@ def test_batch_size(xy, value, err):
     raises_naming(err, "batch_size", repr(value), fastcca.Moments.from_arrays, x, y, batch_size=value)
 
 
-@cpu_only
 @pytest.mark.parametrize("value, err", [(float("nan"), TypeError), ("10", TypeError), (0, ValueError)])
 def test_batch_size_conv(value, err):
     cx, cy = conv_pair()
@@ -333,7 +330,6 @@ def test_moments_load_checks_every_field(tmp_path, filled):
     assert fastcca.Moments.load(older).n == filled.n
 
 
-@cpu_only
 def test_conv_moments_load_checks_every_field(tmp_path):
     m = ConvMoments().update(*conv_pair())
     path = tmp_path / "c.npz"
@@ -422,7 +418,6 @@ def test_degenerate_count_in_grid():
     assert g.value("a", "b") == pytest.approx(1.0, abs=1e-6)
 
 
-@cpu_only
 def test_degenerate_count_in_conv():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 4, 2, 2))
@@ -526,7 +521,6 @@ def test_masked_arrays_are_refused_everywhere(xy):
     assert_unchanged(jm, snap)
 
 
-@cpu_only
 def test_masked_conv_activations_are_refused():
     cx, cy = conv_pair()
     cm = ConvMoments().update(cx, cy)

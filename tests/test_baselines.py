@@ -79,3 +79,26 @@ def test_baselines_agree_with_fastcca(p, q):
     assert abs(got_pw.similarity - ref_pw["similarity"]) < 1e-9
 
     assert abs(fastcca.linear_cka(x, y).similarity - linear_cka_reference(x.T, y.T)) < 1e-12
+
+
+def test_google_svcca_loader_refuses_missing_or_changed_sources(tmp_path):
+    """asv_bench/baselines/google_svcca.py applies its Python 3 fixes to the reference's own
+    files or says why it cannot: absent files, and a fix that no longer matches (the upstream
+    code changed) are errors, never a silently different baseline.  With the real files
+    (FASTCCA_GOOGLE_SVCCA) it must reproduce the parity fixture's per-location coefficients."""
+    from asv_bench.baselines import google_svcca
+    with pytest.raises(google_svcca.ReferenceUnavailable, match="not found"):
+        google_svcca.load(str(tmp_path))
+    (tmp_path / "cca_core.py").write_text("import numpy as np\n")
+    (tmp_path / "dft_ccas.py").write_text("import cca_core\n")
+    with pytest.raises(google_svcca.ReferenceUnavailable, match="does not match"):
+        google_svcca.load(str(tmp_path))
+    src = os.environ.get("FASTCCA_GOOGLE_SVCCA")
+    path = os.path.join(PARITY, "case_5.npz")
+    if not src or not os.path.exists(path):
+        return
+    pytest.importorskip("pandas")
+    dft = google_svcca.load(src)
+    d = np.load(path, allow_pickle=False)
+    got = google_svcca.per_location(dft.fourier_ccas(d["conv1"], d["conv2"]), 8, 8, 12)
+    np.testing.assert_allclose(got, d["fourier_same_coef"], atol=1e-12, equal_nan=True)

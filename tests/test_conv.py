@@ -14,12 +14,17 @@ from fastcca.backend import get_backend
 from fastcca.conv import ConvMoments, conv_cca, conv_moments, conv_pwcca, conv_svcca, frequency_grid
 from fastcca.measures.cca import cca_from_blocks
 from fastcca.measures.svcca import top_directions
+from conftest import PARITY_DIR
 
 BE = get_backend("cpu")
-PARITY = os.environ.get("FASTCCA_PARITY", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "parity"))
-CASE5 = os.path.join(PARITY, "case_5.npz")
-if not os.path.exists(CASE5):
-    CASE5 = "/work/shared/parity/case_5.npz"
+
+
+def host(a):
+    """A state array as NumPy whatever backend holds it (CuPy and the stand-ins have ``get``):
+    the suite also runs with FASTCCA_TEST_BACKEND=strict-standin / cuda (tests/conftest.py)."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
+# the parity fixtures, where tests/conftest.py finds them (FASTCCA_PARITY_DIR, e.g. on a GPU machine)
+CASE5 = os.path.join(str(PARITY_DIR), "case_5.npz")
 
 
 def shift_closed(base):
@@ -107,7 +112,7 @@ def test_fft_svcca_exact_on_shift_closed_data(keep, rule):
     s = conv_svcca(x, y, eps=0, keep=keep, keep_rule=rule)
     kx = int((s.multiplicity * s.k_x).sum())
     ky = int((s.multiplicity * s.k_y).sum())
-    m = fastcca.Moments.from_arrays(x.reshape(len(x), -1), y.reshape(len(y), -1))
+    m = fastcca.Moments.from_arrays(x.reshape(len(x), -1), y.reshape(len(y), -1), backend="cpu")   # the reference
     _, lx, px = top_directions(BE, m.sxx, kx, "sum")
     _, ly, py = top_directions(BE, m.syy, ky, "sum")
     ref = cca_from_blocks(BE, m.n, np.diag(lx[:kx]), np.diag(ly[:ky]), px.T @ m.sxy @ py, eps=0)
@@ -258,7 +263,7 @@ def test_degenerate_warning():
 def _assert_moments_close(a, b, tol=1e-10):
     assert a.n == b.n
     for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
-        u, v = getattr(a, k), getattr(b, k)
+        u, v = host(getattr(a, k)), host(getattr(b, k))
         assert np.abs(u - v).max() <= tol * max(1.0, np.abs(v).max()), k
 
 
@@ -280,7 +285,7 @@ def test_streaming_equals_one_shot_and_chunking():
     z = np.fft.rfft2(x, axes=(2, 3))
     zf = z[:, :, one.grid.rows_x[3], one.grid.cols[3]]
     zc = zf - zf.mean(0)
-    np.testing.assert_allclose(one.sxx[3], zc.conj().T @ zc, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(host(one.sxx)[3], zc.conj().T @ zc, rtol=1e-10, atol=1e-8)
 
 
 def test_merge_order():
@@ -308,7 +313,7 @@ def test_same_array_twice():
 
 # --------------------------------------------------------------------------- bad input
 def _state(m):
-    return None if m.n == 0 else (m.n, *(getattr(m, k).copy() for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")))
+    return None if m.n == 0 else (m.n, *(host(getattr(m, k)).copy() for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")))
 
 
 def _same_state(a, b):
@@ -427,3 +432,19 @@ def test_result_to_dict_and_str():
     f = conv_cca(x, x, mode="mean")
     assert f.to_dict()["inner"]["measure"] == "cca" and "mode='mean'" in str(f)
     assert r.per_frequency_similarity.shape == (r.grid.n_classes,)
+
+
+def test_results_do_not_depend_on_the_block_threads(monkeypatch):
+    """The CPU shares the transforms, the stats pass, the block products and the batched LAPACK
+    calls between its block threads (kernels/cpu.py); every block is still computed by the same
+    calls in the same order, so one thread gives the same numbers bit for bit."""
+    from fastcca.kernels import cpu
+    rng = np.random.default_rng(21)
+    x, y = pair(rng, 300, 5, 4, 8, 6)
+    runs = []
+    for threads in (cpu.BLOCK_THREADS, 1):
+        monkeypatch.setattr(cpu, "BLOCK_THREADS", threads)
+        m = ConvMoments().update(x, y)
+        runs.append((host(m.sxx).copy(), host(m.sxy).copy(), conv_cca(m).coefficients, conv_svcca(m).coefficients))
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)

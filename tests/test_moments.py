@@ -13,10 +13,16 @@ def direct_moments(x, y):
     return xc.T @ xc, yc.T @ yc, xc.T @ yc
 
 
+def host(a):
+    """A state array as NumPy whatever backend holds it (CuPy and the stand-ins have ``get``;
+    FASTCCA_TEST_BACKEND runs this file on them, and ``load`` reads onto the CPU)."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
+
+
 def assert_same_moments(a, b, rtol=1e-12):
     assert a.n == b.n
     for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
-        va, vb = getattr(a, k), getattr(b, k)
+        va, vb = host(getattr(a, k)), host(getattr(b, k))
         scale = max(np.abs(vb).max(), 1e-300)
         assert np.abs(va - vb).max() <= rtol * scale, k
 

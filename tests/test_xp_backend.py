@@ -398,15 +398,17 @@ def test_strict_standin_catches_host_device_mixing():
 
 @pytest.mark.slow
 def test_whole_suite_runs_on_the_strict_standin():
-    """FASTCCA_TEST_BACKEND=strict-standin runs test_measures/moments/parity through the
-    generic backend (auto resolves host input to it)."""
+    """FASTCCA_TEST_BACKEND=strict-standin runs test_measures/moments/parity, the conv tests
+    (ConvMoments, the measures' fft and reshape modes, JointConvMoments) and the bad-input tests
+    through the generic backend (auto resolves host input to it)."""
     import os
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, FASTCCA_TEST_BACKEND="strict-standin", PYTHONPATH=root)
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_measures.py",
-                        "tests/test_moments.py", "tests/test_parity.py"], cwd=root, env=env,
+                        "tests/test_moments.py", "tests/test_parity.py", "tests/test_conv.py",
+                        "tests/test_conv_joint.py", "tests/test_bad_input.py"], cwd=root, env=env,
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in r.stdout and "failed" not in r.stdout
@@ -448,6 +450,19 @@ assert m.backend == "cuda" and isinstance(m.sxx, cupy.ndarray)
 assert cuda.as_matrix(m.sxx, "s") is m.sxx
 assert cuda._impl.svdvals_route == "gram" and cuda._impl.gemm_dtype == "float64"
 assert cuda.default_batch_rows(x, y) is None
+# conv layers: backend="cuda" with host input, CuPy input through auto, and the state on the device
+a = rng.standard_normal((150, 3, 6, 5)) + 1.0
+b = np.roll(a[:, :2], 1, axis=3) + 0.5 * rng.standard_normal((150, 2, 6, 5))
+for f in (fastcca.conv_cca, fastcca.conv_svcca):
+    ref = f(a, b, backend="cpu")
+    for r in (f(a, b, backend="cuda"), f(cupy.asarray(a), cupy.asarray(b))):
+        assert isinstance(r.per_frequency, np.ndarray)
+        assert abs(r.similarity - ref.similarity) < 1e-10, (f.__name__, r.similarity, ref.similarity)
+        assert np.all(np.abs(r.coefficients - ref.coefficients) < 1e-10)
+cm = fastcca.ConvMoments.from_arrays(cupy.asarray(a), cupy.asarray(b))
+assert cm.backend == "cuda" and isinstance(cm.sxx, cupy.ndarray)
+pw = fastcca.conv_pwcca(a, b, backend="cuda")
+assert abs(pw.similarity - fastcca.conv_pwcca(a, b, backend="cpu").similarity) < 1e-10
 print("OK", cuda.device_name())
 """
     r = _run_with_fake_cupy(["-c", code], timeout=300)

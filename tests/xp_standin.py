@@ -120,6 +120,18 @@ class DeviceArray:
     def real(self):
         return DeviceArray(self._a.real)
 
+    @real.setter
+    def real(self, value):          # CuPy arrays accept this too
+        self._a.real = _unwrap(value, "assignment to .real")
+
+    @property
+    def imag(self):
+        return DeviceArray(self._a.imag)
+
+    @imag.setter
+    def imag(self, value):
+        self._a.imag = _unwrap(value, "assignment to .imag")
+
     def __getattr__(self, name):
         if name.startswith("__"):
             # no __array_interface__/__array_struct__/__dlpack__: NumPy must not read the buffer
@@ -215,6 +227,8 @@ class _StrictModule(types.ModuleType):
             return DeviceArray
         if name == "linalg":
             return _linalg
+        if name == "fft":
+            return _fft
         attr = getattr(self._base, name)
         if isinstance(attr, type) or not callable(attr):
             return attr  # dtypes, finfo, LinAlgError, constants
@@ -223,6 +237,7 @@ class _StrictModule(types.ModuleType):
 
 sxp = _StrictModule("strict_xp", np)
 _linalg = _StrictModule("strict_xp.linalg", np.linalg)
+_fft = _StrictModule("strict_xp.fft", np.fft)
 
 
 def _syrk_upper(a):

@@ -128,7 +128,7 @@ CONV_SIZE_NAMES = [s for s in SIZE_NAMES if s in CONV_SIZES]
 
 def require_conv_backend(backend: str):
     """As :func:`require_backend`, and ``NotImplementedError`` (asv: skip) where the conv code
-    refuses the backend (CPU only in this version; starts running when it accepts cuda)."""
+    refuses the backend (``cuda`` without CuPy or a GPU)."""
     be = require_backend(backend)
     try:
         fastcca.ConvMoments(backend=backend)

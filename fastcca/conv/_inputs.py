@@ -15,11 +15,17 @@ def check_layout(layout) -> str:
     return lay
 
 
-def as_conv_batch(a, name: str, layout: str) -> np.ndarray:
-    """``a`` as a real 4-D NumPy array viewed in (n, c, h, w) order (no copy: an NHWC array
-    comes back as a transposed view).  Errors name ``name``, the expected and received shape
-    (masked, sparse, iterator and ragged input: :func:`fastcca._validation.as_host_array`)."""
-    arr = as_host_array(a, name)
+def as_conv_batch(a, name: str, layout: str, be=None):
+    """``a`` as a real 4-D array viewed in (n, c, h, w) order (no copy: an NHWC array comes back
+    as a transposed view), float32 or float64.  Errors name ``name``, the expected and received
+    shape (masked, sparse, iterator and ragged input: :func:`fastcca._validation.as_host_array`).
+
+    ``be``: the backend the batch goes to.  A device array on it (CuPy, a CUDA torch tensor:
+    ``be.device_array``) is checked on its metadata and used in place (a dtype cast happens on
+    the device); host input is checked on the host and, for a device backend, uploaded.  Without
+    ``be`` (or on the CPU backend) the result is a NumPy array."""
+    dev = None if be is None else be.device_array(a)
+    arr = as_host_array(a, name) if dev is None else dev
     if arr.dtype.kind == "c":
         raise TypeError(f"{name}: expected real activations, got dtype {arr.dtype}")
     if arr.dtype.kind not in "fiub" and arr.dtype.name != "bfloat16":
@@ -27,12 +33,14 @@ def as_conv_batch(a, name: str, layout: str) -> np.ndarray:
     want = "(n, c, h, w)" if layout == "nchw" else "(n, h, w, c)"
     if arr.ndim != 4:
         raise ValueError(f"{name}: expected a 4-D conv activation of shape {want} (layout={layout!r}), "
-                         f"got shape {arr.shape}" + (" (a fully connected layer is 2-D: use fastcca.cca, "
-                                                     "or reshape to (n, c, 1, 1))" if arr.ndim == 2 else ""))
+                         f"got shape {tuple(arr.shape)}" + (" (a fully connected layer is 2-D: use fastcca.cca, "
+                                                            "or reshape to (n, c, 1, 1))" if arr.ndim == 2 else ""))
     if 0 in arr.shape:
-        raise ValueError(f"{name}: empty input, shape {arr.shape} {want}")
+        raise ValueError(f"{name}: empty input, shape {tuple(arr.shape)} {want}")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64 if arr.dtype.itemsize >= 4 or arr.dtype.kind != "f" else np.float32)
+    if dev is None and be is not None and be.NAME != "cpu":
+        arr = be.xp.asarray(arr)           # host -> device: one copy of the batch
     return arr if layout == "nchw" else arr.transpose(0, 3, 1, 2)
 
 

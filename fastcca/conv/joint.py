@@ -68,6 +68,8 @@ class JointConvMoments:
     precision : {"float64", "float32"}
         Arithmetic of the FFT and of each chunk's block products, as in :class:`ConvMoments`
         (the state is complex128 either way).
+    backend : {"auto", "cpu", "cuda"}
+        Where the state lives, as in :class:`ConvMoments` (``"auto"``: the first batch decides).
 
     Raises
     ------
@@ -97,11 +99,12 @@ class JointConvMoments:
     """
 
     def __init__(self, pairs, *, layout: str = "nchw", chunk_bytes: int = CHUNK_BYTES,
-                 precision: str = "float64"):
+                 precision: str = "float64", backend: str = "auto"):
         self.layout = check_layout(layout)
         self.precision = check_choice(precision, "precision", PRECISIONS)
         self.chunk_bytes = int(chunk_bytes)
-        self._be = get_backend("cpu")
+        self._backend_name = backend
+        self._be = None if backend == "auto" else get_backend(backend)
         self._pairs: dict = {}                       # canonical (a, b) -> None until shapes known
         for p in pairs:
             a, b = tuple(p)
@@ -124,6 +127,11 @@ class JointConvMoments:
     def __repr__(self) -> str:
         return (f"JointConvMoments(n={self.n}, layers={len(self.layers)}, pairs={len(self._pairs)}, "
                 f"state={self.state_bytes / 2**20:.1f} MiB)")
+
+    @property
+    def backend(self) -> str:
+        """Name of the backend holding the state (``"auto"`` until the first batch)."""
+        return self._be.NAME if self._be is not None else self._backend_name
 
     @property
     def pairs(self) -> list:
@@ -154,7 +162,8 @@ class JointConvMoments:
         missing = [k for k in self.layers if k not in batch]
         if missing:
             raise ValueError(f"batch: missing layer(s) {missing}; the pairs need {self.layers}")
-        xs = {k: as_conv_batch(batch[k], f"batch[{k!r}]", self.layout) for k in self.layers}
+        be = self._be or get_backend(self._backend_name, *(batch[k] for k in self.layers))
+        xs = {k: as_conv_batch(batch[k], f"batch[{k!r}]", self.layout, be) for k in self.layers}
         rows = {k: x.shape[0] for k, x in xs.items()}
         if len(set(rows.values())) != 1:
             raise ValueError(f"batch: every layer must hold the same images (samples first); images per layer: {rows}")
@@ -163,7 +172,6 @@ class JointConvMoments:
                 if tuple(x.shape[1:]) != self.shapes[k]:
                     raise ValueError(f"batch[{k!r}]: (channels, height, width) {tuple(x.shape[1:])} differs from "
                                      f"the first batch's {self.shapes[k]}; the accumulator is unchanged")
-        be = self._be
         means, units = {}, {}
         for k, x in xs.items():
             st = be.spatial_stats_checked(x, self.exponents.get(k) if self.n else None)
@@ -171,6 +179,7 @@ class JointConvMoments:
                 raise ValueError(f"batch[{k!r}]: NaN or Inf in the layer's output; the accumulator is unchanged")
             means[k], units[k] = st
         if not self.n:
+            self._be = be
             self._setup({k: tuple(x.shape[1:]) for k, x in xs.items()})
             self.exponents = dict(units)
         else:
@@ -205,6 +214,7 @@ class JointConvMoments:
             self.exponents[key] = int(e)
 
     def _setup(self, shapes: dict) -> None:
+        xp = self._be.xp
         self.shapes = dict(shapes)
         for a, b in self._pairs:
             g = frequency_grid(shapes[a][1:], shapes[b][1:])
@@ -216,23 +226,26 @@ class JointConvMoments:
                 if dk not in self._flat:
                     self._flat[dk] = flat
                     c = shapes[key][0]
-                    self._diag[dk] = np.zeros((len(flat), c, c), dtype=np.complex128)
+                    self._diag[dk] = xp.zeros((len(flat), c, c), dtype=xp.complex128)
             if a != b:
-                self._cross[(a, b)] = np.zeros((g.n_classes, shapes[a][0], shapes[b][0]), dtype=np.complex128)
+                self._cross[(a, b)] = xp.zeros((g.n_classes, shapes[a][0], shapes[b][0]), dtype=xp.complex128)
         for key in self.layers:
             dks = [dk for dk in self._flat if dk[0] == key]
             flats = [self._flat[dk] for dk in dks]
             cuts = np.cumsum([0] + [len(f) for f in flats])
             self._gather[key] = (np.concatenate(flats),
                                  {dk: slice(int(lo), int(hi)) for dk, lo, hi in zip(dks, cuts[:-1], cuts[1:])})
-            self._mean_img[key] = np.zeros(shapes[key])
+            self._mean_img[key] = xp.zeros(shapes[key])
 
     def _bytes_per_image(self) -> int:
         """Temporaries of one image in a chunk: every layer's gathered blocks (complex, kept
-        until the chunk's products are done) plus the largest layer's centred real copy and
-        full ``rfft2`` output (freed after its gather)."""
+        until the chunk's products are done) plus, on a device backend, the largest layer's
+        centred real copy and full ``rfft2`` output (freed after its gather; the CPU backend
+        bounds those itself, a few MiB per thread)."""
         item = 8 if self.precision == "float64" else 4
         kept = sum(2 * item * self.shapes[k][0] * len(self._gather[k][0]) for k in self.layers)
+        if self._be.NAME == "cpu":
+            return kept
         peak = max(item * int(np.prod(self.shapes[k])) + 2 * item * self.shapes[k][0] * self.shapes[k][1]
                    * (self.shapes[k][2] // 2 + 1) for k in self.layers)
         return kept + peak
@@ -257,7 +270,7 @@ class JointConvMoments:
 
         def fold(state, dka, dkb):
             a, b = blocks[dka], blocks[dkb]
-            p = np.zeros((a.shape[0], 2 * a.shape[2], 2 * b.shape[2]))
+            p = be.xp.zeros((a.shape[0], 2 * a.shape[2], 2 * b.shape[2]))
             be.block_scatter_accumulate(a, a if dka == dkb else b, p)
             be.add_block_scatter_rank1(state, be.real_view_to_complex(p), deltas[dka], deltas[dkb], coef)
 
@@ -283,7 +296,7 @@ class JointConvMoments:
         dka, dkb = self._fkey[(pair, "x")], self._fkey[(pair, "y")]
         if swap:
             dka, dkb = dkb, dka
-        m = ConvMoments(layout=self.layout, precision=self.precision)
+        m = ConvMoments._with_backend_module(self._be, layout=self.layout, precision=self.precision)
         m.float32_products = self.precision == "float32"
         m.n = self.n
         m.exponent_x, m.exponent_y = self.exponents[ka], self.exponents[kb]
@@ -298,7 +311,7 @@ class JointConvMoments:
             s = self._cross[pair]
             m.sxy = s.conj().transpose(0, 2, 1) if swap else s
         if copy:
-            m.sxx, m.syy, m.sxy = m.sxx.copy(), m.syy.copy(), np.ascontiguousarray(m.sxy).copy()
+            m.sxx, m.syy, m.sxy = m.sxx.copy(), m.syy.copy(), self._be.xp.ascontiguousarray(m.sxy).copy()
         return m
 
     def _canonical(self, a, b):

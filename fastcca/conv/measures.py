@@ -33,7 +33,8 @@ from ..measures.svcca import KEEP_RULES
 from ..moments import Moments
 from ..results import ConvResult
 from ._inputs import as_conv_batch, check_layout, check_pair
-from .moments import ConvMoments, _cpu_backend
+from ..backend import get_backend
+from .moments import ConvMoments
 
 MODES = ("fft", "fold", "flatten", "mean")
 #: bound on the reshaped temporaries of one batch in the non-FFT modes
@@ -41,8 +42,8 @@ _FLAT_CHUNK_BYTES = 128 << 20
 
 
 # ---------------------------------------------------------------------------------- inputs
-def _reshape(xb: np.ndarray, mode: str) -> np.ndarray:
-    """(b, c, h, w) view -> the 2-D samples-first matrix of ``mode``."""
+def _reshape(xb, mode: str):
+    """(b, c, h, w) view (NumPy or device array) -> the 2-D samples-first matrix of ``mode``."""
     b, c = xb.shape[:2]
     if mode == "fold":
         return xb.transpose(0, 2, 3, 1).reshape(-1, c)
@@ -67,8 +68,9 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
         Axis order of the arrays.
     batch_size : int, optional
         Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu"}
-        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
+        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
     progress : bool, default False
         A tqdm bar over the batches.
     precision : {"float64", "float32"}
@@ -89,7 +91,7 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     TypeError
         A moments object together with ``y``, or the wrong kind of moments for ``mode``.
     fastcca.BackendUnavailableError
-        ``backend="cuda"``.
+        ``backend="cuda"`` without CuPy or a usable GPU.
 
     Notes
     -----
@@ -109,10 +111,11 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     if mode == "fft":
         return ConvMoments.from_arrays(x, y, layout=layout, batch_size=batch_size, progress=progress,
                                        backend=backend, precision=precision)
-    _cpu_backend(backend, x, y)
-    xa = as_conv_batch(x, "x", layout)
+    be = get_backend(backend, x, y)
+    m = Moments._with_backend_module(be)       # the reshaped batches stay where the data is
+    xa = as_conv_batch(x, "x", layout, be)
     same = y is x
-    ya = xa if same else as_conv_batch(y, "y", layout)
+    ya = xa if same else as_conv_batch(y, "y", layout, be)
     check_pair(xa, ya)
     if mode == "fold" and xa.shape[2:] != ya.shape[2:]:
         raise ValueError(f"mode='fold' pairs spatial positions, so x and y need the same (h, w); got "
@@ -122,7 +125,6 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     if batch_size is None:
         per_image = 8 * (xa[0].size + ya[0].size) * 2
         batch_size = max(1, _FLAT_CHUNK_BYTES // per_image)
-    m = Moments(backend="cpu")
     for lo in range(0, n, int(batch_size)):
         xb = _reshape(xa[lo:lo + batch_size], mode)
         m.update(xb, xb if same else _reshape(ya[lo:lo + batch_size], mode))
@@ -254,16 +256,17 @@ def _top_eig(be, s):
     return np.maximum(be.to_numpy(w)[:, ::-1], 0.0), v[:, :, ::-1]
 
 
-def _reduced(lam, vecs, k):
-    """SVCCA's reduced blocks, padded: diag(lam_top) (F, K, K), projector (F, c, K), valid (F, K)."""
+def _reduced(xp, lam, vecs, k):
+    """SVCCA's reduced blocks, padded: diag(lam_top) (F, K, K), projector (F, c, K), valid (F, K)
+    (``lam``, ``k``, ``valid`` on the host; the blocks on the backend's array module ``xp``)."""
     f = lam.shape[0]
     kmax = int(k.max(initial=0))
     valid = np.arange(kmax)[None, :] < k[:, None]
     lam_k = np.where(valid, lam[:, :kmax], 0.0)
     d = np.zeros((f, kmax, kmax), dtype=np.complex128)
     d[:, np.arange(kmax), np.arange(kmax)] = lam_k
-    proj = vecs[:, :, :kmax] * valid[:, None, :]
-    return d, proj, valid
+    proj = vecs[:, :, :kmax] * xp.asarray(valid)[:, None, :]
+    return xp.asarray(d), proj, valid
 
 
 # ---------------------------------------------------------------------------------- public
@@ -294,8 +297,9 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
         flattened CCA on a translation-invariant dataset.
     batch_size : int, optional
         Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu"}
-        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
+        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
     precision : {"float64", "float32"}
         FFT/GEMM precision of the fft mode (see :class:`ConvMoments`); default float64.
 
@@ -316,7 +320,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     FloatingPointError
         The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
-        ``backend="cuda"``.
+        ``backend="cuda"`` without CuPy or a usable GPU.
 
     Notes
     -----
@@ -381,8 +385,9 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
         As in :func:`fastcca.cca`, per frequency block.
     batch_size : int, optional
         Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu"}
-        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
+        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
     precision : {"float64", "float32"}
         FFT/GEMM precision of the fft mode.
 
@@ -402,7 +407,7 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     FloatingPointError
         The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
-        ``backend="cuda"``.
+        ``backend="cuda"`` without CuPy or a usable GPU.
 
     Notes
     -----
@@ -441,34 +446,41 @@ def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None,
     ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
     check_enough_datapoints(m.n, "conv_svcca")
     be = m._be
+    both = getattr(be, "run_pair", None)      # the CPU decomposes the two sides on two threads
+    if eig_x is None and eig_y is None and both is not None:
+        eig_x, eig_y = both(lambda: _top_eig(be, m.sxx), lambda: _top_eig(be, m.syy))
     lam_x, vec_x = _top_eig(be, m.sxx) if eig_x is None else eig_x
     lam_y, vec_y = _top_eig(be, m.syy) if eig_y is None else eig_y
     kx = _global_keep(lam_x, m.grid.multiplicity, keep, keep_rule)
     ky = _global_keep(lam_y, m.grid.multiplicity, keep, keep_rule)
-    dx, px, vx = _reduced(lam_x, vec_x, kx)
-    dy, py, vy = _reduced(lam_y, vec_y, ky)
-    sxy_k = np.matmul(px.conj().transpose(0, 2, 1), np.matmul(m.sxy, py))
+    dx, px, vx = _reduced(be.xp, lam_x, vec_x, kx)
+    dy, py, vy = _reduced(be.xp, lam_y, vec_y, ky)
+    sxy_k = be.block_matmul(px.conj().transpose(0, 2, 1), be.block_matmul(m.sxy, py))
     tol, drop = resolve_rank_tol(rank_tol)
     sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy,
-                                         rank_tol=tol, drop=drop)
+                                         rank_tol=tol, drop=drop, diagonal=True)
     notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
              f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
     inflation = None
     if m.float32_products:
-        inflation = {"side x": _kept_space_inflation(m.sxx, dx, px, vx),
-                     "side y": _kept_space_inflation(m.syy, dy, py, vy)}
+        inflation = {"side x": _kept_space_inflation(be, m.sxx, lam_x, px, vx),
+                     "side y": _kept_space_inflation(be, m.syy, lam_y, py, vy)}
     return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky,
                        inflation=inflation, rank_tol=rank_tol)
 
 
-def _kept_space_inflation(s, d, proj, valid) -> float:
+def _kept_space_inflation(be, s, lam, proj, valid) -> float:
     """:func:`fastcca.measures.svcca.kept_space_inflation` per frequency block, the largest:
-    ``max_b,i Re(S_b,ii) sum_j |P_b,ij|^2 / lambda_b,j`` over kept directions j."""
-    lam = np.real(np.diagonal(d, axis1=1, axis2=2))
+    ``max_b,i Re(S_b,ii) sum_j |P_b,ij|^2 / lambda_b,j`` over kept directions j (``lam`` (F, c)
+    host eigenvalues, descending; ``proj`` (F, c, K) the kept eigenvectors)."""
+    xp = be.xp
+    kmax = valid.shape[1]
+    lam = lam[:, :kmax]
     inv = np.where(valid & (lam > 0), 1.0 / np.where(lam > 0, lam, 1.0), 0.0)        # (F, K)
     if not inv.any():
         return 0.0
-    vif = np.real(np.diagonal(s, axis1=1, axis2=2)) * np.einsum("fik,fk->fi", np.abs(proj) ** 2, inv)
+    w = xp.sum(xp.abs(proj) ** 2 * xp.asarray(inv)[:, None, :], axis=2)              # (F, c)
+    vif = be.to_numpy(xp.real(xp.diagonal(s, axis1=1, axis2=2)) * w)
     return float(vif.max())
 
 
@@ -494,8 +506,9 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
         As in :func:`fastcca.pwcca`.
     batch_size : int, optional
         Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu"}
-        Conv layers run on the CPU only in this version (``"cuda"`` raises).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
+        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
 
     Returns
     -------
@@ -514,7 +527,7 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     FloatingPointError
         The moments hold inf/NaN (never from finite input; docs/numerics.md).
     fastcca.BackendUnavailableError
-        ``backend="cuda"``.
+        ``backend="cuda"`` without CuPy or a usable GPU.
 
     Notes
     -----

@@ -20,16 +20,21 @@ so the state never overflows or underflows: the FFT is linear, so scaling a batc
 of two scales its DFT exactly.
 
 Memory: O(F (c1 + c2)^2) with F ~ h w / 2, independent of n.  Each ``update`` is split into
-chunks of images so that its temporaries stay near ``chunk_bytes``; every chunk is centred
-on the batch's mean image (computed first, in one read that also rejects NaN/Inf), so the
-chunks' products add up without merges, and the batch enters the state with one Chan merge.
+chunks of images so that its gathered frequency blocks stay near ``chunk_bytes``; every chunk is
+centred on the batch's mean image (computed first, in one read that also rejects NaN/Inf), so
+the chunks' products add up without merges, and the batch enters the state with one Chan merge.
+
+Backends: the same code runs on the CPU (``fastcca.kernels.cpu``: pocketfft, Numba, OpenBLAS)
+and on CUDA (``fastcca.kernels.cuda``: cuFFT and cuBLAS through CuPy, the primitives of
+``kernels/_xp_backend.py``); the state then lives on the device (CuPy arrays) and the measures
+return NumPy results.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _io, _scale
-from ..backend import BackendUnavailableError, get_backend
+from ..backend import get_backend
 from ..moments import _load_exponents, feed_in_batches
 from .._validation import check_choice, check_state_finite
 from ._grid import FrequencyGrid, frequency_grid
@@ -39,17 +44,8 @@ _FORMAT = "fastcca.ConvMoments/1"
 #: written when an exponent is not 0 (see ``fastcca.moments._FORMAT_SCALED``)
 _FORMAT_SCALED = "fastcca.ConvMoments/2"
 PRECISIONS = ("float64", "float32")
-#: default bound on one chunk's temporaries (float64 centred copy, rfft2 output, gathered blocks)
+#: default bound on one chunk's gathered frequency blocks (both layers; the transforms add a few MiB per thread)
 CHUNK_BYTES = 192 << 20
-
-
-def _cpu_backend(backend: str, *arrays):
-    be = get_backend(backend, *arrays)
-    if be.NAME != "cpu":
-        raise BackendUnavailableError(
-            f"backend={backend!r}: conv-layer CCA runs on the CPU only in this version "
-            "(no CUDA FFT block kernels yet); use backend='cpu' with host arrays")
-    return be
 
 
 class ConvMoments:
@@ -59,10 +55,13 @@ class ConvMoments:
     ----------
     layout : {"nchw", "nhwc"}
         ``"nchw"`` (PyTorch, default): batches are (b, c, h, w); ``"nhwc"``: (b, h, w, c).
-    backend : {"auto", "cpu"}
-        CPU only in this version (``"cuda"`` raises ``BackendUnavailableError``).
+    backend : {"auto", "cpu", "cuda"}
+        Where the moments are accumulated.  ``"auto"`` follows the first batch (CuPy arrays and
+        CUDA torch tensors -> ``"cuda"``, everything else -> ``"cpu"``); ``"cuda"`` without
+        CuPy or a GPU raises ``fastcca.BackendUnavailableError``.  Host batches given to a
+        CUDA accumulator are copied to the device.
     chunk_bytes : int
-        Bound on the temporaries of one chunk of images inside ``update``.
+        Bound on the gathered frequency blocks of one chunk of images inside ``update``.
     precision : {"float64", "float32"}
         Arithmetic of the FFT and of each chunk's block products.  ``"float64"`` (default):
         everything in double precision.  ``"float32"``: single-precision FFT and GEMM per chunk,
@@ -99,11 +98,9 @@ class ConvMoments:
         self.precision = check_choice(precision, "precision", PRECISIONS)
         #: whether any float32 products are in the state (as :class:`fastcca.Moments`)
         self.float32_products = False
-        if backend not in ("auto", "cpu", "cuda"):
-            get_backend(backend)  # the standard error for an unknown name
-        if backend == "cuda":
-            _cpu_backend("cuda")
-        self._be = get_backend("cpu")
+        self._backend_name = backend
+        # a bad name, or "cuda" without CuPy/GPU, fails here with the dispatcher's message
+        self._be = None if backend == "auto" else get_backend(backend)
         self.chunk_bytes = int(chunk_bytes)
         self.n = 0
         self.grid: FrequencyGrid | None = None
@@ -111,6 +108,15 @@ class ConvMoments:
         self.mean_x = self.mean_y = None
         self.sxx = self.syy = self.sxy = None
         self.exponent_x = self.exponent_y = 0
+
+    @classmethod
+    def _with_backend_module(cls, be, **kwargs) -> "ConvMoments":
+        """Internal: an empty ConvMoments bound to the kernels module (or ``XpBackend``) ``be``,
+        not looked up by name (as :meth:`fastcca.Moments._with_backend_module`: the tests run
+        the CUDA backend's array logic on NumPy stand-ins)."""
+        m = cls(backend="cpu", **kwargs)
+        m._backend_name, m._be = be.NAME, be
+        return m
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -135,6 +141,13 @@ class ConvMoments:
         ConvMoments
         """
         m = cls(layout=layout, backend=backend, precision=precision)
+        if batch_size is None:
+            be = m._be or get_backend(backend, x, y)
+            sx, sy = getattr(x, "shape", None), getattr(y, "shape", None)
+            if be.device_array(x) is None and sx is not None and sy is not None and len(sx) == len(sy) == 4:
+                # host arrays on a device backend: batches sized to free device memory
+                per = (tuple(sx[1:]), tuple(sy[1:]))
+                batch_size = be.default_conv_batch_images(*per, precision)
         return feed_in_batches(m, x, y, batch_size, progress, "conv moments", ndim=4)
 
     def copy(self) -> "ConvMoments":
@@ -151,7 +164,8 @@ class ConvMoments:
         :class:`fastcca.Moments` does; partials travel between processes this way (Dask
         distributed, multiprocessing).  The backend is always the CPU one, restored on load."""
         state = self.__dict__.copy()
-        state.pop("_be", None)
+        be = state.pop("_be", None)
+        state["_be_name"] = None if be is None else be.NAME
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -159,14 +173,16 @@ class ConvMoments:
         state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
         state.setdefault("exponent_x", 0)      # pickles from before the power-of-two units
         state.setdefault("exponent_y", 0)
+        name = state.pop("_be_name", "cpu")     # pickles from CPU-only versions: cpu
+        state.setdefault("_backend_name", name or "auto")
         self.__dict__.update(state)
-        self._be = get_backend("cpu")
+        self._be = None if name is None else get_backend(name)
 
     # ------------------------------------------------------------------ properties
     @property
     def backend(self) -> str:
-        """Always ``"cpu"`` in this version."""
-        return "cpu"
+        """Name of the backend holding the state (``"auto"`` until the first batch)."""
+        return self._be.NAME if self._be is not None else self._backend_name
 
     @property
     def c_x(self) -> int | None:
@@ -193,10 +209,10 @@ class ConvMoments:
         mismatched image counts, channels or spatial sizes that differ from earlier batches, and
         NaN/Inf; the state is then unchanged.
         """
-        be = _cpu_backend("auto", x, y)
+        be = self._be or get_backend(self._backend_name, x, y)
         same = y is x
-        xa = as_conv_batch(x, "x", self.layout)
-        ya = xa if same else as_conv_batch(y, "y", self.layout)
+        xa = as_conv_batch(x, "x", self.layout, be)
+        ya = xa if same else as_conv_batch(y, "y", self.layout, be)
         check_pair(xa, ya)
         sx, sy = tuple(xa.shape[1:]), tuple(ya.shape[1:])
         if self.n:
@@ -210,22 +226,26 @@ class ConvMoments:
         floor_x = (max(self.exponent_x, self.exponent_y) if same else self.exponent_x) if self.n else None
         st_x = be.spatial_stats_checked(xa, floor_x)
         if st_x is None:
-            raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(np.shape(x))}); "
+            raise ValueError(f"x: the batch holds NaN or Inf (shape {tuple(xa.shape)}); "
                              "the accumulator is unchanged")
         st_y = st_x if same else be.spatial_stats_checked(ya, self.exponent_y if self.n else None)
         if st_y is None:
-            raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(np.shape(y))}); "
+            raise ValueError(f"y: the batch holds NaN or Inf (shape {tuple(ya.shape)}); "
                              "the accumulator is unchanged")
         (mx_img, ex), (my_img, ey) = st_x, st_y
         fac_x, fac_y = _scale.pow2(-ex), _scale.pow2(-ey)
         # every chunk is centred on the batch mean, so the chunks' real-view products simply add
         f, cx, cy = grid.n_classes, sx[0], sy[0]
-        pxx = np.zeros((f, 2 * cx, 2 * cx))
-        pyy = pxx if same else np.zeros((f, 2 * cy, 2 * cy))
-        pxy = pxx if same else np.zeros((f, 2 * cx, 2 * cy))
+        xp = be.xp
+        pxx = xp.zeros((f, 2 * cx, 2 * cx))
+        pyy = pxx if same else xp.zeros((f, 2 * cy, 2 * cy))
+        pxy = pxx if same else xp.zeros((f, 2 * cx, 2 * cy))
         b = xa.shape[0]
         dt = np.float32 if self.precision == "float32" else np.float64
-        per_image = (41 if dt is np.float64 else 21) * (xa[0].size + (0 if same else ya[0].size))
+        # the gathered blocks of a chunk ((F, step, c) complex per side) are its temporaries: the
+        # transforms' own are bounded per thread by the backend; the larger the chunk, the fewer
+        # (F, 2c, 2c) product accumulations (16 chunks cost 1.7-3.3x the products of one)
+        per_image = 2 * np.dtype(dt).itemsize * f * (cx + (0 if same else cy))
         step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
         for lo in range(0, b, step):
             ax = be.spatial_rfft_blocks(xa[lo:lo + step], mx_img, fx, dt, fac_x)
@@ -241,10 +261,11 @@ class ConvMoments:
         sxy = sxx if same else be.real_view_to_complex(pxy)
         mx = be.rfft_mean(mx_img, fx)
         my = mx if same else be.rfft_mean(my_img, fy)
-        check_state_finite(np, {"sxx": sxx, "syy": syy, "sxy": sxy}, "update", {"x": ex, "y": ey})
+        check_state_finite(xp, {"sxx": sxx, "syy": syy, "sxy": sxy}, "update", {"x": ex, "y": ey})
         # the whole batch is valid: only now does the state change
         if not self.n:
             self.grid, self.shape_x, self.shape_y = grid, sx, sy
+        self._be = be
         self._merge_parts(b, mx, my, sxx, syy, sxy, ex, ey, copy=same)
         self.float32_products |= self.precision == "float32"
         return self
@@ -256,10 +277,13 @@ class ConvMoments:
             raise TypeError(f"other: expected a fastcca.ConvMoments, got {type(other).__name__}")
         if other.n == 0:
             return self
+        if self._be is not None and other._be is not None and self._be is not other._be:
+            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
         if self.n:
             self._check_shapes(other.shape_x, other.shape_y, "merge")
         else:
             self.grid, self.shape_x, self.shape_y = other.grid, other.shape_x, other.shape_y
+        self._be = self._be or other._be
         self._merge_parts(other.n, other.mean_x, other.mean_y, other.sxx, other.syy, other.sxy,
                           other.exponent_x, other.exponent_y, copy=True)
         self.float32_products |= other.float32_products
@@ -318,11 +342,12 @@ class ConvMoments:
             exponent_y=np.array(self.exponent_y, dtype=np.int64),
             precision=np.array(self.precision), float32_products=np.array(self.float32_products),
             shape_x=np.array(self.shape_x, dtype=np.int64), shape_y=np.array(self.shape_y, dtype=np.int64),
-            mean_x=self.mean_x, mean_y=self.mean_y, sxx=self.sxx, syy=self.syy, sxy=self.sxy))
+            **{k: self._be.to_numpy(getattr(self, k)) for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")}))
 
     @classmethod
-    def load(cls, path) -> "ConvMoments":
-        """Read moments written by :meth:`save` (``allow_pickle=False``).
+    def load(cls, path, backend: str = "cpu") -> "ConvMoments":
+        """Read moments written by :meth:`save` (``allow_pickle=False``), onto ``backend``
+        (``"cpu"`` default, or ``"cuda"``).
 
         Every field's dtype, shape, finiteness and range is checked, as in
         :meth:`fastcca.Moments.load`; the block stacks must match the frequency grid of the saved
@@ -354,10 +379,10 @@ class ConvMoments:
         want = {"mean_x": ((f, sx[0]), False), "mean_y": ((f, sy[0]), False), "sxx": ((f, sx[0], sx[0]), True),
                 "syy": ((f, sy[0], sy[0]), True), "sxy": ((f, sx[0], sy[0]), False)}
         arrays = {k: _io.field_array(d, path, k, shp, np.complex128, scatter=sc) for k, (shp, sc) in want.items()}
-        m = cls(layout=layout, precision=precision)
+        m = cls(layout=layout, precision=precision, backend="cpu" if backend == "auto" else backend)
         m.float32_products = f32
         m.n, m.grid, m.shape_x, m.shape_y = n, grid, sx, sy
         m.exponent_x, m.exponent_y = _load_exponents(path, d)   # 0 in files from before them
         for k, a in arrays.items():
-            setattr(m, k, a)
+            setattr(m, k, m._be.xp.asarray(a))
         return m

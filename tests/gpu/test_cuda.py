@@ -4,7 +4,6 @@ streamed host input.  Skipped cleanly without CuPy or a device; run by asv_bench
 Tolerances: float64 1e-9 on coefficients and summaries (issue [cuda]); the float32 GEMM mode
 by its documented bound (relative 1e-6 on the scatter blocks).
 """
-import inspect
 import warnings
 
 import numpy as np
@@ -224,11 +223,117 @@ def test_primitives_on_the_device():
     assert cuda.device_name()
 
 
-def test_conv_path_if_present():
-    conv = getattr(fastcca, "conv_cca", None)
-    if conv is None or "backend" not in inspect.signature(conv).parameters:
-        pytest.skip("fastcca.conv_cca (with a backend argument) is not on this branch")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((200, 8, 6, 6))
-    y = np.roll(x, 1, axis=2) + 0.3 * rng.standard_normal(x.shape)
-    agree(conv(x, y, backend="cuda"), conv(x, y, backend="cpu"), tol=1e-8)
+# ------------------------------------------------------------------------------ conv layers
+CONV_MEASURES = {
+    "conv_cca": lambda m: fastcca.conv_cca(m),
+    "conv_cca_eps0": lambda m: fastcca.conv_cca(m, eps=0),
+    "conv_svcca": lambda m: fastcca.conv_svcca(m),
+    "conv_svcca_k": lambda m: fastcca.conv_svcca(m, keep=9),
+}
+
+
+def conv_pair(n=300, shapes=((6, 8, 8), (5, 8, 8)), seed=0):
+    rng = np.random.default_rng(seed)
+    (c1, h1, w1), (c2, h2, w2) = shapes
+    x = rng.standard_normal((n, c1, h1, w1)) + 1.5
+    x = x + 0.5 * np.roll(x, 1, axis=2)
+    y = np.einsum("dc,nchw->ndhw", rng.standard_normal((c2, c1)), x[:, :, :h2, :w2]) \
+        + 0.6 * rng.standard_normal((n, c2, h2, w2))
+    return x, y
+
+
+def conv_agree(a, b, tol=TOL, label=""):
+    agree(a, b, tol=tol, label=label)
+    if getattr(b, "per_frequency", None) is not None:
+        np.testing.assert_allclose(a.per_frequency, b.per_frequency, atol=tol, rtol=0, err_msg=label)
+        assert np.array_equal(a.rank_x, b.rank_x) and np.array_equal(a.rank_y, b.rank_y), label
+
+
+@pytest.mark.parametrize("shapes", [((6, 8, 8), (5, 8, 8)), ((4, 9, 7), (3, 6, 6))])
+def test_conv_measures_agree_with_cpu(shapes):
+    x, y = conv_pair(shapes=shapes)
+    ref = fastcca.ConvMoments(backend="cpu").update(x, y)
+    for label, m in (("host input", fastcca.ConvMoments(backend="cuda").update(x, y)),
+                     ("CuPy input", fastcca.ConvMoments().update(cupy.asarray(x), cupy.asarray(y)))):
+        assert m.backend == "cuda" and isinstance(m.sxx, cupy.ndarray), label
+        for k in ("mean_x", "sxx", "syy", "sxy"):
+            a, b = cupy.asnumpy(getattr(m, k)), getattr(ref, k)
+            assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max(), (label, k)
+        for name, f in CONV_MEASURES.items():
+            conv_agree(f(m), f(ref), label=f"{name}, {label}")
+    for mode in ("fold", "mean") if shapes[0][1:] == shapes[1][1:] else ("mean",):
+        for f in (fastcca.conv_cca, fastcca.conv_svcca, fastcca.conv_pwcca):
+            agree(f(x, y, mode=mode, backend="cuda"), f(x, y, mode=mode, backend="cpu"), label=f"{f.__name__} {mode}")
+
+
+def test_conv_float32_and_streaming_and_files(tmp_path):
+    x, y = conv_pair(n=500, seed=1)
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    r32 = fastcca.conv_cca(x32, y32, backend="cuda", precision="float32")
+    ref32 = fastcca.conv_cca(x32, y32, backend="cpu", precision="float32")
+    np.testing.assert_allclose(r32.coefficients, ref32.coefficients, atol=1e-6)   # the documented bound
+    stream = fastcca.ConvMoments.from_arrays(x, y, backend="cuda", batch_size=70)
+    one = fastcca.ConvMoments(backend="cpu").update(x, y)
+    conv_agree(fastcca.conv_cca(stream), fastcca.conv_cca(one))
+    stream.save(tmp_path / "c.npz")
+    back = fastcca.ConvMoments.load(tmp_path / "c.npz", backend="cuda")
+    assert isinstance(back.sxx, cupy.ndarray)
+    conv_agree(fastcca.conv_svcca(back), fastcca.conv_svcca(one))
+    with pytest.raises(ValueError, match="lives on backend"):
+        one.copy().merge(stream)
+
+
+def test_conv_torch_cuda_tensors_and_the_fft_grid():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA here")
+    x, y = conv_pair(seed=2)
+    tx, ty = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
+    conv_agree(fastcca.conv_svcca(tx, ty), fastcca.conv_svcca(x, y, backend="cpu"))
+    from fastcca.conv.joint import JointConvMoments
+    jm = JointConvMoments([("x", "y"), ("x", "x")], backend="cuda")
+    for lo in range(0, 300, 100):
+        jm.update({"x": tx[lo:lo + 100], "y": ty[lo:lo + 100]})
+    assert jm.backend == "cuda"
+    conv_agree(fastcca.conv_cca(jm.moments("x", "y")), fastcca.conv_cca(x, y, backend="cpu"))
+
+
+def test_conv_small_eig_jacobi_route_agrees():
+    x, y = conv_pair(seed=3)
+    ref = fastcca.conv_cca(x, y, backend="cpu")
+    for route in ("library",) if getattr(cupy, "FAKE", False) else ("library", "jacobi"):
+        with cuda.options(small_eig=route):
+            conv_agree(fastcca.conv_cca(x, y, backend="cuda"), ref, label=route)
+
+
+def test_jacobi_kernel_matches_its_twin_and_lapack():
+    if getattr(cupy, "FAKE", False):
+        pytest.skip("the fake CuPy cannot compile CUDA")
+    from fastcca.kernels import _jacobi
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 7, 32, 64, 129, 256):
+        a = rng.standard_normal((12, n, n + 3)) + 1j * rng.standard_normal((12, n, n + 3))
+        h = a @ a.conj().transpose(0, 2, 1)
+        h[1] = np.eye(n)
+        w, sweeps = _jacobi.CudaJacobi(cupy)(cupy.asarray(h))
+        tw, tsweeps = _jacobi.eigvalsh_twin(h)
+        ref = np.linalg.eigvalsh(h)
+        scale = np.linalg.norm(h, axis=(1, 2))[:, None]
+        bound = 4 * max(_jacobi.TOL, n * _jacobi.SKIP) * scale
+        assert (np.abs(cupy.asnumpy(w) - ref) <= bound).all(), n
+        assert (np.abs(cupy.asnumpy(w) - tw) <= bound).all(), n
+        assert np.abs(cupy.asnumpy(sweeps) - tsweeps).max() <= 1, n
+
+
+def test_batched_primitives_on_the_device():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((40, 16, 33)) + 1j * rng.standard_normal((40, 16, 33))
+    s = a @ a.conj().transpose(0, 2, 1)
+    s[7] = -np.eye(16)
+    l, ok = cuda.cholesky_batched(cupy.asarray(s))
+    assert ok.tolist() == [i != 7 for i in range(40)]
+    inv = cupy.asnumpy(cuda.inv_lower_batched(l[cupy.asarray(np.flatnonzero(ok))]))
+    np.testing.assert_allclose(inv, np.linalg.inv(np.linalg.cholesky(s[ok])), atol=1e-10)
+    m = cupy.asarray(a[:, :, :10])
+    np.testing.assert_allclose(cupy.asnumpy(cuda.svdvals(m)), np.linalg.svd(a[:, :, :10], compute_uv=False),
+                               atol=1e-10)
