@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import fastcca
 from fastcca.__main__ import main
@@ -368,7 +368,16 @@ def test_load_foreign_files_without_leaking_a_handle(tmp_path, loader):
 
 
 # ============================================================== class 5: the degenerate count
+def ridge_shift_bound(a, rank, eps=1e-10):
+    """eps * max|S| / lambda_min(S) over the top `rank` eigenvalues of the centred scatter S."""
+    ac = a - a.mean(axis=0)
+    s = ac.T @ ac
+    lam = np.linalg.eigvalsh(s)[::-1][rank - 1] if rank else np.inf
+    return eps * np.abs(s).max() / lam
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(n=11, p=10, q=10, seed=0, keep_deficient=True)   # found by hypothesis: 1 - 2.9e-6
 @given(n=st.integers(3, 14), p=st.integers(1, 14), q=st.integers(1, 14), seed=st.integers(0, 2**16),
        keep_deficient=st.booleans())
 def test_degenerate_warning_count_equals_the_coefficients_at_one(n, p, q, seed, keep_deficient):
@@ -376,7 +385,11 @@ def test_degenerate_warning_count_equals_the_coefficients_at_one(n, p, q, seed, 
     the data rank (not the ridge-lifted rank); the warning states that count and the number of
     coefficients there are.  Exact CCA (eps=0) tells 1 from a chance 0.9999996 (a regression
     with one residual degree of freedom); with the reference's kept ridge directions the ridge
-    moves the ones by up to ~1e-7, so there the count of near-ones is at least the stated one."""
+    moves the ones: a direction with a^T Sxx a = 1 gets 1 / sqrt((1 + eps' |a|^2)(1 + eps' |b|^2)),
+    eps' = eps * max|S| (eps is relative), |a|^2 <= 1 / lambda_min over the data rank, so by
+    Courant-Fischer the k-th forced coefficient is within (eps'_x / lx + eps'_y / ly) / 2 of 1.
+    Near-square data (n - 1 = p) has a small lambda_min, and then that is far above 1e-7: the
+    count of coefficients that close to 1 is at least the stated one."""
     rng = np.random.default_rng(seed)
     x, y = rng.standard_normal((n, p)), rng.standard_normal((n, q))
     rx, ry = min(p, n - 1), min(q, n - 1)
@@ -389,7 +402,8 @@ def test_degenerate_warning_count_equals_the_coefficients_at_one(n, p, q, seed, 
     assert (r.data_rank_x, r.data_rank_y) == (rx, ry)
     assert r.coefficients.size == (min(p, q) if keep_deficient else min(rx, ry))
     if keep_deficient:
-        assert int(np.sum(r.coefficients > 1 - 1e-6)) >= forced
+        moved = ridge_shift_bound(x, rx) + ridge_shift_bound(y, ry)   # twice the bound above
+        assert int(np.sum(r.coefficients > 1 - moved - 1e-12)) >= forced
     else:
         assert int(np.sum(r.coefficients > 1 - 1e-9)) == forced
     if forced:
