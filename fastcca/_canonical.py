@@ -214,6 +214,14 @@ def canonical_correlations(be, sxx, syy, sxy, *, eps: float, rcond: float | None
     ``rank_tol``, ``drop``: the data-rank rule (:func:`whiten`)."""
     wx = whiten(be, sxx, eps, rcond, symmetric, rank_tol, drop)
     wy = whiten(be, syy, eps, rcond, symmetric, rank_tol, drop)
+    return correlate(be, wx, wy, sxy, vectors=vectors)
+
+
+def correlate(be, wx: Whitening, wy: Whitening, sxy, *, vectors: bool | str = False) -> CanonicalSolution:
+    """The pair half of :func:`canonical_correlations`: canonical correlations of the cross
+    block ``sxy`` (p, q) between two sides already whitened (:func:`whiten`, once per side, so
+    a grid of layers whitens each layer once).  ``vectors`` as in
+    :func:`canonical_correlations`."""
     m = min(wx.rank, wy.rank)
     if m == 0:
         # empty vectors shaped (rank, 0), so canonical weights of the other side are (p, 0)

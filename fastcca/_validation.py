@@ -142,7 +142,7 @@ def forced_ones(n: int, rx: int, ry: int) -> int:
 
 
 def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA", coefficients: int | None = None,
-                       forced: int | None = None) -> str | None:
+                       forced: int | None = None, stacklevel: int = 4) -> str | None:
     """Warn when ``n - 1 < kx + ky`` for the data ranks ``kx``, ``ky`` (not ranks lifted by the
     ridge): then ``forced`` (default :func:`forced_ones`) of the ``coefficients`` canonical
     correlations (default ``min(kx, ky)``) equal 1 whatever the data.  Returns the message."""
@@ -154,7 +154,7 @@ def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA", coefficients
            f"span at most n - 1 = {n - 1}); at least {forced} of the {total} coefficients are 1 by "
            f"construction. Use more datapoints than the neurons of both sides together, or reduce "
            "dimensions first (svcca).")
-    warnings.warn(msg, DegenerateCCAWarning, stacklevel=4)
+    warnings.warn(msg, DegenerateCCAWarning, stacklevel=stacklevel)
     return msg
 
 

@@ -17,23 +17,15 @@ Units: every layer is held in its own power-of-two units ``2**exponents[layer]``
 of a layer; every measure is invariant to rescaling a layer, and ``moments(a, b)`` carries the
 units into the :class:`fastcca.Moments` it returns.
 
-:func:`similarity_grid` then compares every (row layer, column layer) pair, preparing each layer
-ONCE for all its pairs:
-
-* ``"cca"`` / ``"mean_cca"``: the regularised whitening of ``S_ll`` (``fastcca._canonical.whiten``,
-  same ``eps``/``rcond`` semantics as :func:`fastcca.cca`), turned into an explicit operator
-  ``T_l`` (r_l, p_l) with ``T_l S_ll T_l^T = I``; a pair's canonical correlations are then the
-  singular values of ``T_a S_ab T_b^T`` (r_a, r_b).
-* ``"svcca"``: the top singular directions ``P_l`` of ``S_ll`` (``measures.svcca.top_directions``,
-  same ``keep``/``keep_rule``) and the whitening of the reduced block ``diag(lambda_k)``, folded
-  into one operator ``T_l = G_l^T P_l^T``; a pair is again one small product and ``svdvals``.
-* ``"pwcca"`` (paper variant): as ``"cca"`` plus, per pair, the canonical vectors and the
-  projection weights of the row layer's neurons (``side="x"``) or the column layer's
-  (``side="y"``), exactly as :func:`fastcca.pwcca`.
-* ``"linear_cka"``: ``||S_ab||_F^2 / (||S_aa||_F ||S_bb||_F)`` with each norm computed once.
-
-Each grid entry equals the same measure computed by the one-pair functions on the same data
-(tested to 1e-10).  Symmetric measures (all but ``pwcca``) compute each unordered pair once.
+:func:`similarity_grid` then compares every (row layer, column layer) pair through the measure
+registry (:mod:`fastcca.measures.registry`): each measure is a per-side ``prepare`` and a
+``pair(prepared_a, prepared_b, S_ab)``, the same two functions the one-pair functions call, so
+each layer is prepared ONCE for all its pairs (for the CCA family its regularised whitening,
+``fastcca._canonical.whiten``; for SVCCA its top singular directions and the whitening of the
+reduced block ``diag(lambda_k)``; for linear CKA its Frobenius norm) and each entry equals the
+one-pair function on ``jm.moments(a, b)`` exactly (the same operations on the same blocks), with
+the same notes: each layer's once, each pair's prefixed ``"a x b: "``, degenerate pairs and float32
+error estimates summed over the grid.  Symmetric measures compute each unordered pair once.
 """
 from __future__ import annotations
 
@@ -45,25 +37,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _scale
-from ._canonical import RANK_TOL, resolve_rank_tol, whiten
+from ._canonical import RANK_TOL
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
 from .backend import get_backend
 from .measures import registry
 from .measures._blocks import Side
-from .measures._inputs import kept_note, underflow_floor
 from .measures._precision import float32_error_notes
-from .measures.cka import frobenius
-from .measures.pwcca import _projection_weights
-from .measures.svcca import KEEP_RULES, kept_space_inflation, top_directions
+from .measures.svcca import KEEP_RULES
 from .moments import Moments
 
-#: the CCA family and linear CKA, prepared by this module's own code
+#: the CCA family and linear CKA: the grid's own keyword arguments (:data:`MEASURE_ARGUMENTS`)
 _CCA_FAMILY = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
 #: every measure a grid offers (the registry's, :data:`fastcca.REGISTRY`)
 MEASURES = tuple(name for name, spec in registry.REGISTRY.items() if spec.grid)
-_SYMMETRIC = tuple(name for name in MEASURES if registry.REGISTRY[name].symmetric)
 
 
 # ---------------------------------------------------------------------------- joint moments
@@ -536,98 +524,6 @@ class SimilarityMatrix:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- per-layer prep
-@dataclass
-class _Prep:
-    """One layer's reusable state: operator ``t`` (r, p) with ``t S_ll t^T = I_r`` on the
-    subspace the measure keeps; ``kept`` mask of neurons (cca/pwcca); ``fro`` (cka)."""
-    t: object = None
-    rank: int = 0
-    #: rank of the layer's data (what ``t`` whitens, before the ridge); see fastcca._canonical
-    data_rank: int = 0
-    kept: np.ndarray = None
-    fro: float = 0.0
-    k: int = 0
-    #: notes on the layer's dropped, constant or underflowed neurons (cca/pwcca)
-    notes: tuple = ()
-    #: largest variance inflation factor of what ``t`` whitens (float32 precision only, else 0)
-    inflation: float = 0.0
-
-
-def _whitening_operator(be, s, eps, rcond, rank_tol=RANK_TOL):
-    """``T`` (r, p) = ``G^T E_kept / sqrt(scale)`` for the whitening of ``s`` (p, p);
-    ``rank_tol`` is the public argument (None keeps rank-deficient directions)."""
-    xp = be.xp
-    p = s.shape[0]
-    tol, drop = resolve_rank_tol(rank_tol)
-    w = whiten(be, s, eps, rcond, rank_tol=tol, drop=drop)
-    kept_idx = np.flatnonzero(w.kept)
-    t = xp.zeros((w.rank, p))
-    if w.rank:
-        gt = w.apply_t(be, xp.eye(len(kept_idx))) / np.sqrt(w.scale)      # (r, k_kept)
-        t[:, xp.asarray(kept_idx)] = gt
-    return t, w
-
-
-def _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond, rank_tol=RANK_TOL) -> _Prep:
-    s = jm.block(key, key)
-    xp = be.xp
-    f32 = jm.precision == "float32"
-    if measure == "linear_cka":
-        return _Prep(fro=frobenius(xp, s))
-    if measure == "svcca":
-        k, lam, vecs = top_directions(be, s, keep, keep_rule)
-        t_red, w = _whitening_operator(be, xp.diag(xp.asarray(lam[:k])), eps, rcond, rank_tol)
-        t = t_red @ vecs.T if k else xp.zeros((0, s.shape[0]))
-        rank = _rank_note(w, rank_tol, "kept directions")
-        return _Prep(t=t, rank=w.rank, data_rank=w.data_rank, kept=np.ones(s.shape[0], bool), k=k,
-                     notes=(f"{key}: {rank}",) if rank else (),
-                     inflation=kept_space_inflation(be, s, lam, vecs) if f32 else 0.0)
-    t, w = _whitening_operator(be, s, eps, rcond, rank_tol)
-    notes = kept_note(str(key), w.kept, eps, jm.constant_features(key), be.to_numpy(xp.diagonal(s)),
-                      underflow_floor(jm.n, f32), "float32 products" if f32 else "float64")
-    rank = _rank_note(w, rank_tol, "kept neurons")
-    return _Prep(t=t, rank=w.rank, data_rank=w.data_rank, kept=w.kept, k=int(w.kept.sum()),
-                 notes=tuple(notes) + ((f"{key}: {rank}",) if rank else ()),
-                 inflation=w.max_variance_inflation(be, s) if f32 else 0.0)
-
-
-def _rank_note(w, rank_tol, unit: str) -> str:
-    """A layer's data-rank deficiency, for the grid's notes ("" when there is none)."""
-    kept = int(w.kept.sum())
-    if w.data_rank >= kept:
-        return ""
-    if rank_tol is None:
-        return (f"data rank {w.data_rank} < {kept} {unit}; rank_tol=None keeps the {w.rank - w.data_rank} "
-                "deficient direction(s), lifted by the ridge, with coefficients ~0")
-    return (f"data rank {w.data_rank} < {kept} {unit}: {kept - w.data_rank} direction(s) with variance <= "
-            f"rank_tol={rank_tol:g} x the largest left the CCA")
-
-
-def _pair_value(be, jm, a, b, pa, pb, rowop, measure, side):
-    """Similarity of layers a (x) and b (y); ``rowop`` = ``T_a S[a, :]`` (r_a, P) precomputed."""
-    xp = be.xp
-    if measure == "linear_cka":
-        if pa.fro == 0 or pb.fro == 0:
-            return 0.0
-        return min(float((frobenius(xp, jm.block(a, b)) / (np.sqrt(pa.fro) * np.sqrt(pb.fro))) ** 2), 1.0)
-    m = min(pa.rank, pb.rank)
-    if m == 0:
-        return 0.0
-    mm = rowop[:, jm._slice(b)] @ pb.t.T                               # T_a S_ab T_b^T
-    if measure != "pwcca":
-        rho = np.clip(be.to_numpy(be.svdvals(mm))[:m], 0.0, 1.0)
-        return float(rho.mean())
-    u, sv, vh = be.svd(mm)
-    rho = np.clip(be.to_numpy(sv[:m]), 0.0, 1.0)
-    key, prep, vecs = (a, pa, u[:, :m]) if side == "x" else (b, pb, vh[:m].T.conj())
-    kept = xp.asarray(np.flatnonzero(prep.kept))
-    amat = (prep.t.T @ vecs)[kept]                                     # canonical weights, kept neurons
-    cross = amat.T @ jm.block(key, key)[kept][:, kept]                 # A^T S_kept (m, k)
-    weights, _ = _projection_weights(be, cross @ amat, cross)
-    return float(np.dot(weights, rho))
-
-
 # ---------------------------------------------------------------------------- grids
 def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "svcca", *,
                     keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
@@ -685,11 +581,11 @@ def similarity_grid(jm: JointMoments, rows=None, columns=None, measure: str = "s
 
     Notes
     -----
-    Each layer is prepared once: its regularised whitening (for SVCCA its top directions and
-    the whitening of the reduced block) as an explicit operator ``T_l`` with
-    ``T_l S_ll T_l^T = I``; a pair's canonical correlations are then the singular values of the
-    small ``T_a S_ab T_b^T``.  Symmetric measures compute each unordered pair once.  Each entry
-    equals the one-pair function on the same activations (tested to 1e-10 on full-rank layers).
+    Each layer is prepared once by the measure's own ``prepare`` (its regularised whitening; for
+    SVCCA its top directions and the whitening of the reduced block), and each pair computed by
+    the measure's ``pair`` from the cross block ``S_ab``: each entry equals the one-pair
+    function on ``jm.moments(a, b)`` exactly, notes included.  Symmetric measures compute each
+    unordered pair once.
 
     Examples
     --------
@@ -785,63 +681,15 @@ def similarity_pairs(jm: JointMoments, pairs, measure: str = "svcca", *, keep: f
     if measure_kwargs:
         raise TypeError(f"unexpected measure argument(s) {sorted(measure_kwargs)} for {measure!r}; expected "
                         f"{', '.join(MEASURE_ARGUMENTS)}")
-    a = check_measure_arguments(measure, dict(keep=keep, keep_rule=keep_rule, eps=eps, rcond=rcond,
-                                              rank_tol=rank_tol, side=side))
-    keep, keep_rule, eps, rcond, rank_tol, side = (a[k] for k in ("keep", "keep_rule", "eps", "rcond",
-                                                                  "rank_tol", "side"))
-    jm._require_data()
-    check_enough_datapoints(jm.n, f"{measure} grid")
-    pairs = [tuple(p) for p in pairs]
-    for a, b in pairs:
-        jm._slice(a), jm._slice(b)
-    be = jm._be
-    check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{measure} grid")
-    preps = {}
-
-    def prep(key):
-        if key not in preps:
-            preps[key] = _prepare(be, jm, key, measure, keep, keep_rule, eps, rcond, rank_tol)
-        return preps[key]
-
-    out = np.empty(len(pairs))
-    done = {}
-    rowops = {}
-    degenerate = 0
-    order = sorted(range(len(pairs)), key=lambda i: list(jm.slices).index(pairs[i][0]))
-    it = tqdm(order, disable=not progress, desc=f"{measure} pairs", unit="pair")
-    for i in it:
-        a, b = pairs[i]
-        sym = (b, a) if measure in _SYMMETRIC else None
-        if (a, b) in done or (sym is not None and sym in done):
-            out[i] = done.get((a, b), done.get(sym))
-            continue
-        pa, pb = prep(a), prep(b)
-        if measure != "linear_cka" and a not in rowops:
-            rowops.clear()                      # pairs are sorted by row: keep one (r_a, P) block
-            rowops[a] = pa.t @ jm.scatter[jm._slice(a)]
-        if measure != "linear_cka" and forced_ones(jm.n, pa.data_rank, pb.data_rank) > 0:
-            degenerate += 1
-        v = _pair_value(be, jm, a, b, pa, pb, rowops.get(a), measure, side)
-        done[(a, b)] = v
-        out[i] = v
-    notes = []
-    for p in preps.values():
-        notes += list(p.notes)
-    if degenerate:
-        msg = (f"{degenerate} pair(s) are degenerate: {jm.n} datapoints for more dimensions than centred "
-               "data span (data ranks r_a + r_b > n - 1), so r_a + r_b - (n - 1) of their coefficients are 1 "
-               "by construction; use more datapoints or svcca")
-        warnings.warn(msg, DegenerateCCAWarning, stacklevel=3)
-        notes.append(msg)
-    if jm.precision == "float32":
-        notes += float32_error_notes(f"{measure} grid", {f"layer {key}": p.inflation for key, p in preps.items()},
-                                     stacklevel=3)
-    return out, tuple(notes)
+    kw = check_measure_arguments(measure, family)
+    return _registry_pairs(jm, pairs, registry.get(measure), kw, progress)
 
 
 def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> tuple[np.ndarray, tuple]:
-    """A registry measure written as ``prepare``/``pair`` on every pair: each layer prepared once
-    (from its diagonal block of the joint scatter), each pair from its cross block."""
+    """A registry measure by its ``prepare``/``pair`` on every pair: each layer prepared once
+    (from its diagonal block of the joint scatter), each pair from its cross block.  For the
+    measures that whiten (the CCA family) the per-layer notes are given once, and the
+    degenerate pairs and float32 error estimates summed over the grid (one warning each)."""
     jm._require_data()
     check_enough_datapoints(jm.n, f"{spec.name} grid")
     pairs = [tuple(p) for p in pairs]
@@ -849,25 +697,44 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
         jm._slice(a), jm._slice(b)
     be = jm._be
     check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{spec.name} grid")
+    f32 = jm.precision == "float32"
+    opts = {"report": False} if spec.whitens else {}
     preps: dict = {}
 
     def prep(key):
         if key not in preps:
             sl = jm._slice(key)
-            side = Side(be, jm.block(key, key), jm.mean[sl], int(jm.exponents[key]), jm.n)
+            side = Side(be, jm.block(key, key), jm.mean[sl], int(jm.exponents[key]), jm.n, str(key),
+                        jm.constant_features(key), f32)
             preps[key] = spec.prepare(side, kw)
         return preps[key]
 
     out = np.empty(len(pairs))
     done: dict = {}
     notes: list = []
+    degenerate = 0
     for i in tqdm(range(len(pairs)), disable=not progress, desc=f"{spec.name} pairs", unit="pair"):
         a, b = pairs[i]
         sym = (b, a) if spec.symmetric else None
         if (a, b) in done or (sym is not None and sym in done):
             out[i] = done.get((a, b), done.get(sym))
             continue
-        r = spec.pair(be, prep(a), prep(b), jm.block(a, b), kw)
+        pa, pb = prep(a), prep(b)
+        r = spec.pair(be, pa, pb, jm.block(a, b), kw, **opts)
+        if spec.whitens and forced_ones(jm.n, pa.w.data_rank, pb.w.data_rank) > 0:
+            degenerate += 1
         done[(a, b)] = out[i] = spec.value(r)
         notes += [f"{a} x {b}: {t}" for t in r.notes]
+    if spec.whitens:
+        layer_notes = [t for p in preps.values() for t in p.notes + p.rank_notes]
+        notes = layer_notes + notes
+        if degenerate:
+            msg = (f"{degenerate} pair(s) are degenerate: {jm.n} datapoints for more dimensions than centred "
+                   "data span (data ranks r_a + r_b > n - 1), so r_a + r_b - (n - 1) of their coefficients are 1 "
+                   "by construction; use more datapoints or svcca")
+            warnings.warn(msg, DegenerateCCAWarning, stacklevel=4)
+            notes.append(msg)
+        if f32:
+            notes += float32_error_notes(f"{spec.name} grid", {f"layer {key}": p.inflation for key, p in preps.items()},
+                                         stacklevel=4)
     return out, tuple(dict.fromkeys(notes))

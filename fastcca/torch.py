@@ -50,8 +50,7 @@ folded in by row chunks (a float64 buffer of about 4 MiB, at least 64 rows) with
 ``syrk``, so the accumulation peak is about ``8 P^2 + max(4 MiB, 512 P)`` bytes plus one batch
 of the hooked outputs (``b * P`` values in the model's dtype) and the model's own forward
 activations -- independent of the number of datapoints.  Computing the grid adds, per layer,
-an operator of at most (p_l, p_l) and one (r_a, P) block at a time (at most another
-``8 P^2``-ish bytes in all).  Example: 10 layers of 128 features, P = 1280: 13 MiB of state.
+its whitening factor of at most (p_l, p_l) (at most another ``8 P^2``-ish bytes in all).  Example: 10 layers of 128 features, P = 1280: 13 MiB of state.
 
 With ``conv="fft"``, add the per-frequency state of :class:`fastcca.conv.joint.JointConvMoments`
 (complex128): ``16 F (c_a^2 + c_b^2 + c_a c_b)`` bytes for a pair of conv layers with ``F``

@@ -16,12 +16,17 @@ import numpy as np
 @dataclass(frozen=True)
 class Side:
     """One side of a pair: its scatter block ``s`` (p, p) in units ``4**exponent``, its mean
-    (p,) in units ``2**exponent``, the count ``n`` and the backend ``be``."""
+    (p,) in units ``2**exponent``, the count ``n`` and the backend ``be``; for the notes, its
+    ``label`` ("x", "y", or a layer's name), which neurons are ``constant`` (host bool mask, None
+    when unknown) and whether its products were formed in float32 (``float32``)."""
     be: object
     s: object
     mean: object
     exponent: int
     n: int
+    label: str = "x"
+    constant: object = None
+    float32: bool = False
 
     @property
     def p(self) -> int:
@@ -30,8 +35,9 @@ class Side:
 
 def sides(m) -> tuple[Side, Side, object]:
     """``(side x, side y, cross block sxy)`` of a Moments (``sxy`` in units ``2**(e_x + e_y)``)."""
-    return (Side(m._be, m.sxx, m.mean_x, int(m.exponent_x), m.n), Side(m._be, m.syy, m.mean_y, int(m.exponent_y), m.n),
-            m.sxy)
+    f32 = bool(m.float32_products)
+    return (Side(m._be, m.sxx, m.mean_x, int(m.exponent_x), m.n, "x", m.constant_neurons("x"), f32),
+            Side(m._be, m.syy, m.mean_y, int(m.exponent_y), m.n, "y", m.constant_neurons("y"), f32), m.sxy)
 
 
 def in_units(value: float, exponent: int, what: str) -> float:

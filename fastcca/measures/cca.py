@@ -6,54 +6,63 @@ from dataclasses import replace
 
 import numpy as np
 
-from .._canonical import RANK_TOL, canonical_correlations, resolve_rank_tol
-from .._validation import check_nonnegative, check_threshold, check_tolerance, warn_if_degenerate
+from .._canonical import RANK_TOL, correlate
+from .._validation import check_nonnegative, check_threshold, check_tolerance
 from ..results import CCAResult
 from .. import _scale
-from ._inputs import as_moments, kept_note, neuron_notes, rank_notes
-from ._precision import float32_error_notes
+from ._blocks import Side, sides
+from ._inputs import as_moments
+from ._whitened import Whitened, pair_notes, whiten_side
 
 
-def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, rank_tol=RANK_TOL, weights=False,
-                    measure="cca", what="CCA", precision="float64", unit="neurons",
-                    source=None) -> CCAResult:
-    """CCA of scatter blocks (used by :func:`cca` and on SVCCA's reduced blocks).
-    ``precision``: the arithmetic the blocks were accumulated in; for ``"float32"`` the
-    estimated error is checked (:mod:`fastcca.measures._precision`).  ``unit``: what the
-    blocks' coordinates are, for the notes ("neurons", or SVCCA's "directions").  ``source``:
-    the Moments the blocks are (its notes on constant/underflowed neurons, its power-of-two
-    units for the canonical weights); None for derived blocks (SVCCA's)."""
-    p, q = sxx.shape[0], syy.shape[0]
-    tol, drop = resolve_rank_tol(rank_tol)
-    sol = canonical_correlations(be, sxx, syy, sxy, eps=eps, rcond=rcond, vectors=weights,
-                                 rank_tol=tol, drop=drop)
-    if source is not None:
-        notes = neuron_notes(source, "x", sol.wx.kept, eps) + neuron_notes(source, "y", sol.wy.kept, eps)
-    else:
-        notes = kept_note("x", sol.wx.kept, eps) + kept_note("y", sol.wy.kept, eps)
-    notes += rank_notes("x", sol.wx, rank_tol, unit) + rank_notes("y", sol.wy, rank_tol, unit)
-    msg = warn_if_degenerate(n, sol.wx.data_rank, sol.wy.data_rank, what, coefficients=sol.rho.size)
-    if msg:
-        notes.append(msg)
-    if precision == "float32":
-        notes += float32_error_notes(what, {"side x": sol.wx.max_variance_inflation(be, sxx),
-                                            "side y": sol.wy.max_variance_inflation(be, syy)})
+def prepare(side: Side, *, eps: float = 1e-10, rcond: float | None = None,
+            rank_tol: float | None = RANK_TOL, unit: str = "neurons", derived: bool = False,
+            symmetric: bool = False) -> Whitened:
+    """One side of a CCA: the regularised whitening of its scatter block (``fastcca._canonical``,
+    the ``eps``/``rcond``/``rank_tol`` semantics of :func:`cca`), its notes and, for float32
+    products, its largest variance inflation factor.  ``unit``/``derived``: for blocks whose
+    coordinates are not neurons (SVCCA's reduced blocks); ``symmetric``: the symmetric inverse
+    square root (PWCCA's reference variant)."""
+    w, notes, rnotes = whiten_side(side, side.s, eps=eps, rcond=rcond, rank_tol=rank_tol, unit=unit,
+                                   derived=derived, symmetric=symmetric)
+    return Whitened(side, w, notes, rnotes, w.max_variance_inflation(side.be, side.s) if side.float32 else 0.0,
+                    eps=eps, rank_tol=rank_tol)
+
+
+def pair(be, pa: Whitened, pb: Whitened, sab, *, weights: bool = False, measure: str = "cca",
+         what: str = "CCA", report: bool = True, stacklevel: int = 4) -> CCAResult:
+    """CCA of two prepared sides (x = ``pa``, y = ``pb``) and their cross scatter ``sab``
+    (p_a, p_b), in the sides' units.  ``report``: the single-pair notes and warnings
+    (:func:`fastcca.measures._whitened.pair_notes`); a grid passes False and reports per layer."""
+    sol = correlate(be, pa.w, pb.w, sab, vectors=weights)
+    n, p, q = pa.side.n, len(pa.w.kept), len(pb.w.kept)
+    notes = pair_notes(what, pa, pb, sol.rho.size, stacklevel=stacklevel) if report else []
     xw = yw = None
     if weights:
         # unit scatter in the rescaled problem -> unit variance (ddof=1) in data units; the
         # blocks hold the data in units of 2**exponent, so the weights are divided by that
         per_datapoint = np.sqrt(max(n - 1, 1))
-        ex, ey = (source.exponent_x, source.exponent_y) if source is not None else (0, 0)
         xw = _full_weights(p, sol.wx.kept, _scale.scale_pow2(
-            be.to_numpy(sol.weights(be, "x")) * per_datapoint / np.sqrt(sol.wx.scale), -ex))
+            be.to_numpy(sol.weights(be, "x")) * per_datapoint / np.sqrt(sol.wx.scale), -pa.side.exponent))
         yw = _full_weights(q, sol.wy.kept, _scale.scale_pow2(
-            be.to_numpy(sol.weights(be, "y")) * per_datapoint / np.sqrt(sol.wy.scale), -ey))
+            be.to_numpy(sol.weights(be, "y")) * per_datapoint / np.sqrt(sol.wy.scale), -pb.side.exponent))
     rho = sol.rho
     return CCAResult(measure=measure, similarity=float(rho.mean()) if rho.size else 0.0,
                      coefficients=rho, n=int(n), p=p, q=q, notes=tuple(notes),
                      kept_x=sol.wx.kept, kept_y=sol.wy.kept, rank_x=sol.wx.rank, rank_y=sol.wy.rank,
-                     eps=eps, x_weights=xw, y_weights=yw, data_rank_x=sol.wx.data_rank,
-                     data_rank_y=sol.wy.data_rank, rank_tol=rank_tol)
+                     eps=pa.eps, x_weights=xw, y_weights=yw, data_rank_x=sol.wx.data_rank,
+                     data_rank_y=sol.wy.data_rank, rank_tol=pa.rank_tol)
+
+
+def cca_from_blocks(be, n, sxx, syy, sxy, *, eps, rcond=None, rank_tol=RANK_TOL, weights=False,
+                    measure="cca", what="CCA", precision="float64", unit="neurons") -> CCAResult:
+    """CCA of scatter blocks that are not a Moments' (derived blocks: their coordinates carry no
+    constant-neuron knowledge), by :func:`prepare` and :func:`pair`."""
+    f32 = precision == "float32"
+    kw = dict(eps=eps, rcond=rcond, rank_tol=rank_tol, unit=unit, derived=True)
+    pa = prepare(Side(be, sxx, None, 0, n, "x", None, f32), **kw)
+    pb = prepare(Side(be, syy, None, 0, n, "y", None, f32), **kw)
+    return pair(be, pa, pb, sxy, weights=weights, measure=measure, what=what, stacklevel=5)
 
 
 def _full_weights(p, kept, w):
@@ -151,9 +160,9 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
     rcond = check_tolerance(rcond, "rcond")
     rank_tol = check_tolerance(rank_tol, "rank_tol")
     m = as_moments(x, y, backend, precision, what="cca")
-    return cca_from_blocks(m._be, m.n, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond, rank_tol=rank_tol,
-                           weights=weights, precision="float32" if m.float32_products else "float64",
-                           source=m)
+    sx, sy, sxy = sides(m)
+    kw = dict(eps=eps, rcond=rcond, rank_tol=rank_tol)
+    return pair(m._be, prepare(sx, **kw), prepare(sy, **kw), sxy, weights=weights, stacklevel=5)
 
 
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..results import CKAResult
+from ._blocks import Side, sides
 from ._inputs import as_moments, check_not_other_moments
 
 
@@ -78,9 +79,18 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     1.0
     """
     m = as_moments(x, y, backend, precision, what="linear_cka")
-    be, xp = m._be, m._be.xp
-    nxx = frobenius(xp, m.sxx)
-    nyy = frobenius(xp, m.syy)
+    sx, sy, sxy = sides(m)
+    return pair(m._be, prepare(sx), prepare(sy), sxy, spectrum=spectrum)
+
+
+def prepare(side: Side) -> tuple[Side, float]:
+    """One side of linear CKA: the side and the Frobenius norm of its scatter block."""
+    return side, frobenius(side.be.xp, side.s)
+
+
+def pair(be, pa, pb, sab, *, spectrum: bool = False) -> CKAResult:
+    """Linear CKA of two prepared sides (:func:`prepare`) and their cross scatter ``sab``."""
+    (sa, nxx), (sb, nyy) = pa, pb
     notes = []
     if nxx == 0 or nyy == 0:
         notes.append("a side has no variance (all neurons constant): CKA is 0 by convention")
@@ -88,10 +98,10 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     else:
         # ||Sxy|| / sqrt(||Sxx|| ||Syy||) is scale-free; squaring it last never overflows
         den = np.sqrt(nxx) * np.sqrt(nyy)
-        sim = float((frobenius(xp, m.sxy) / den) ** 2)
-        coef = (be.to_numpy(be.svdvals(m.sxy)) / den) ** 2 if spectrum else np.zeros(0)
-    return CKAResult(measure="linear_cka", similarity=min(sim, 1.0), coefficients=coef, n=m.n,
-                     p=m.p, q=m.q, notes=tuple(notes))
+        sim = float((frobenius(be.xp, sab) / den) ** 2)
+        coef = (be.to_numpy(be.svdvals(sab)) / den) ** 2 if spectrum else np.zeros(0)
+    return CKAResult(measure="linear_cka", similarity=min(sim, 1.0), coefficients=coef, n=sa.n,
+                     p=sa.p, q=sb.p, notes=tuple(notes))
 
 
 def debiased_cka(x, y=None, *, backend: str = "auto", precision: str = "float64") -> CKAResult:

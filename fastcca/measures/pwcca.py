@@ -21,12 +21,14 @@ import math
 
 import numpy as np
 
-from .._canonical import RANK_TOL, canonical_correlations, resolve_rank_tol
-from .._validation import check_choice, check_nonnegative, check_tolerance, warn_if_degenerate
+from .._canonical import RANK_TOL, correlate
+from .._validation import check_choice, check_nonnegative, check_tolerance
 from ..results import PWCCAResult
 from .. import _scale
-from ._inputs import as_moments, neuron_notes, rank_notes
-from ._precision import float32_error_notes
+from ._blocks import Side, sides
+from ._inputs import as_moments
+from ._whitened import Whitened, pair_notes
+from .cca import prepare as cca_prepare
 
 VARIANTS = ("paper", "reference")
 SIDES = ("x", "y", "fewer")
@@ -147,30 +149,39 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
         rank_tol = RANK_TOL if variant == "paper" else None
     else:
         rank_tol = check_tolerance(rank_tol, "rank_tol")
-    tol, drop = resolve_rank_tol(rank_tol)
     m = as_moments(x, y, backend, precision, what="pwcca")
-    be, xp = m._be, m._be.xp
+    sx, sy, sxy = sides(m)
+    kw = dict(eps=eps, rank_tol=rank_tol, variant=variant)
+    return pair(m._be, prepare(sx, **kw), prepare(sy, **kw), sxy, variant=variant, side=side, stacklevel=5)
+
+
+def prepare(side: Side, *, eps: float = 1e-10, rank_tol: float | None = RANK_TOL,
+            variant: str = "paper") -> Whitened:
+    """One side of PWCCA: :func:`fastcca.measures.cca.prepare`, with the reference variant's
+    symmetric whitening (its formula depends on the SVD's own vectors).  ``rank_tol``: a float or
+    None (``"auto"`` resolved by the caller)."""
+    return cca_prepare(side, eps=eps, rank_tol=rank_tol, symmetric=(variant == "reference"))
+
+
+def pair(be, pa: Whitened, pb: Whitened, sab, *, variant: str = "paper", side: str = "x",
+         report: bool = True, stacklevel: int = 4) -> PWCCAResult:
+    """PWCCA of two prepared sides (:func:`prepare`, same ``variant``) and their cross scatter
+    ``sab`` (p_a, p_b); ``side`` in {"x", "y", "fewer"}.  ``report`` as in
+    :func:`fastcca.measures.cca.pair` (the projection-weight notes are always given)."""
+    xp = be.xp
+    n = pa.side.n
     # the paper variant with a fixed side needs that side's vectors only (cheaper); the reference
     # variant keeps the SVD's own vectors (its formula depends on their signs)
     want = side if (variant == "paper" and side in ("x", "y")) else True
-    sol = canonical_correlations(be, m.sxx, m.syy, m.sxy, eps=eps, vectors=want,
-                                 symmetric=(variant == "reference"), rank_tol=tol, drop=drop)
+    sol = correlate(be, pa.w, pb.w, sab, vectors=want)
     if side == "fewer":
         side = "x" if sol.wx.kept.sum() <= sol.wy.kept.sum() else "y"
     w = sol.wx if side == "x" else sol.wy
-    s_full, mean_full = (m.sxx, m.mean_x) if side == "x" else (m.syy, m.mean_y)
+    s_full, mean_full = (pa.side.s, pa.side.mean) if side == "x" else (pb.side.s, pb.side.mean)
     idx = xp.asarray(np.flatnonzero(w.kept))
     s_kept = s_full[idx][:, idx]
     rho = sol.rho
-    notes = neuron_notes(m, "x", sol.wx.kept, eps) + neuron_notes(m, "y", sol.wy.kept, eps)
-    notes += rank_notes("x", sol.wx, rank_tol) + rank_notes("y", sol.wy, rank_tol)
-    msg = warn_if_degenerate(m.n, sol.wx.data_rank, sol.wy.data_rank, "PWCCA", coefficients=rho.size)
-    if msg:
-        notes.append(msg)
-    if m.float32_products:
-        inflation = {"side x": sol.wx.max_variance_inflation(be, m.sxx),
-                     "side y": sol.wy.max_variance_inflation(be, m.syy)}
-        notes += float32_error_notes("PWCCA", inflation, stacklevel=3)
+    notes = pair_notes("PWCCA", pa, pb, rho.size, stacklevel=stacklevel) if report else []
     if rho.size == 0:
         weights = np.zeros(0)
     elif variant == "paper":
@@ -185,7 +196,8 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
                 f"side: the reference formula needs the side with fewer kept neurons; side {side!r} keeps "
                 f"{u.shape[0]} neurons but there are only {u.shape[1]} canonical correlations. "
                 "Use side='fewer' or variant='paper'"
-                + (", or rank_tol=None (a rank-deficient side's directions then stay)." if drop else "."))
+                + (", or rank_tol=None (a rank-deficient side's directions then stay)."
+                   if pa.rank_tol is not None else "."))
         mk = mean_full[idx]
         us = u.T @ s_kept
         # the weights do not change when D^T D and D^T X are divided by one positive number: a
@@ -195,9 +207,9 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
         if t:
             mk = _scale.scale_pow2(mk, -t)
             us = _scale.scale_pow2(us, -2 * t)
-        outer = m.n * xp.outer(mk, mk)
+        outer = n * xp.outer(mk, mk)
         weights, note = _projection_weights(be, us @ u + outer, us + outer, whitened=False)   # D^T D, D^T X
         notes += [note] if note else []
     sim = float(np.dot(weights, rho)) if rho.size else 0.0
-    return PWCCAResult(measure="pwcca", similarity=sim, coefficients=rho, n=m.n, p=m.p, q=m.q,
+    return PWCCAResult(measure="pwcca", similarity=sim, coefficients=rho, n=n, p=pa.side.p, q=pb.side.p,
                        notes=tuple(notes), weights=weights, side=side, variant=variant)

@@ -6,10 +6,9 @@ Each :class:`MeasureSpec` says what a measure's number is (a similarity, higher 
 or a distance), whether swapping x and y leaves it unchanged, whether it is a metric, the
 keyword arguments a grid or the command line may pass to it, and the range of its values.
 
-Measures written as a per-side ``prepare`` and a ``pair(prepared_a, prepared_b, cross_block)``
-(the shape metrics, PLS, linear predictivity) carry those two functions here, so a layer grid
-prepares each layer once for all its pairs; the CCA family and linear CKA are still prepared by
-``fastcca.grid``'s own code (their ``prepare``/``pair`` are the next step, issue [architecture]).
+Every measure a grid offers is written as a per-side ``prepare`` and a
+``pair(prepared_a, prepared_b, cross_block)`` and carries those two functions here, so a layer
+grid prepares each layer once for all its pairs, with the same code as the single-pair function.
 """
 from __future__ import annotations
 
@@ -24,9 +23,13 @@ from . import decompositions as _pls
 from . import predictivity as _pred
 from . import shape as _shape
 from .cca import cca, mean_cca
+from .cca import pair as _cca_pair, prepare as _cca_prepare
 from .cka import debiased_cka, linear_cka
+from .cka import pair as _cka_pair, prepare as _cka_prepare
 from .pwcca import pwcca
+from .pwcca import pair as _pwcca_pair, prepare as _pwcca_prepare
 from .svcca import svcca
+from .svcca import pair as _svcca_pair, prepare as _svcca_prepare
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ class MeasureSpec:
     scale_invariant : bool
         Whether the value (at the default ``params``) is unchanged when either side is multiplied
         by a positive number (False: a distance in the data's units).
+    whitens : bool
+        The CCA family: ``prepare`` gives a :class:`fastcca.measures._whitened.Whitened` and
+        ``pair`` takes ``report=False``, so a grid gives each layer's notes once and sums the
+        degenerate pairs and float32 estimates over the grid.
 
     Notes
     -----
@@ -99,6 +106,7 @@ class MeasureSpec:
     grid: bool = True
     extras: tuple = ()
     scale_invariant: bool = True
+    whitens: bool = False
 
     def validate(self, params: dict) -> dict:
         """``params`` checked before any work (names and values), defaults filled in.
@@ -198,21 +206,33 @@ _ENTRIES = [
                 "CCA of the top singular directions (keep 99% of the singular values' sum)",
                 params={"keep": 0.99, "keep_rule": "sum", "eps": 1e-10, "rank_tol": RANK_TOL},
                 reference="Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, section 2",
-                check=_cca_family_check("svcca", ("keep", "keep_rule", "eps", "rank_tol"))),
+                check=_cca_family_check("svcca", ("keep", "keep_rule", "eps", "rank_tol")),
+                prepare=lambda side, kw: _svcca_prepare(side, keep=kw["keep"], keep_rule=kw["keep_rule"],
+                                                        eps=kw["eps"], rank_tol=kw["rank_tol"]),
+                pair=lambda be, a, b, sab, kw, **opts: _svcca_pair(be, a, b, sab, **opts), whitens=True),
     MeasureSpec("pwcca", pwcca, "similarity", False, False,
                 "canonical correlations weighted by how much of x's neurons each direction holds",
                 params={"eps": 1e-10, "side": "x", "rank_tol": RANK_TOL},
                 reference="Morcos, Raghu & Bengio 2018, section 2.2",
-                check=_cca_family_check("pwcca", ("eps", "side", "rank_tol"))),
+                check=_cca_family_check("pwcca", ("eps", "side", "rank_tol")),
+                prepare=lambda side, kw: _pwcca_prepare(side, eps=kw["eps"], rank_tol=kw["rank_tol"]),
+                pair=lambda be, a, b, sab, kw, **opts: _pwcca_pair(be, a, b, sab, side=kw["side"], **opts),
+                whitens=True),
     MeasureSpec("cca", cca, "similarity", True, False, "mean canonical correlation",
                 params={"eps": 1e-10, "rcond": None, "rank_tol": RANK_TOL}, reference="Hotelling 1936",
-                check=_cca_family_check("cca", ("eps", "rcond", "rank_tol"))),
+                check=_cca_family_check("cca", ("eps", "rcond", "rank_tol")),
+                prepare=lambda side, kw: _cca_prepare(side, eps=kw["eps"], rcond=kw["rcond"], rank_tol=kw["rank_tol"]),
+                pair=lambda be, a, b, sab, kw, **opts: _cca_pair(be, a, b, sab, **opts), whitens=True),
     MeasureSpec("mean_cca", mean_cca, "similarity", True, False, "mean canonical correlation (as cca)",
                 params={"eps": 1e-10, "rcond": None, "rank_tol": RANK_TOL}, reference="Hotelling 1936",
-                check=_cca_family_check("mean_cca", ("eps", "rcond", "rank_tol"))),
+                check=_cca_family_check("mean_cca", ("eps", "rcond", "rank_tol")),
+                prepare=lambda side, kw: _cca_prepare(side, eps=kw["eps"], rcond=kw["rcond"], rank_tol=kw["rank_tol"]),
+                pair=lambda be, a, b, sab, kw, **opts: _cca_pair(be, a, b, sab, measure="mean_cca", **opts),
+                whitens=True),
     MeasureSpec("linear_cka", linear_cka, "similarity", True, False,
                 "||Sxy||_F^2 / (||Sxx||_F ||Syy||_F): centred kernel alignment, linear kernel",
-                reference="Kornblith, Norouzi, Lee & Hinton 2019"),
+                reference="Kornblith, Norouzi, Lee & Hinton 2019",
+                prepare=lambda side, kw: _cka_prepare(side), pair=lambda be, a, b, sab, kw: _cka_pair(be, a, b, sab)),
     MeasureSpec("debiased_cka", debiased_cka, "similarity", True, False,
                 "linear CKA with the unbiased HSIC estimator: ~0 for unrelated representations at any n",
                 value_range=(None, 1.0), reference="Song et al. 2012 (unbiased HSIC); Nguyen, Raghu & Kornblith 2021",

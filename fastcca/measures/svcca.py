@@ -18,9 +18,10 @@ from .. import _scale
 from .._canonical import RANK_TOL
 from .._validation import check_choice, check_fraction_or_count, check_nonnegative, check_tolerance
 from ..results import SVCCAResult
+from .cca import pair as cca_pair
+from ._blocks import Side, sides
 from ._inputs import as_moments
-from ._precision import float32_error_notes
-from .cca import cca_from_blocks
+from ._whitened import Whitened, whiten_side
 
 KEEP_RULES = ("sum", "variance")
 
@@ -151,25 +152,36 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     eps = check_nonnegative(eps, "eps")
     rank_tol = check_tolerance(rank_tol, "rank_tol")
     m = as_moments(x, y, backend, precision, what="svcca")
-    be, xp = m._be, m._be.xp
-    kx, lam_x, px = top_directions(be, m.sxx, keep, keep_rule)
-    ky, lam_y, py = top_directions(be, m.syy, keep, keep_rule)
-    sxx_k = xp.diag(xp.asarray(lam_x[:kx]))
-    syy_k = xp.diag(xp.asarray(lam_y[:ky]))
-    sxy_k = px.T @ (m.sxy @ py)
-    inner = cca_from_blocks(be, m.n, sxx_k, syy_k, sxy_k, eps=eps, rank_tol=rank_tol, measure="cca",
-                            what="SVCCA", unit="directions")
-    notes = inner.notes
-    if m.float32_products:
-        # the inner CCA sees diag(lambda): the amplification is the kept space's, in neuron terms
-        inflation = {"side x": kept_space_inflation(be, m.sxx, lam_x, px),
-                     "side y": kept_space_inflation(be, m.syy, lam_y, py)}
-        notes += tuple(float32_error_notes("SVCCA", inflation, stacklevel=3))
+    sx, sy, sxy = sides(m)
+    kw = dict(keep=keep, keep_rule=keep_rule, eps=eps, rank_tol=rank_tol)
+    return pair(m._be, prepare(sx, **kw), prepare(sy, **kw), sxy, stacklevel=6)
+
+
+def prepare(side: Side, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
+            rank_tol: float | None = RANK_TOL) -> Whitened:
+    """One side of SVCCA: its top singular directions (:func:`top_directions`) and the
+    whitening of its reduced block ``diag(lambda_k)`` (validated arguments, as :func:`svcca`)."""
+    be, xp = side.be, side.be.xp
+    k, lam, vecs = top_directions(be, side.s, keep, keep_rule)
+    w, notes, rnotes = whiten_side(side, xp.diag(xp.asarray(lam[:k])), eps=eps, rank_tol=rank_tol,
+                                   unit="directions", derived=True)
+    # the inner CCA sees diag(lambda): the float32 amplification is the kept space's, in neuron terms
+    inflation = kept_space_inflation(be, side.s, lam, vecs) if side.float32 else 0.0
+    return Whitened(side, w, notes, rnotes, inflation, proj=vecs, lam=lam, eps=eps, rank_tol=rank_tol, keep=keep,
+                    keep_rule=keep_rule)
+
+
+def pair(be, pa: Whitened, pb: Whitened, sab, *, report: bool = True, stacklevel: int = 5) -> SVCCAResult:
+    """SVCCA of two prepared sides (:func:`prepare`) and their cross scatter ``sab`` (p_a, p_b):
+    CCA of the reduced cross block ``Pa_k^T Sab Pb_k``.  ``report`` as in
+    :func:`fastcca.measures.cca.pair`."""
+    sab_k = pa.proj.T @ (sab @ pb.proj)
+    inner = cca_pair(be, pa, pb, sab_k, measure="cca", what="SVCCA", report=report, stacklevel=stacklevel)
     # singular values in the data's units (the state holds each side in units of 2**exponent);
     # inf where float64 cannot hold one
     with np.errstate(over="ignore"):
-        sv_x = _scale.scale_pow2(np.sqrt(lam_x), m.exponent_x)
-        sv_y = _scale.scale_pow2(np.sqrt(lam_y), m.exponent_y)
+        sv_x = _scale.scale_pow2(np.sqrt(pa.lam), pa.side.exponent)
+        sv_y = _scale.scale_pow2(np.sqrt(pb.lam), pb.side.exponent)
     return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
-                       n=m.n, p=m.p, q=m.q, notes=notes, k_x=kx, k_y=ky, keep=keep,
-                       keep_rule=keep_rule, singular_values_x=sv_x, singular_values_y=sv_y, cca=inner)
+                       n=pa.side.n, p=pa.side.p, q=pb.side.p, notes=inner.notes, k_x=pa.k, k_y=pb.k, keep=pa.keep,
+                       keep_rule=pa.keep_rule, singular_values_x=sv_x, singular_values_y=sv_y, cca=inner)
