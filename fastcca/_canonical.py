@@ -486,15 +486,35 @@ def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: floa
     ``M_b = G_x,b^H S_xy,b G_y,b / sqrt(scale_x,b scale_y,b)``, clipped to [0, 1].
     ``diagonal=True``: ``sxx`` and ``syy`` are diagonal (:func:`whiten_batched`), so ``M_b`` is
     a row and column scaling of ``S_xy,b``."""
-    xp = be.xp
+    with batched_region(be):
+        wx, wy = both_sides(be, lambda: whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop, diagonal),
+                            lambda: whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop, diagonal))
+        return correlate_batched(be, wx, wy, sxy, diagonal=diagonal)
+
+
+def batched_region(be):
+    """The backend's context for many small batched calls (the CPU: BLAS on one thread), or a
+    no-op."""
     region = getattr(be, "batched_region", None)
-    with (region() if region is not None else nullcontext()):
-        both = getattr(be, "run_pair", None)     # the CPU whitens the two sides on two threads
-        jobs = (lambda: whiten_batched(be, sxx, eps, rcond, valid_x, rank_tol, drop, diagonal),
-                lambda: whiten_batched(be, syy, eps, rcond, valid_y, rank_tol, drop, diagonal))
-        wx, wy = both(*jobs) if both is not None else (jobs[0](), jobs[1]())
-        nb = sxx.shape[0]
-        m = min(sxx.shape[-1], syy.shape[-1])
+    return region() if region is not None else nullcontext()
+
+
+def both_sides(be, f, g):
+    """``(f(), g())``: two independent per-side computations (the two sides' whitenings or
+    eigendecompositions), on two threads where the backend offers it (the CPU's ``run_pair``)."""
+    both = getattr(be, "run_pair", None)
+    return both(f, g) if both is not None else (f(), g())
+
+
+def correlate_batched(be, wx: BatchedWhitening, wy: BatchedWhitening, sxy, *,
+                      diagonal: bool = False) -> BatchedCanonicalSolution:
+    """The pair half of :func:`canonical_correlations_batched`: the canonical correlations of
+    the cross stack ``sxy`` (B, p, q) between two stacks already whitened
+    (:func:`whiten_batched`, once per side)."""
+    xp = be.xp
+    with batched_region(be):
+        nb = wx.kept.shape[0]
+        m = min(wx.kept.shape[-1], wy.kept.shape[-1])
         count = np.minimum(wx.rank, wy.rank)
         rho = np.full((nb, m), np.nan)
         if nb == 0 or m == 0:

@@ -250,6 +250,36 @@ def _to_device(x, device):
     return x
 
 
+def _key(layers: dict, layer) -> tuple:
+    """``(model label, name)`` of ``layers`` (LayerInfo by key) for a layer given as that tuple
+    or by its name alone."""
+    if isinstance(layer, tuple) and layer in layers:
+        return layer
+    hits = [k for k in layers if k[1] == layer]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        close = difflib.get_close_matches(str(layer), [k[1] for k in layers], n=5, cutoff=0.4)
+        raise KeyError(f"layer {layer!r} was not recorded; recorded: {list(layers)}"
+                       + (f"; close names: {close}" if close else ""))
+    raise KeyError(f"layer {layer!r} is in several models {hits}; name it as (model label, name)")
+
+
+def _is_fft(layers: dict, key) -> bool:
+    return layers[key].group == _FFT_GROUP
+
+
+def _check_fft_modes(layers: dict, a, b) -> None:
+    """An fft pair needs both conv maps in fft mode (or a dense layer): a clear error otherwise."""
+    for k, other in ((a, b), (b, a)):
+        info = layers[k]
+        if not _is_fft(layers, k) and len(info.shape) > 1:
+            raise ValueError(
+                f"layers {other} (conv='fft') and {k} (conv={info.mode!r}, output {info.shape}) cannot "
+                "be compared: an fft pair needs both conv maps in fft mode (or a dense (b, p) layer, "
+                "taken as a (p, 1, 1) map); record both with conv='fft', or neither")
+
+
 # ---------------------------------------------------------------------------- recording
 class Recording:
     """The joint moments of the hooked layers of one or two models after one pass (what :func:`record` returns).
@@ -296,27 +326,18 @@ class Recording:
                 f"batches={self.n_batches}, groups={self.n})")
 
     def _is_fft(self, key) -> bool:
-        return self.layers[key].group == _FFT_GROUP
+        return _is_fft(self.layers, key)
 
     def _fft_pair(self, a, b) -> bool:
         """Whether the pair is computed in fft mode (it involves a conv map recorded with conv='fft')."""
-        return self._is_fft(a) or self._is_fft(b)
+        return _is_fft(self.layers, a) or _is_fft(self.layers, b)
 
     def _n_of(self, key) -> int:
         return self.fft.n if self._is_fft(key) else self.joint(key).n
 
     def key(self, layer) -> tuple:
         """``(model label, name)`` for a layer given as that tuple or by its name alone."""
-        if isinstance(layer, tuple) and layer in self.layers:
-            return layer
-        hits = [k for k in self.layers if k[1] == layer]
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            close = difflib.get_close_matches(str(layer), [k[1] for k in self.layers], n=5, cutoff=0.4)
-            raise KeyError(f"layer {layer!r} was not recorded; recorded: {list(self.layers)}"
-                           + (f"; close names: {close}" if close else ""))
-        raise KeyError(f"layer {layer!r} is in several models {hits}; name it as (model label, name)")
+        return _key(self.layers, layer)
 
     def joint(self, layer) -> JointMoments:
         """The joint moments holding ``layer``."""
@@ -348,13 +369,7 @@ class Recording:
 
     def _check_fft_pairs(self, pairs) -> None:
         for a, b in pairs:
-            for k, other in ((a, b), (b, a)):
-                info = self.layers[k]
-                if not self._is_fft(k) and len(info.shape) > 1:
-                    raise ValueError(
-                        f"layers {other} (conv='fft') and {k} (conv={info.mode!r}, output {info.shape}) cannot "
-                        "be compared: an fft pair needs both conv maps in fft mode (or a dense (b, p) layer, "
-                        "taken as a (p, 1, 1) map); record both with conv='fft', or neither")
+            _check_fft_modes(self.layers, a, b)
             if self.fft is None or not self.fft.has_pair(a, b):
                 raise KeyError(f"pair ({a}, {b}) involves a conv='fft' layer but its per-frequency moments were "
                                "not accumulated; pass it (or fft_pairs='all') to record(..., fft_pairs=...)")
@@ -443,19 +458,25 @@ class Recording:
 
 
 def _fft_values(bank, pairs, measure, progress, kwargs):
-    """conv_cca / conv_svcca similarity of each fft pair from the joint per-frequency moments;
-    symmetric measures, so each unordered pair is computed once."""
-    from .conv import conv_cca
-    from .conv.measures import _svcca_fft, _top_eig, check_conv_moments
+    """conv_cca / conv_svcca similarity of each fft pair from the joint per-frequency moments, by
+    the conv measures' ``prepare`` / ``pair``: each layer's per-frequency stack is prepared once
+    for all its pairs; symmetric measures, so each unordered pair is computed once."""
+    from .conv.measures import check_conv_moments, pair_fft, prepare_fft, prepare_svcca_fft
     a = check_measure_arguments(measure, kwargs)
     keep, keep_rule, eps, rcond, rank_tol = (a[k] for k in ("keep", "keep_rule", "eps", "rcond", "rank_tol"))
-    eigs: dict = {}
+    be = bank._be
+    preps: dict = {}
 
-    def eig(s):
-        # each layer's eigendecomposition once for all its pairs (keyed by its shared block stack)
-        if id(s) not in eigs:
-            eigs[id(s)] = (s, _top_eig(bank._be, s))
-        return eigs[id(s)][1]
+    def prep(s, m):
+        # keyed by the layer's block stack (shared by all its pairs of one overlap size); the
+        # stack is kept alive with its entry, so its id is not reused
+        if id(s) not in preps:
+            f32 = m.float32_products
+            p = (prepare_svcca_fft(be, s, m.grid.multiplicity, keep=keep, keep_rule=keep_rule, eps=eps,
+                                   rank_tol=rank_tol, float32=f32) if measure == "svcca" else
+                 prepare_fft(be, s, eps=eps, rcond=rcond, rank_tol=rank_tol, float32=f32))
+            preps[id(s)] = (s, p)
+        return preps[id(s)][1]
 
     out = np.empty(len(pairs))
     done, notes = {}, []
@@ -465,10 +486,7 @@ def _fft_values(bank, pairs, measure, progress, kwargs):
             continue
         m = bank.moments(a, b, copy=False)
         check_conv_moments(m, f"{measure} grid (conv='fft')")     # n >= 2, finite state
-        if measure == "svcca":
-            r = _svcca_fft(m, keep, keep_rule, eps, eig(m.sxx), eig(m.syy), rank_tol=rank_tol)
-        else:
-            r = conv_cca(m, eps=eps, rcond=rcond, rank_tol=rank_tol)
+        r = pair_fft(m, prep(m.sxx, m), prep(m.syy, m))
         done[(a, b)] = out[i] = r.similarity
         notes += [f"{a} x {b} (fft): {t}" for t in r.notes if not t.startswith("SV step")]
     return out, notes
@@ -508,7 +526,6 @@ def _fft_bank(infos: dict, models: tuple, fft_pairs, precision: str = "float64",
     out, and raise when asked for), "all" (every pair of recorded layers), or explicit pairs
     (a pair that cannot be computed in fft mode raises here, after the first batch)."""
     from .conv.joint import JointConvMoments
-    probe = Recording(infos, {}, 0, models)
     keys = list(infos)
     if fft_pairs is None:
         rows = [k for k in keys if k[0] == models[0]]
@@ -524,16 +541,15 @@ def _fft_bank(infos: dict, models: tuple, fft_pairs, precision: str = "float64",
                 a, b = p
             except (TypeError, ValueError):
                 raise ValueError(f"fft_pairs: expected (a, b) layer pairs, got {p!r}") from None
-            pairs.append((probe.key(a), probe.key(b)))
+            pairs.append((_key(infos, a), _key(infos, b)))
     keep = []
     for a, b in pairs:
-        if not probe._fft_pair(a, b):
+        if not (_is_fft(infos, a) or _is_fft(infos, b)):
             continue
-        if len(infos[a].shape) > 1 and len(infos[b].shape) > 1 and not (probe._is_fft(a) and probe._is_fft(b)):
+        if len(infos[a].shape) > 1 and len(infos[b].shape) > 1 and not (_is_fft(infos, a) and _is_fft(infos, b)):
             if fft_pairs is None or fft_pairs == "all":
                 continue
-            probe.fft = None
-            probe._check_fft_pairs([(a, b)])
+            _check_fft_modes(infos, a, b)
         keep.append((a, b))
     return JointConvMoments(keep, precision=precision, backend=backend) if keep else None
 

@@ -119,3 +119,78 @@ def test_registry_prepare_pair_is_the_single_pair_function(jm, name):
     assert r.similarity == ref.similarity
     np.testing.assert_array_equal(r.coefficients, ref.coefficients)
     assert r.notes == ref.notes
+
+
+# ---------------------------------------------------------------------------- conv fft, torch
+def test_conv_fft_measures_are_their_prepare_and_pair():
+    """conv_cca / conv_svcca in fft mode are prepare_fft / prepare_svcca_fft on each side and
+    pair_fft, bitwise; a side prepared once serves every pair it is in."""
+    from fastcca.conv.measures import pair_fft, prepare_fft, prepare_svcca_fft
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((120, 4, 6, 6))
+    y = np.roll(x, 1, axis=2)[:, :3] + 0.3 * rng.standard_normal((120, 3, 6, 6))
+    m = fastcca.ConvMoments.from_arrays(x, y)
+    be, mult = m._be, m.grid.multiplicity
+    for prep, f, kw in ((lambda s: prepare_fft(be, s, eps=1e-10), fastcca.conv_cca, {}),
+                        (lambda s: prepare_svcca_fft(be, s, mult, keep=0.9), fastcca.conv_svcca, {"keep": 0.9})):
+        r, ref = pair_fft(m, prep(m.sxx), prep(m.syy)), f(m, **kw)
+        assert r.similarity == ref.similarity and r.notes == ref.notes
+        np.testing.assert_array_equal(r.per_frequency, ref.per_frequency)
+
+
+@pytest.fixture(scope="module")
+def torch_net():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.Tanh(),
+                              torch.nn.Conv2d(4, 3, 3, stride=2, padding=1), torch.nn.Tanh(),
+                              torch.nn.Flatten(), torch.nn.Linear(27, 10), torch.nn.Linear(10, 12))
+    data = [torch.randn(80, 2, 6, 6) for _ in range(3)]
+    return net, data
+
+
+@pytest.mark.parametrize("measure", ["cca", "svcca", "pwcca", "linear_cka"])
+def test_torch_grid_entries_are_the_single_pair_measures(torch_net, measure):
+    """compare_layers goes through similarity_grid, hence through the measures' prepare/pair:
+    each entry is the single-pair function on the recording's pair moments, bitwise, and the
+    per-layer notes (the widening Linear '6' is rank-deficient) are the single-pair ones."""
+    from fastcca.torch import record
+    net, data = torch_net
+    layers = ["1", "3", "5", "6"]
+    rec = record(net, layers, data, conv="mean", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = rec.grid(layers, layers, measure)
+        sym = registry.get(measure).symmetric
+        ref = [[SINGLE[measure](rec.moments(*((b, a) if sym and j < i else (a, b))), {}).similarity
+                for j, b in enumerate(layers)] for i, a in enumerate(layers)]
+        r66 = SINGLE[measure](rec.moments("6", "6"), {})
+    np.testing.assert_array_equal(g.values, ref)
+    for t in r66.notes:
+        if t.startswith("x: "):
+            assert _relabel(t, ("A", "6")) in g.notes
+
+
+@pytest.mark.parametrize("measure", ["cca", "svcca"])
+def test_torch_fft_grid_entries_are_the_conv_measures(torch_net, measure):
+    """conv='fft' pairs go through the conv measures' prepare/pair (each layer's frequency stack
+    prepared once): each entry is conv_cca / conv_svcca of the recording's pair ConvMoments to
+    1e-12, with the same notes."""
+    from fastcca.torch import record
+    net, data = torch_net
+    layers = ["1", "3", "5"]
+    rec = record(net, layers, data, conv="fft", fft_pairs="all", progress=False)
+    one = {"cca": fastcca.conv_cca, "svcca": fastcca.conv_svcca}[measure]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = rec.grid(layers, layers, measure)
+        for i, a in enumerate(layers):
+            for j, b in enumerate(layers):
+                if (a, b) == ("5", "5"):
+                    continue                        # a dense pair: the joint scatter, tested above
+                r = one(rec.moments(*((b, a) if j < i else (a, b))))
+                assert abs(g.values[i, j] - r.similarity) <= 1e-12, (a, b)
+                pa, pb = ((b, a) if j < i else (a, b))
+                for t in r.notes:
+                    if not t.startswith("SV step"):
+                        assert f"{rec.key(pa)} x {rec.key(pb)} (fft): {t}" in g.notes

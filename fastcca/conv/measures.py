@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._canonical import (RANK_TOL, batched_max_variance_inflation, canonical_correlations_batched,
-                          resolve_rank_tol)
+from dataclasses import dataclass
+
+from .._canonical import (RANK_TOL, BatchedWhitening, batched_max_variance_inflation, both_sides,
+                          correlate_batched, resolve_rank_tol, whiten_batched)
 from ..measures._precision import float32_error_notes
 from .._validation import (check_batch_size, check_choice, check_enough_datapoints,
                            check_fraction_or_count, check_nonnegative, check_state_finite,
@@ -348,15 +350,9 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_cca")
     if mode != "fft":
         return _wrap(_cca(m, eps=eps, rcond=rcond, rank_tol=rank_tol), m, mode, layout, eps)
-    tol, drop = resolve_rank_tol(rank_tol)
-    sol = canonical_correlations_batched(m._be, m.sxx, m.syy, m.sxy, eps=eps, rcond=rcond,
-                                         rank_tol=tol, drop=drop)
-    inflation = None
-    if m.float32_products:
-        inflation = {"side x": batched_max_variance_inflation(m._be, sol.wx, m.sxx),
-                     "side y": batched_max_variance_inflation(m._be, sol.wy, m.syy)}
-    return _fft_result(m, sol, "conv_cca", eps, [], "conv CCA (per frequency block)", inflation=inflation,
-                       rank_tol=rank_tol)
+    kw = dict(eps=eps, rcond=rcond, rank_tol=rank_tol, float32=m.float32_products)
+    pa, pb = both_sides(m._be, lambda: prepare_fft(m._be, m.sxx, **kw), lambda: prepare_fft(m._be, m.syy, **kw))
+    return pair_fft(m, pa, pb)
 
 
 def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: float | int = 0.99,
@@ -437,36 +433,71 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
     m = _as_input(x, y, mode, layout, batch_size, backend, precision, "conv_svcca")
     if mode != "fft":
         return _wrap(_svcca(m, keep=keep, keep_rule=keep_rule, eps=eps, rank_tol=rank_tol), m, mode, layout, eps)
-    return _svcca_fft(m, keep, keep_rule, eps, rank_tol=rank_tol)
+
+    kw = dict(keep=keep, keep_rule=keep_rule, eps=eps, rank_tol=rank_tol, float32=m.float32_products)
+    mult, be = m.grid.multiplicity, m._be
+    pa, pb = both_sides(be, lambda: prepare_svcca_fft(be, m.sxx, mult, **kw),
+                        lambda: prepare_svcca_fft(be, m.syy, mult, **kw))
+    return pair_fft(m, pa, pb)
 
 
-def _svcca_fft(m: ConvMoments, keep, keep_rule, eps, eig_x=None, eig_y=None,
-               rank_tol=RANK_TOL) -> ConvResult:
-    """conv_svcca's fft mode on validated moments; ``eig_x``/``eig_y``: ``_top_eig`` of
-    ``m.sxx``/``m.syy`` when already known (a layer in many pairs: fastcca.torch grids)."""
-    check_enough_datapoints(m.n, "conv_svcca")
-    be = m._be
-    both = getattr(be, "run_pair", None)      # the CPU decomposes the two sides on two threads
-    if eig_x is None and eig_y is None and both is not None:
-        eig_x, eig_y = both(lambda: _top_eig(be, m.sxx), lambda: _top_eig(be, m.syy))
-    lam_x, vec_x = _top_eig(be, m.sxx) if eig_x is None else eig_x
-    lam_y, vec_y = _top_eig(be, m.syy) if eig_y is None else eig_y
-    kx = _global_keep(lam_x, m.grid.multiplicity, keep, keep_rule)
-    ky = _global_keep(lam_y, m.grid.multiplicity, keep, keep_rule)
-    dx, px, vx = _reduced(be.xp, lam_x, vec_x, kx)
-    dy, py, vy = _reduced(be.xp, lam_y, vec_y, ky)
-    sxy_k = be.block_matmul(px.conj().transpose(0, 2, 1), be.block_matmul(m.sxy, py))
+@dataclass(frozen=True)
+class FFTSide:
+    """One side of a conv pair in fft mode, prepared once for all its pairs: the whitening of
+    its per-frequency blocks (:func:`fastcca._canonical.whiten_batched`; for SVCCA of its
+    reduced blocks ``diag(lambda_k)``), the settings, and for SVCCA the kept directions:
+    ``k`` (F,) per class, ``proj`` (F, c, K) padded eigenvectors, ``valid`` (F, K)."""
+    w: BatchedWhitening
+    eps: float
+    rank_tol: float | None
+    inflation: float = 0.0
+    k: np.ndarray = None
+    proj: object = None
+    keep: float | int | None = None
+    keep_rule: str | None = None
+
+
+def prepare_fft(be, s, *, eps: float = 1e-10, rcond: float | None = None, rank_tol=RANK_TOL,
+                float32: bool = False) -> FFTSide:
+    """One side of :func:`conv_cca` in fft mode: the whitening of every frequency block of the
+    stack ``s`` (F, c, c) (validated arguments)."""
     tol, drop = resolve_rank_tol(rank_tol)
-    sol = canonical_correlations_batched(be, dx, dy, sxy_k, eps=eps, valid_x=vx, valid_y=vy,
-                                         rank_tol=tol, drop=drop, diagonal=True)
-    notes = [f"SV step on the pooled spectrum: kept {int((m.grid.multiplicity * kx).sum())} x and "
-             f"{int((m.grid.multiplicity * ky).sum())} y directions (keep={keep!r}, rule={keep_rule!r})"]
-    inflation = None
-    if m.float32_products:
-        inflation = {"side x": _kept_space_inflation(be, m.sxx, lam_x, px, vx),
-                     "side y": _kept_space_inflation(be, m.syy, lam_y, py, vy)}
-    return _fft_result(m, sol, "conv_svcca", eps, notes, "conv SVCCA (per frequency block)", kx, ky,
-                       inflation=inflation, rank_tol=rank_tol)
+    w = whiten_batched(be, s, eps, rcond, None, tol, drop)
+    return FFTSide(w, eps, rank_tol, batched_max_variance_inflation(be, w, s) if float32 else 0.0)
+
+
+def prepare_svcca_fft(be, s, multiplicity, *, keep=0.99, keep_rule: str = "sum", eps: float = 1e-10,
+                      rank_tol=RANK_TOL, float32: bool = False) -> FFTSide:
+    """One side of :func:`conv_svcca` in fft mode: the eigendecomposition of every frequency
+    block of ``s`` (F, c, c), the top directions of the pooled spectrum (class f counted
+    ``multiplicity[f]`` times) and the whitening of the reduced blocks."""
+    lam, vecs = _top_eig(be, s)
+    k = _global_keep(lam, multiplicity, keep, keep_rule)
+    d, proj, valid = _reduced(be.xp, lam, vecs, k)
+    tol, drop = resolve_rank_tol(rank_tol)
+    w = whiten_batched(be, d, eps, None, valid, tol, drop, diagonal=True)
+    inflation = _kept_space_inflation(be, s, lam, proj, valid) if float32 else 0.0
+    return FFTSide(w, eps, rank_tol, inflation, k, proj, keep, keep_rule)
+
+
+def pair_fft(m: ConvMoments, pa: FFTSide, pb: FFTSide, sxy=None) -> ConvResult:
+    """conv CCA (``pa``, ``pb`` from :func:`prepare_fft`) or conv SVCCA (from
+    :func:`prepare_svcca_fft`) of two prepared sides and the cross stack ``sxy`` (default
+    ``m.sxy``); ``m``: the pair's :class:`ConvMoments` (its count, grid, layout)."""
+    be = m._be
+    sxy = m.sxy if sxy is None else sxy
+    inflation = {"side x": pa.inflation, "side y": pb.inflation} if m.float32_products else None
+    if pa.proj is None:
+        sol = correlate_batched(be, pa.w, pb.w, sxy)
+        return _fft_result(m, sol, "conv_cca", pa.eps, [], "conv CCA (per frequency block)",
+                           inflation=inflation, rank_tol=pa.rank_tol)
+    sxy_k = be.block_matmul(pa.proj.conj().transpose(0, 2, 1), be.block_matmul(sxy, pb.proj))
+    sol = correlate_batched(be, pa.w, pb.w, sxy_k, diagonal=True)
+    mult = m.grid.multiplicity
+    notes = [f"SV step on the pooled spectrum: kept {int((mult * pa.k).sum())} x and "
+             f"{int((mult * pb.k).sum())} y directions (keep={pa.keep!r}, rule={pa.keep_rule!r})"]
+    return _fft_result(m, sol, "conv_svcca", pa.eps, notes, "conv SVCCA (per frequency block)", pa.k, pb.k,
+                       inflation=inflation, rank_tol=pa.rank_tol)
 
 
 def _kept_space_inflation(be, s, lam, proj, valid) -> float:
