@@ -29,22 +29,71 @@ class FastccaFileError(ValueError):
     """
 
 
-def save_npz_atomic(path, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` (.npz) through a temporary file in the same folder and a
-    rename, so an interrupted write never leaves a half-written file under ``path``."""
+#: the name prefix of the temporary files :func:`write_atomic` makes (next to the target)
+TEMP_PREFIX = ".fastcca-"
+
+
+def write_atomic(path, write) -> None:
+    """Write ``path`` atomically: ``write(tmp)`` writes a temporary file in the same folder
+    (``tmp``: a path string ending in ``.tmp`` plus the target's suffix, so a writer that picks
+    its format by suffix still does), which is flushed to disk and renamed over ``path``.  An
+    interrupted or failing write leaves ``path`` as it was and removes the temporary file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; its folder must exist.
+    write : callable
+        ``write(tmp_path)`` writes the whole content to ``tmp_path``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    Exception
+        Whatever ``write`` raises (also ``KeyboardInterrupt``), after the temporary file is
+        removed; ``OSError`` when the folder is missing or not writable.
+
+    Notes
+    -----
+    The one atomic write of the library (``Moments.save``, ``ConvMoments.save``) and of
+    ``paper_repro`` (figures, records, caches): temporary files start with ``.fastcca-``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, fastcca.io
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "record.json"
+    >>> fastcca.io.write_atomic(target, lambda tmp: pathlib.Path(tmp).write_text("{}"))
+    >>> target.read_text()
+    '{}'
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastcca-", suffix=".npz.tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp" + os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write(tmp)
+        fd = os.open(tmp, os.O_RDWR)            # on disk before the rename makes it visible
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def save_npz_atomic(path, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` (.npz, no pickled objects needed to read it back) with
+    :func:`write_atomic`, so an interrupted write never leaves a half-written file under ``path``."""
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    write_atomic(path, write)
 
 
 def load_npz(path, kind, required) -> dict:

@@ -141,6 +141,11 @@ def forced_ones(n: int, rx: int, ry: int) -> int:
     return max(0, min(rx + ry - (n - 1), rx, ry))
 
 
+#: the arithmetic of the batch products (accumulation is always float64): every accumulator's
+#: ``precision`` choices
+PRECISIONS = ("float64", "float32")
+
+
 def warn_if_degenerate(n: int, kx: int, ky: int, what: str = "CCA", coefficients: int | None = None,
                        forced: int | None = None, stacklevel: int = 4) -> str | None:
     """Warn when ``n - 1 < kx + ky`` for the data ranks ``kx``, ``ky`` (not ranks lifted by the

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from . import _scale
 from ._canonical import RANK_TOL
+from ._validation import PRECISIONS
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
@@ -117,7 +118,7 @@ class JointMoments:
     #: rows per chunk are chosen so that the float64 chunk buffer stays near this many bytes
     CHUNK_BYTES = 4 << 20
     #: ``precision`` choices: the arithmetic of each chunk's product (accumulation is float64)
-    PRECISIONS = ("float64", "float32")
+    PRECISIONS = PRECISIONS
 
     def __init__(self, backend: str = "auto", precision: str = "float64"):
         get_backend(backend)

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from . import _hsic, _io, _scale
 from .backend import get_backend
+from ._validation import PRECISIONS
 from ._validation import (check_batch_size, check_batchable, check_choice, check_optional_count,
                           check_same_datapoints, check_state_finite)
 
@@ -159,7 +160,7 @@ class Moments:
     """
 
     #: ``precision`` choices: the arithmetic of each batch's products (the state is float64)
-    PRECISIONS = ("float64", "float32")
+    PRECISIONS = PRECISIONS
 
     #: ``shard_by`` choices
     SHARD_BY = ("batch", "index")

@@ -75,7 +75,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._validation import check_choice
+from ._validation import PRECISIONS, check_choice
+from .conv._inputs import MODES, conv_rows
 from .backend import BackendUnavailableError, get_backend
 from .grid import (MEASURES, JointMoments, SimilarityMatrix, check_measure_arguments, similarity_grid,
                    similarity_pairs)
@@ -89,7 +90,8 @@ except ImportError as _exc:  # pragma: no cover - exercised by a test that hides
 __all__ = ["record", "compare_layers", "compare_checkpoints", "Recording", "LayerInfo", "CONV_MODES",
            "JointMoments", "SimilarityMatrix", "similarity_grid"]
 
-CONV_MODES = ("flatten", "fold", "mean", "fft")
+#: the ``conv`` choices: the conv module's modes (:data:`fastcca.conv.MODES`; here the default is "flatten")
+CONV_MODES = MODES
 #: measures defined for conv="fft" pairs (mean CCA / SVCCA pooled over frequencies)
 FFT_MEASURES = ("svcca", "cca", "mean_cca")
 _FFT_GROUP = ("fft",)
@@ -212,13 +214,7 @@ def _as_rows(out, mode: str):
                          "(batch, channels, *spatial)")
     if out.ndim == 2:
         return out, ("points",)
-    b, c = out.shape[0], out.shape[1]
-    if mode == "flatten":
-        return out.reshape(b, -1), ("points",)
-    if mode == "mean":
-        return out.mean(dim=tuple(range(2, out.ndim))), ("points",)
-    # fold: channels last, every spatial position a datapoint
-    return out.movedim(1, -1).reshape(-1, c), ("fold",) + tuple(out.shape[2:])
+    return conv_rows(out, mode), (("fold",) + tuple(out.shape[2:]) if mode == "fold" else ("points",))
 
 
 def _device_of(model):
@@ -630,7 +626,7 @@ def record(model, layers, data, *, model_b=None, layers_b=None, labels=("A", "B"
     """
     _require_torch()
     get_backend(backend)  # a bad name, or "cuda" without CuPy/GPU, fails before any work
-    precision = check_choice(precision, "precision", JointMoments.PRECISIONS)
+    precision = check_choice(precision, "precision", PRECISIONS)
     specs = [(labels[0], model, _resolve_layers(model, layers, "layers"))]
     if model_b is not None:
         if model_b is model:

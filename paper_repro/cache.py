@@ -20,7 +20,7 @@ import zipfile
 
 import numpy as np
 
-from fastcca import _io
+from fastcca.io import save_npz_atomic as _save_npz_atomic
 
 FORMAT = "paper_repro.cache/1"
 _META_CONFIG = "__config__"
@@ -40,7 +40,7 @@ def _canonical(config: dict) -> str:
 def save_npz_atomic(path: str, arrays: dict) -> None:
     """fastcca's atomic .npz write (temporary file + rename), creating the folder first."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _io.save_npz_atomic(path, arrays)
+    _save_npz_atomic(path, arrays)
 
 
 class Cache:

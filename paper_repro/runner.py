@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import platform
-import tempfile
 import time
 
 import numpy as np
+from fastcca.io import write_atomic
 
 from . import registry
 from .context import default_threads, thread_limits
@@ -32,19 +33,6 @@ def to_jsonable(obj):
     if isinstance(obj, float) and not np.isfinite(obj):
         return None              # JSON null; figures read lists back with dtype=float (-> nan)
     return obj
-
-
-def _write_atomic(path: str, write) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _device_or_error(ctx) -> str:
@@ -81,8 +69,8 @@ def run_figure(fig_id: str, ctx) -> dict:
     fig.text(0.995, 0.005, f"paper_repro {fig_id} | scale={ctx.scale} seed={ctx.seed} | "
              f"claim {chk.verdict()}", ha="right", va="bottom", fontsize=6, color="0.4")
     base = os.path.join(ctx.out, fig_id)
-    _write_atomic(base + ".png", lambda p: fig.savefig(p, dpi=130, format="png"))
-    _write_atomic(base + ".pdf", lambda p: fig.savefig(p, format="pdf"))
+    write_atomic(base + ".png", lambda p: fig.savefig(p, dpi=130, format="png"))
+    write_atomic(base + ".pdf", lambda p: fig.savefig(p, format="pdf"))
     plt.close(fig)
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - c0
@@ -105,5 +93,5 @@ def run_figure(fig_id: str, ctx) -> dict:
                     "note": "timings depend on the machine and its load (shared machines are slower)"},
     }
     record = to_jsonable(record)
-    _write_atomic(base + ".json", lambda p: open(p, "w").write(json.dumps(record, indent=1)))
+    write_atomic(base + ".json", lambda p: pathlib.Path(p).write_text(json.dumps(record, indent=1)))
     return record

@@ -174,8 +174,8 @@ def test_reshape_modes_on_the_backend(be):
     cpu = {mode: fastcca.conv_moments(x, y, mode=mode, backend="cpu") for mode in ("fold", "mean", "flatten")}
     for mode, ref in cpu.items():
         d = fastcca.Moments._with_backend_module(be)
-        from fastcca.conv.measures import _reshape
-        d.update(_reshape(dev(be, x), mode), _reshape(dev(be, y), mode))
+        from fastcca.conv._inputs import conv_rows
+        d.update(conv_rows(dev(be, x), mode), conv_rows(dev(be, y), mode))
         for f in (fastcca.conv_cca, fastcca.conv_svcca):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", fastcca.DegenerateCCAWarning)

@@ -122,7 +122,7 @@ def test_cache_keys_atomic_and_safe(tmp_path):
     np.testing.assert_array_equal(cache.get_or_compute("k", cfg, fn)["a"], np.arange(3.0))
     np.testing.assert_array_equal(cache.get_or_compute("k", cfg, fn)["a"], np.arange(3.0))
     assert len(calls) == 1 and cache.hits == 1
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".fastcca-")]
     # a truncated file is recomputed with a warning, never trusted
     path = cache.path("k", cfg)
     with open(path, "r+b") as fh:

@@ -6,6 +6,29 @@ import numpy as np
 from .._validation import as_host_array
 
 LAYOUTS = ("nchw", "nhwc")
+#: how two conv layers are compared (``fastcca.conv_cca``'s ``mode``, ``fastcca.torch``'s ``conv``):
+#: per DFT frequency, or the activations reshaped to 2-D by :func:`conv_rows`
+MODES = ("fft", "fold", "flatten", "mean")
+
+
+def conv_rows(a, mode: str):
+    """A channels-first batch ``a`` (b, c, *spatial) -> the samples-first matrix of a reshaping
+    ``mode``: ``"fold"`` (b * positions, c), every spatial position a datapoint (channels last,
+    so the rows of one image are its positions); ``"flatten"`` (b, c * positions), every
+    (channel, position) a neuron; ``"mean"`` (b, c), each channel's spatial mean (float64 for
+    NumPy/CuPy; a torch tensor keeps its dtype, the moments convert).  NumPy, CuPy or torch; a
+    view where the layout allows."""
+    b, c, nd = a.shape[0], a.shape[1], a.ndim
+    torch_like = hasattr(a, "permute")
+    if mode == "fold":
+        perm = (0, *range(2, nd), 1)
+        return (a.permute(*perm) if torch_like else a.transpose(perm)).reshape(-1, c)
+    if mode == "flatten":
+        return a.reshape(b, -1)
+    if mode != "mean":
+        raise ValueError(f"mode: expected 'fold', 'flatten' or 'mean' for a reshaping, got {mode!r}")
+    axes = tuple(range(2, nd))
+    return a.mean(dim=axes) if torch_like else a.mean(axis=axes, dtype=np.float64)
 
 
 def check_layout(layout) -> str:

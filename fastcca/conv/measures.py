@@ -31,29 +31,18 @@ from .._validation import (check_batch_size, check_choice, check_enough_datapoin
                            check_fraction_or_count, check_nonnegative, check_state_finite,
                            check_tolerance, forced_ones, warn_if_degenerate)
 from ..measures import cca as _cca, pwcca as _pwcca, svcca as _svcca
-from ..measures.svcca import KEEP_RULES
+from ..measures.svcca import KEEP_RULES, count_to_keep
 from ..moments import Moments
 from ..results import ConvResult
-from ._inputs import as_conv_batch, check_layout, check_pair
+from ._inputs import MODES, as_conv_batch, check_layout, check_pair, conv_rows
 from ..backend import get_backend
 from .moments import ConvMoments
 
-MODES = ("fft", "fold", "flatten", "mean")
 #: bound on the reshaped temporaries of one batch in the non-FFT modes
 _FLAT_CHUNK_BYTES = 128 << 20
 
 
 # ---------------------------------------------------------------------------------- inputs
-def _reshape(xb, mode: str):
-    """(b, c, h, w) view (NumPy or device array) -> the 2-D samples-first matrix of ``mode``."""
-    b, c = xb.shape[:2]
-    if mode == "fold":
-        return xb.transpose(0, 2, 3, 1).reshape(-1, c)
-    if mode == "flatten":
-        return xb.reshape(b, -1)
-    return xb.mean(axis=(2, 3), dtype=np.float64)
-
-
 def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: int | None = None,
                  progress: bool = False, backend: str = "auto", precision: str = "float64"):
     """The moments a conv comparison needs, from arrays.
@@ -128,8 +117,8 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
         per_image = 8 * (xa[0].size + ya[0].size) * 2
         batch_size = max(1, _FLAT_CHUNK_BYTES // per_image)
     for lo in range(0, n, int(batch_size)):
-        xb = _reshape(xa[lo:lo + batch_size], mode)
-        m.update(xb, xb if same else _reshape(ya[lo:lo + batch_size], mode))
+        xb = conv_rows(xa[lo:lo + batch_size], mode)
+        m.update(xb, xb if same else conv_rows(ya[lo:lo + batch_size], mode))
     return m
 
 
@@ -237,16 +226,7 @@ def _global_keep(lam, mult, keep, rule):
     flat = vals.reshape(-1)
     w = np.repeat(mult, c).astype(np.float64)
     order = np.argsort(-flat, kind="stable")
-    if isinstance(keep, int):
-        cum = np.cumsum(w[order])
-        cut = int(np.searchsorted(cum, keep, side="left")) + 1
-    else:
-        total = float((flat * w).sum())
-        if total <= 0:
-            return np.zeros(f, dtype=np.int64)
-        cum = np.cumsum(flat[order] * w[order]) / total
-        cut = int(np.searchsorted(cum, keep, side="left")) + 1
-    cut = min(cut, flat.size)
+    cut = count_to_keep(flat[order], keep, w[order])
     chosen = np.zeros(flat.size, dtype=bool)
     chosen[order[:cut]] = True
     return chosen.reshape(f, c).sum(axis=1)

@@ -36,14 +36,13 @@ import numpy as np
 from .. import _io, _scale
 from ..backend import get_backend
 from ..moments import _load_exponents, feed_in_batches
-from .._validation import check_choice, check_state_finite
+from .._validation import PRECISIONS, check_choice, check_state_finite
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import LAYOUTS, as_conv_batch, check_layout, check_pair
 
 _FORMAT = "fastcca.ConvMoments/1"
 #: written when an exponent is not 0 (see ``fastcca.moments._FORMAT_SCALED``)
 _FORMAT_SCALED = "fastcca.ConvMoments/2"
-PRECISIONS = ("float64", "float32")
 #: default bound on one chunk's gathered frequency blocks (both layers; the transforms add a few MiB per thread)
 CHUNK_BYTES = 192 << 20
 

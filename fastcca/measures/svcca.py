@@ -26,8 +26,16 @@ from ._whitened import Whitened, whiten_side
 KEEP_RULES = ("sum", "variance")
 
 
-def count_to_keep(values: np.ndarray, keep: float) -> int:
-    """Smallest k with ``sum(values[:k]) / sum(values) >= keep`` (values descending, >= 0)."""
+def count_to_keep(values: np.ndarray, keep: float | int, weights: np.ndarray | None = None) -> int:
+    """SVCCA's keep rule: the smallest k with ``sum(values[:k]) / sum(values) >= keep`` for a
+    fraction ``keep`` (values descending, >= 0: singular values, or variances), or the smallest k
+    whose directions number ``keep`` for an int.  ``weights``: how many copies each value stands
+    for (the conv fft mode's conjugate frequency pairs), in both rules."""
+    if isinstance(keep, int):
+        copies = np.cumsum(weights) if weights is not None else np.arange(1, len(values) + 1)
+        return int(min(np.searchsorted(copies, keep, side="left") + 1, len(values)))
+    if weights is not None:
+        values = values * weights
     total = values.sum()
     if total <= 0:
         return 0

@@ -1,0 +1,69 @@
+"""What issue 21 put in one place stays in one place, and does what each of its former copies did:
+the conv reshape (conv_moments and fastcca.torch), the SVCCA keep rule (dense and conv fft), the
+precision list, the atomic write (the library and paper_repro)."""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastcca
+from fastcca.conv._inputs import MODES, conv_rows
+from fastcca.measures.svcca import count_to_keep
+
+
+def test_conv_rows_numpy_and_torch_agree():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((3, 4, 5, 2))
+    t = torch.from_numpy(a)
+    for mode in ("fold", "flatten"):
+        np.testing.assert_array_equal(conv_rows(t, mode).numpy(), conv_rows(a, mode))
+    # the spatial mean: torch and NumPy sum in their own orders
+    np.testing.assert_allclose(conv_rows(t, "mean").numpy(), a.mean(axis=(2, 3)), rtol=1e-14, atol=1e-15)
+    # fold: the rows of one image are its positions, channels are the columns
+    np.testing.assert_array_equal(conv_rows(a, "fold")[:10], a[0].reshape(4, -1).T)
+    import fastcca.torch as ft
+    assert ft.CONV_MODES is MODES is fastcca.conv.MODES
+
+
+def test_conv_rows_refuses_fft():
+    with pytest.raises(ValueError, match="mode"):
+        conv_rows(np.zeros((2, 3, 4, 4)), "fft")
+
+
+@settings(max_examples=40, deadline=None)
+@given(vals=st.lists(st.floats(0.0, 10.0), min_size=1, max_size=12), reps=st.data(),
+       keep=st.one_of(st.floats(0.01, 1.0), st.integers(1, 30)))
+def test_weighted_keep_rule_is_the_rule_on_the_repeated_values(vals, reps, keep):
+    """Weights stand for copies: the weighted count keeps whole classes, the fewest whose copies
+    cover what the plain rule keeps of the values repeated."""
+    v = np.sort(np.asarray(vals))[::-1]
+    w = np.asarray(reps.draw(st.lists(st.integers(1, 2), min_size=len(v), max_size=len(v))))
+    k = count_to_keep(v, keep, w.astype(np.float64))
+    k_rep = count_to_keep(np.repeat(v, w), keep)
+    copies = np.concatenate([[0], np.cumsum(w)])
+    if k_rep == 0:
+        assert k == 0
+    else:
+        assert copies[k] >= k_rep and copies[k - 1] < k_rep
+
+
+def test_one_precision_list():
+    from fastcca.conv import moments as conv_moments
+    assert fastcca.Moments.PRECISIONS is fastcca.JointMoments.PRECISIONS is conv_moments.PRECISIONS
+
+
+def test_write_atomic(tmp_path):
+    from fastcca.io import write_atomic
+    target = tmp_path / "fig.png"
+    seen = []
+    write_atomic(target, lambda tmp: (seen.append(tmp), pathlib.Path(tmp).write_bytes(b"one")))
+    assert target.read_bytes() == b"one" and seen[0].endswith(".png")      # a writer may go by suffix
+
+    def fail(tmp):
+        pathlib.Path(tmp).write_bytes(b"half")
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, fail)
+    assert target.read_bytes() == b"one" and os.listdir(tmp_path) == ["fig.png"]
