@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _hsic, _io, _scale
+from ._accumulator import PairAccumulator
 from .backend import get_backend
 from ._validation import PRECISIONS
 from ._validation import (check_batch_size, check_batchable, check_choice, check_optional_count,
@@ -71,7 +72,7 @@ def feed_in_batches(acc, x, y, batch_size, progress: bool = False, desc: str = "
     return acc
 
 
-class Moments:
+class Moments(PairAccumulator):
     """Joint first and second moments of X (n, p) and Y (n, q), accumulated batch by batch.
 
     The state is the count ``n``, the means ``mean_x`` (p,) and ``mean_y`` (q,), and the centred
@@ -269,17 +270,9 @@ class Moments:
         return new
 
     # ------------------------------------------------------------------ pickling
-    def __getstate__(self) -> dict:
-        """Pickle the five state arrays and the backend's NAME, not the kernels module
-        (modules do not pickle); partial moments travel between processes this way (Dask,
-        multiprocessing).  NumPy arrays go out of band under pickle protocol 5."""
-        state = self.__dict__.copy()
-        be = state.pop("_be", None)
-        state["_be_name"] = None if be is None else be.NAME
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
+    @staticmethod
+    def _upgrade_state(state: dict) -> None:
+        """Defaults for pickles of older versions (pickling itself: ``PairAccumulator``)."""
         state.setdefault("precision", "float64")
         state.setdefault("float32_products", state["precision"] == "float32" and state.get("n", 0) > 0)
         # pickles from before the power-of-two units: the arrays are in the data's units
@@ -289,16 +282,8 @@ class Moments:
             state.setdefault(k, None)
         for k, v in (("debiased_cka", False), ("_hsic", None), ("shards", None), ("shard_by", "batch"), ("_routed", 0)):
             state.setdefault(k, v)
-        name = state.pop("_be_name", None)
-        self.__dict__.update(state)
-        self._be = None if name is None else get_backend(name)
 
     # ------------------------------------------------------------------ properties
-    @property
-    def backend(self) -> str:
-        """Name of the backend holding the state (``"auto"`` until the first batch)."""
-        return self._be.NAME if self._be is not None else self._backend_name
-
     @property
     def p(self) -> int | None:
         """Neurons of x (None while empty)."""
@@ -502,12 +487,8 @@ class Moments:
         -----
         Exact (Chan's pairwise rule), so shards computed anywhere combine in any order.
         """
-        if not isinstance(other, Moments):
-            raise TypeError(f"other: expected a fastcca.Moments, got {type(other).__name__}")
-        if other.n == 0:
+        if not self._can_merge(other):
             return self
-        if self._be is not None and other._be is not None and self._be is not other._be:
-            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
         if self.n:
             self._check_dims(other.p, other.q, "merge")
         if self.debiased_cka and other._hsic is None:
@@ -558,20 +539,13 @@ class Moments:
         ox, oy = self.exponent_x, self.exponent_y
         mx, my, sxx, syy, sxy = _scale.align_for_merge(self, (mx, my, sxx, syy, sxy), ex, ey)
         na = self.n
-        n = na + nb
-        c = na * nb / n
-        dx = mx - self.mean_x
-        dy = my - self.mean_y
-        if keep:            # before the blocks move: the statistics shift with each part's own
+
+        def statistics_first(dx, dy):
+            # before the blocks move: the statistics shift with each part's own
             ux, uy = self.exponent_x, self.exponent_y
             self._hsic = _hsic.merged(be, na, (self.sxx, self.syy, self.sxy), self._hsic.rescaled(ux - ox, uy - oy),
                                       nb, (sxx, syy, sxy), hsic.rescaled(ux - int(ex), uy - int(ey)), dx, dy)
-        be.add_scatter_rank1(self.sxx, sxx, dx, dx, c)
-        be.add_scatter_rank1(self.syy, syy, dy, dy, c)
-        be.add_scatter_rank1(self.sxy, sxy, dx, dy, c)
-        self.mean_x = self.mean_x + dx * (nb / n)
-        self.mean_y = self.mean_y + dy * (nb / n)
-        self.n = n
+        self._chan_merge(nb, mx, my, sxx, syy, sxy, be.add_scatter_rank1, statistics_first if keep else None)
         self._merge_bounds(be.xp, bounds)
 
     def _merge_bounds(self, xp, bounds) -> None:

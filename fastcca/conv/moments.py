@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _io, _scale
+from .._accumulator import PairAccumulator
 from ..backend import get_backend
 from ..moments import _load_exponents, feed_in_batches
 from .._validation import PRECISIONS, check_choice, check_state_finite
@@ -47,7 +48,7 @@ _FORMAT_SCALED = "fastcca.ConvMoments/2"
 CHUNK_BYTES = 192 << 20
 
 
-class ConvMoments:
+class ConvMoments(PairAccumulator):
     """Per-frequency complex moments of two conv layers, accumulated batch by batch.
 
     Parameters
@@ -158,31 +159,17 @@ class ConvMoments:
             setattr(new, k, None if v is None else v.copy())
         return new
 
-    def __getstate__(self) -> dict:
-        """Pickle the state without the kernels module (modules do not pickle), as
-        :class:`fastcca.Moments` does; partials travel between processes this way (Dask
-        distributed, multiprocessing).  The backend is always the CPU one, restored on load."""
-        state = self.__dict__.copy()
-        be = state.pop("_be", None)
-        state["_be_name"] = None if be is None else be.NAME
-        return state
+    #: pickles from CPU-only versions name no backend: cpu
+    _PICKLED_BACKEND_DEFAULT = "cpu"
 
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
+    @staticmethod
+    def _upgrade_state(state: dict) -> None:
+        """Defaults for pickles of older versions (pickling itself: ``PairAccumulator``)."""
         state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
         state.setdefault("exponent_x", 0)      # pickles from before the power-of-two units
         state.setdefault("exponent_y", 0)
-        name = state.pop("_be_name", "cpu")     # pickles from CPU-only versions: cpu
-        state.setdefault("_backend_name", name or "auto")
-        self.__dict__.update(state)
-        self._be = None if name is None else get_backend(name)
 
     # ------------------------------------------------------------------ properties
-    @property
-    def backend(self) -> str:
-        """Name of the backend holding the state (``"auto"`` until the first batch)."""
-        return self._be.NAME if self._be is not None else self._backend_name
-
     @property
     def c_x(self) -> int | None:
         """Channels of x (None while empty)."""
@@ -272,12 +259,8 @@ class ConvMoments:
     def merge(self, other: "ConvMoments") -> "ConvMoments":
         """Merge the moments of other images (same layers) into ``self``; returns ``self``.
         Exact (Chan's rule per block), so shards combine in any order."""
-        if not isinstance(other, ConvMoments):
-            raise TypeError(f"other: expected a fastcca.ConvMoments, got {type(other).__name__}")
-        if other.n == 0:
+        if not self._can_merge(other):
             return self
-        if self._be is not None and other._be is not None and self._be is not other._be:
-            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
         if self.n:
             self._check_shapes(other.shape_x, other.shape_y, "merge")
         else:
@@ -299,17 +282,7 @@ class ConvMoments:
             self.sxy = sxy.copy() if copy or sxy is sxx else sxy
             return
         mx, my, sxx, syy, sxy = _scale.align_for_merge(self, (mx, my, sxx, syy, sxy), ex, ey)
-        na = self.n
-        n = na + nb
-        c = na * nb / n
-        dx, dy = mx - self.mean_x, my - self.mean_y
-        be = self._be
-        be.add_block_scatter_rank1(self.sxx, sxx, dx, dx, c)
-        be.add_block_scatter_rank1(self.syy, syy, dy, dy, c)
-        be.add_block_scatter_rank1(self.sxy, sxy, dx, dy, c)
-        self.mean_x = self.mean_x + dx * (nb / n)
-        self.mean_y = self.mean_y + dy * (nb / n)
-        self.n = n
+        self._chan_merge(nb, mx, my, sxx, syy, sxy, self._be.add_block_scatter_rank1)
 
     def _check_shapes(self, sx, sy, where: str) -> None:
         if tuple(sx) != self.shape_x or tuple(sy) != self.shape_y:

@@ -1,0 +1,75 @@
+"""What the pair accumulators (:class:`fastcca.Moments`, :class:`fastcca.ConvMoments`) share,
+written once: the backend they live on, pickling without the kernels module, the checks before a
+merge, and Chan's pairwise merge of a part into the state.
+
+Chan, Golub & LeVeque (1979): merging a part of ``nb`` datapoints with means ``m_b`` and centred
+scatter blocks ``S_b`` into a state of ``na`` datapoints, with ``d = m_b - m_a`` per side,
+
+    S = S_a + S_b + d_x d_y^H * na nb / n,    m = m_a + d * nb / n,    n = na + nb,
+
+exact in any order, so shards computed anywhere combine to the one-shot moments.
+"""
+from __future__ import annotations
+
+from .backend import get_backend
+
+
+class PairAccumulator:
+    """Mixin of the accumulators of two activation sets.  The class provides ``_be`` (kernels
+    module or None), ``_backend_name``, ``n``, ``mean_x``, ``mean_y``, ``sxx``, ``syy``,
+    ``sxy`` and ``_upgrade_state(state)`` (defaults for pickles of older versions)."""
+
+    #: the backend of a pickle that names none (older versions)
+    _PICKLED_BACKEND_DEFAULT = None
+
+    @property
+    def backend(self) -> str:
+        """Name of the backend holding the state (``"auto"`` until the first batch)."""
+        return self._be.NAME if self._be is not None else self._backend_name
+
+    def __getstate__(self) -> dict:
+        """Pickle the state and the backend's NAME, not the kernels module (modules do not
+        pickle); partial moments travel between processes this way (Dask, multiprocessing).
+        NumPy arrays go out of band under pickle protocol 5."""
+        state = self.__dict__.copy()
+        be = state.pop("_be", None)
+        state["_be_name"] = None if be is None else be.NAME
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        self._upgrade_state(state)
+        name = state.pop("_be_name", self._PICKLED_BACKEND_DEFAULT)
+        state.setdefault("_backend_name", name or "auto")
+        self.__dict__.update(state)
+        self._be = None if name is None else get_backend(name)
+
+    def _can_merge(self, other) -> bool:
+        """The checks every merge makes first: ``other`` is of this class and on the same
+        backend (``TypeError`` / ``ValueError`` otherwise); False when it holds nothing."""
+        cls = type(self)
+        if not isinstance(other, cls):
+            raise TypeError(f"other: expected a fastcca.{cls.__name__}, got {type(other).__name__}")
+        if other.n == 0:
+            return False
+        if self._be is not None and other._be is not None and self._be is not other._be:
+            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
+        return True
+
+    def _chan_merge(self, nb, mx, my, sxx, syy, sxy, rank1, before=None) -> None:
+        """Chan's rule: merge a part (``nb`` datapoints, means and scatter blocks already in the
+        state's units) into a non-empty state; ``rank1(s, s_b, d_x, d_y, c)`` adds
+        ``s_b + c d_x d_y^H`` into ``s`` in place (the backend's dense or per-block kernel);
+        ``before(d_x, d_y)`` runs before the blocks change (statistics that need the old ones)."""
+        na = self.n
+        n = na + nb
+        c = na * nb / n
+        dx, dy = mx - self.mean_x, my - self.mean_y
+        if before is not None:
+            before(dx, dy)
+        rank1(self.sxx, sxx, dx, dx, c)
+        rank1(self.syy, syy, dy, dy, c)
+        rank1(self.sxy, sxy, dx, dy, c)
+        self.mean_x = self.mean_x + dx * (nb / n)
+        self.mean_y = self.mean_y + dy * (nb / n)
+        self.n = n
