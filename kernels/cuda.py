@@ -20,7 +20,7 @@ environment variables are read once at import):
 
 * ``gemm_dtype="float64"`` (``FASTCCA_CUDA_GEMM=float32`` switches): float32 products on
   float64-centred batches, float64 state.  Error measured on the CPU with NumPy/OpenBLAS (not
-  on a GPU; BENCHMARKS.md "CUDA backend"), n = 100k: 4e-8 to 9e-8 relative (Frobenius) on the
+  on a GPU; docs/benchmarks.md, "CUDA backend"), n = 100k: 4e-8 to 9e-8 relative (Frobenius) on the
   scatter blocks, CCA coefficients within 1.4e-8, SVCCA/PWCCA similarities within 4e-9, also
   with column scales spread over 1e-4 (CCA is scale invariant; what the rounding hurts is
   near-collinear neurons: expect errors to grow with the condition number of the correlation
@@ -33,10 +33,14 @@ environment variables are read once at import):
   ``gram_floor=1e-10`` of the largest (accuracy bound ~1e-10, see ``_xp_backend``).
 * ``svd_route="svd"``: singular vectors (PWCCA, ``weights=True``) by gesvd; ``"gram"`` is the
   faster eigh route, measured by ``gpu_check.py`` before it may become the default.
+* ``small_eig="library"``: eigenvalues of the conv path's stacks of small Hermitian blocks by
+  CuPy's batched ``eigvalsh``; ``"jacobi"`` uses the one-block-per-matrix Jacobi kernel of
+  ``kernels/_jacobi.py`` (a CuPy ``RawModule``; its algorithm has a NumPy twin that CPU CI
+  tests), timed against the library route by ``gpu_check.py`` before it may become the default.
+* ``mem_fraction=0.5``: the share of free device memory a batch of host rows (or images) may
+  take when a host array streams through the GPU.
 
-Not verified on a GPU yet: see docs/cuda.md.  No custom kernels: where CuPy's library
-calls are slow (batched small Hermitian eigh/svd for the conv path) the next steps are written
-in ``_xp_backend``'s docstring.
+Not verified on a GPU yet: see docs/cuda.md.
 """
 from __future__ import annotations
 
