@@ -259,6 +259,8 @@ def correlate(be, wx: Whitening, wy: Whitening, sxy, *, vectors: bool | str = Fa
 # ---------------------------------------------------------------------------------------------
 from contextlib import nullcontext  # noqa: E402
 
+from .backend import capability  # noqa: E402
+
 @dataclass
 class BatchedWhitening:
     """The whitenings of a stack of B blocks (p, p), each exactly as :func:`whiten` would
@@ -495,14 +497,14 @@ def canonical_correlations_batched(be, sxx, syy, sxy, *, eps: float, rcond: floa
 def batched_region(be):
     """The backend's context for many small batched calls (the CPU: BLAS on one thread), or a
     no-op."""
-    region = getattr(be, "batched_region", None)
+    region = capability(be, "batched_region")
     return region() if region is not None else nullcontext()
 
 
 def both_sides(be, f, g):
     """``(f(), g())``: two independent per-side computations (the two sides' whitenings or
     eigendecompositions), on two threads where the backend offers it (the CPU's ``run_pair``)."""
-    both = getattr(be, "run_pair", None)
+    both = capability(be, "run_pair")
     return both(f, g) if both is not None else (f(), g())
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any, Callable, Protocol, runtime_checkable
 
 BACKENDS = ("cpu", "cuda", "auto")
 
@@ -34,6 +35,75 @@ class BackendUnavailableError(RuntimeError):
     ...     print("no usable GPU here")
     no usable GPU here
     """
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a kernels module provides (``fastcca.kernels.cpu``, ``fastcca.kernels.cuda``, the
+    array-module backend ``fastcca.kernels._xp_backend.XpBackend`` and its test stand-ins): the
+    primitives the measures are written on.  Arrays are the backend's (``xp``'s); results that
+    are small or scalar come back to the host through ``to_numpy``.
+
+    The optional capabilities (:data:`CAPABILITIES`) are looked up with :func:`capability`, never
+    by ``hasattr`` at the call sites; a backend without one takes the generic route.
+    """
+    NAME: str
+    xp: Any
+
+    # host <-> device, input
+    def to_numpy(self, a): ...
+    def as_matrix(self, a, name: str): ...
+    def device_array(self, a): ...
+    # the moments pass
+    def center_scaled(self, x, out_dtype=..., min_exponent=None): ...
+    def scatter(self, a, b): ...
+    def add_scatter_rank1(self, s, b, u, v, c: float) -> None: ...
+    def default_batch_rows(self, x, y): ...
+    # dense linear algebra
+    def eigh(self, a): ...
+    def eigh_top(self, a, k: int): ...
+    def svd(self, a): ...
+    def svdvals(self, a): ...
+    def cholesky(self, a): ...
+    def solve_lower(self, l, b, trans: bool = False): ...
+    # stacks of blocks (conv layers, one block per frequency)
+    def cholesky_batched(self, a): ...
+    def inv_lower_batched(self, l): ...
+    def block_matmul(self, a, b): ...
+    def add_block_scatter_rank1(self, s, b, u, v, c: float) -> None: ...
+    def block_scatter_accumulate(self, a, b, out) -> None: ...
+    def spatial_stats_checked(self, x, min_exponent=None): ...
+    def spatial_rfft_blocks(self, x, mean_img, flat, *args, **kwargs): ...
+    def rfft_mean(self, mean_img, flat): ...
+    def real_view_to_complex(self, p): ...
+    def default_conv_batch_images(self, shape_x, shape_y, precision: str): ...
+
+
+#: the optional capabilities of a backend (:func:`capability`): name -> what it is
+CAPABILITIES = {
+    "column_stats": "per-column sums, minima and maxima of a batch (JointMoments' in-place path)",
+    "scatter_update_upper": "in-place SYRK of a centred chunk into the upper triangle of the joint scatter "
+                            "(JointMoments' in-place path, with column_stats and symmetrize_upper)",
+    "scatter_update_upper_f32": "the same with float32 products (JointMoments(precision='float32'))",
+    "symmetrize_upper": "mirror the upper triangle of a scatter in place",
+    "batched_region": "context manager: BLAS on one thread around many small batched calls",
+    "run_pair": "run two independent per-side jobs on two threads, (f(), g())",
+}
+
+
+def capability(be, name: str) -> Callable | None:
+    """The optional capability ``name`` of the backend ``be`` (:data:`CAPABILITIES`), or None
+    when it has none (the caller then takes the generic route); ``KeyError`` for a name that is
+    not a capability."""
+    if name not in CAPABILITIES:
+        raise KeyError(f"{name!r} is not a backend capability; they are {sorted(CAPABILITIES)}")
+    return getattr(be, name, None)
+
+
+def gemm_dtype(be) -> str:
+    """The arithmetic of the backend's batch products: ``"float32"`` when the array-module
+    backend behind ``be`` was configured so (``FASTCCA_CUDA_GEMM=float32``), else ``"float64"``."""
+    return getattr(getattr(be, "_impl", be), "gemm_dtype", "float64")
 
 
 def _is_cuda_array(a) -> bool:

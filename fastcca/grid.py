@@ -42,7 +42,7 @@ from ._validation import PRECISIONS
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
-from .backend import get_backend
+from .backend import capability, get_backend
 from .measures import registry
 from .measures._blocks import Side
 from .measures._precision import float32_error_notes
@@ -192,11 +192,11 @@ class JointMoments:
                     raise ValueError(f"batch[{k!r}]: {m.shape[1]} features, the first batch had "
                                      f"{self.features(k)}; the accumulator is unchanged")
         xp = be.xp
-        if self.precision == "float32" and not hasattr(be, "scatter_update_upper_f32"):
+        if self.precision == "float32" and capability(be, "scatter_update_upper_f32") is None:
             raise ValueError(f"precision='float32': not available on backend {be.NAME!r} "
                              "(CPU only); use precision='float64'")
         floor = (lambda k: self.exponents.get(k)) if self.n else (lambda k: None)
-        if hasattr(be, "scatter_update_upper"):
+        if capability(be, "scatter_update_upper") is not None:
             stats = {k: be.column_stats(m) for k, m in mats.items()}
             bad = [k for k, (sums, lo, hi) in stats.items()
                    if not (np.isfinite(lo).all() and np.isfinite(hi).all()

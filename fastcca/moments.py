@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from . import _hsic, _io, _scale
 from ._accumulator import PairAccumulator
-from .backend import get_backend
+from .backend import gemm_dtype, get_backend
 from ._validation import PRECISIONS
 from ._validation import (check_batch_size, check_batchable, check_choice, check_optional_count,
                           check_same_datapoints, check_state_finite)
@@ -251,8 +251,7 @@ class Moments(PairAccumulator):
     def _fill_from_arrays(self, x, y, batch_size, progress: bool = False) -> "Moments":
         if batch_size is None:
             be = self._be or get_backend(self._backend_name, x, y)
-            hook = getattr(be, "default_batch_rows", None)
-            batch_size = hook(x, y) if hook is not None else None
+            batch_size = be.default_batch_rows(x, y)
         return feed_in_batches(self, x, y, batch_size, progress, "moments")
 
     def copy(self) -> "Moments":
@@ -455,7 +454,7 @@ class Moments(PairAccumulator):
                            {"x": cx.exponent, "y": cy.exponent})
         hsic = _hsic.HsicStats.of_batch(be, cx.xc, cy.xc) if self.debiased_cka else None
         # the CUDA backend's own float32 GEMM option (``gemm_dtype``) counts as well
-        gemm32 = getattr(getattr(be, "_impl", be), "gemm_dtype", "float64") == "float32"
+        gemm32 = gemm_dtype(be) == "float32"
         part = (xa.shape[0], cx.mean, cy.mean, sxx, syy, sxy, cx.exponent, cy.exponent, (cx.lo, cx.hi, cy.lo, cy.hi))
         for acc in ((shard, self) if shard is not None else (self,)):
             acc._be = be

@@ -67,3 +67,27 @@ def test_write_atomic(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_atomic(target, fail)
     assert target.read_bytes() == b"one" and os.listdir(tmp_path) == ["fig.png"]
+
+
+def test_every_backend_satisfies_the_backend_protocol():
+    """The kernels modules and the array-module backend (the CUDA code path, here over NumPy
+    stand-ins) provide every primitive of fastcca.backend.Backend; the CPU's extra routes are
+    named capabilities, absent (None) elsewhere."""
+    import xp_standin
+    from fastcca.backend import CAPABILITIES, Backend, capability, get_backend
+    cpu = get_backend("cpu")
+    standin = xp_standin.strict_backend()
+    assert isinstance(cpu, Backend) and isinstance(standin, Backend)
+    assert all(capability(cpu, name) is not None for name in CAPABILITIES)
+    assert capability(standin, "scatter_update_upper") is None and capability(standin, "run_pair") is None
+    with pytest.raises(KeyError, match="not a backend capability"):
+        capability(cpu, "eigh")
+
+
+def test_gemm_dtype_follows_the_array_backend_option():
+    import xp_standin
+    from fastcca.backend import gemm_dtype, get_backend
+    be = xp_standin.strict_backend()
+    assert gemm_dtype(get_backend("cpu")) == "float64" and gemm_dtype(be) == "float64"
+    with be.options(gemm_dtype="float32"):
+        assert gemm_dtype(be) == "float32"
