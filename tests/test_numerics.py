@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import fastcca
 from fastcca import ConvMoments, JointMoments, Moments, _scale
@@ -28,6 +28,11 @@ MEASURES = {
     "pwcca_reference": lambda *a: fastcca.pwcca(*a, variant="reference"),
     "linear_cka": lambda *a: fastcca.linear_cka(*a, spectrum=True),
 }
+#: variant="reference" weights the raw SVD vectors plus the neuron means (google/svcca's
+#: compute_pwcca), so its value depends on the signs LAPACK gives the singular vectors; rescaling a
+#: side by a factor that is not a power of two changes the rounding and can flip a sign (seen:
+#: 7.5e-5 at seed 8891, y * 10**1.5). Powers of two are exact, so there it is invariant too.
+SIGN_DEPENDENT = {"pwcca_reference"}
 STATE = ("n", "exponent_x", "exponent_y", "mean_x", "mean_y", "sxx", "syy", "sxy", "lo_x", "hi_x", "lo_y", "hi_y")
 
 #: the grid measures whose value does not change when a layer is rescaled (not Euclidean distances)
@@ -105,11 +110,17 @@ def test_a_power_of_two_rescaling_shifts_the_exponent_and_leaves_the_state_bitwi
 
 
 # --------------------------------------------------------------------------- invariance
+def _is_power_of_two(f):
+    return math.frexp(f)[0] == 0.5
+
+
 def _invariance(make, x, y, fx, fy, tol):
-    ref = {k: f(make(x, y)) for k, f in MEASURES.items()}
+    exact = _is_power_of_two(fx) and _is_power_of_two(fy)
+    measures = {k: f for k, f in MEASURES.items() if exact or k not in SIGN_DEPENDENT}
+    ref = {k: f(make(x, y)) for k, f in measures.items()}
     with no_runtime_warnings():
-        got = {k: f(make(x * fx, y * fy)) for k, f in MEASURES.items()}
-    for k in MEASURES:
+        got = {k: f(make(x * fx, y * fy)) for k, f in measures.items()}
+    for k in measures:
         assert_same_result(got[k], ref[k], tol)
 
 
@@ -118,6 +129,14 @@ def _invariance(make, x, y, fx, fy, tol):
 def test_every_measure_is_invariant_to_rescaling_either_side(ux, uy, seed):
     x, y = make_pair(300, 7, 5, seed=seed)
     _invariance(lambda a, b: Moments.from_arrays(a, b), x, y, 10.0 ** ux, 10.0 ** uy, 1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(kx=st.integers(-490, 490), ky=st.integers(-490, 490), seed=st.integers(0, 2**16))
+@example(kx=0, ky=5, seed=8891)    # y * 32: the reference variant too (10**1.5 flips a sign there)
+def test_every_measure_is_invariant_to_power_of_two_rescaling(kx, ky, seed):
+    x, y = make_pair(300, 7, 5, seed=seed)
+    _invariance(lambda a, b: Moments.from_arrays(a, b), x, y, 2.0 ** kx, 2.0 ** ky, 1e-12)
 
 
 @settings(max_examples=15, deadline=None)
@@ -135,7 +154,7 @@ def test_invariance_with_float32_products(ux, uy):
     x, y = make_pair(300, 7, 5, seed=2)
     ref = {k: f(Moments.from_arrays(x, y, precision="float32")) for k, f in MEASURES.items()}
     got = {k: f(Moments.from_arrays(x * 10.0 ** ux, y * 10.0 ** uy, precision="float32")) for k, f in MEASURES.items()}
-    for k in MEASURES:
+    for k in set(MEASURES) - SIGN_DEPENDENT:
         assert_same_result(got[k], ref[k], 1e-5)
 
 
