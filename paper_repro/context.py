@@ -63,10 +63,10 @@ class RunContext:
     @property
     def conv_backend(self) -> str:
         """The fastcca backend of the direct conv-layer CCA calls (:class:`fastcca.ConvMoments`,
-        :func:`fastcca.conv_cca`): "cpu" whatever the run's backend, since fastcca's per-frequency
-        conv kernels exist for the CPU only in this version (``fastcca.torch.record`` keeps its
-        dense layers on the GPU and its conv="fft" layers on the CPU by itself)."""
-        return "cpu"
+        :func:`fastcca.conv_cca`): :attr:`fastcca_backend`, since the per-frequency conv path
+        runs on the CUDA backend too (issue [cuda-2]; tested on the CPU stand-ins only, not on a
+        GPU yet)."""
+        return self.fastcca_backend
 
     @property
     def torch_device(self) -> str:
