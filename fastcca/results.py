@@ -186,6 +186,14 @@ class SVCCAResult(Result):
         when a truncated solver ran).
     cca : CCAResult
         The CCA of the reduced representations.
+    x_directions, y_directions : array (p, k_x), (q, k_y) or None
+        With ``directions=True``: the kept singular directions (orthonormal columns, the top
+        eigenvectors of each side's covariance, descending; each column's largest-magnitude
+        entry positive).  ``(X - mean_x) @ x_directions`` is the data's top-k_x SVD projection.
+    x_weights, y_weights : array (p, m), (q, m) or None
+        With ``directions=True``: the SVCCA weights in neuron space; the SVCCA variates
+        ``(X - mean_x) @ x_weights`` have unit variance (ddof=1), are uncorrelated, lie in the
+        span of the kept directions, and the i-th pair correlates by ``coefficients[i]``.
 
     Notes
     -----
@@ -206,6 +214,10 @@ class SVCCAResult(Result):
     singular_values_x: np.ndarray = None
     singular_values_y: np.ndarray = None
     cca: CCAResult | None = None
+    x_directions: np.ndarray | None = None
+    y_directions: np.ndarray | None = None
+    x_weights: np.ndarray | None = None
+    y_weights: np.ndarray | None = None
 
     def _summary_lines(self):
         return [f"kept directions: x {self.k_x}/{self.p}, y {self.k_y}/{self.q} "

@@ -8,12 +8,9 @@ import fastcca
 
 def svcca_directions(x: np.ndarray, y: np.ndarray, keep=0.99, keep_rule: str = "sum",
                      backend: str = "auto") -> dict:
-    """SVCCA of x (n, p) and y (n, q) with the directions themselves (Raghu et al. 2017, sec. 2).
-
-    ``fastcca.svcca`` picks k_x, k_y (``keep``: the papers' 0.99 of the sum of singular values,
-    or an int) and gives the coefficients; the directions come from ``fastcca.cca(...,
-    weights=True)`` on the data projected onto the top k_x / k_y singular directions (the same
-    subspaces; the coefficients agree to rounding, ``max_coef_diff`` records it).
+    """SVCCA of x (n, p) and y (n, q) with the directions themselves (Raghu et al. 2017, sec. 2),
+    from one ``fastcca.svcca(..., directions=True)`` (``keep``: the papers' 0.99 of the sum of
+    singular values, or an int).
 
     Returns a dict of float64 arrays:
       rho (m,) descending, m = min(k_x, k_y); k_x, k_y; similarity (mean rho);
@@ -23,34 +20,24 @@ def svcca_directions(x: np.ndarray, y: np.ndarray, keep=0.99, keep_rule: str = "
       dirs_x (p, m), dirs_y (q, m): neuron-space SVCCA directions, so that
       variates_x = (x - mean_x) @ dirs_x (n, m) have unit variance (ddof=1) and
       corr(variates_x[:, i], variates_y[:, i]) = rho[i];
-      mean_x, mean_y; max_coef_diff.
+      mean_x, mean_y; max_coef_diff: the largest |corr(variates_x[:, i], variates_y[:, i]) - rho[i]|
+      measured on the data (a check of the directions, ~1e-12).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    r = fastcca.svcca(x, y, keep=keep, keep_rule=keep_rule, backend=backend)
+    r = fastcca.svcca(x, y, keep=keep, keep_rule=keep_rule, directions=True, backend=backend)
     mx, my = x.mean(0), y.mean(0)
     xc, yc = x - mx, y - my
-    px = _top_singular_vectors(xc, r.k_x)
-    py = _top_singular_vectors(yc, r.k_y)
-    c = fastcca.cca(xc @ px, yc @ py, weights=True, backend=backend)
-    m = min(len(c.coefficients), len(r.coefficients))
-    dirs_x = px @ c.x_weights[:, :m]
-    dirs_y = py @ c.y_weights[:, :m]
+    vx, vy = xc @ r.x_weights, yc @ r.y_weights
+    m = len(r.coefficients)
+    got = [np.corrcoef(vx[:, i], vy[:, i])[0, 1] for i in range(m)]
     return {
-        "rho": r.coefficients[:m], "similarity": r.similarity, "k_x": r.k_x, "k_y": r.k_y,
+        "rho": r.coefficients, "similarity": r.similarity, "k_x": r.k_x, "k_y": r.k_y,
         "sv_x": r.singular_values_x, "sv_y": r.singular_values_y,
-        "svd_x": xc @ px, "svd_y": yc @ py, "dirs_x": dirs_x, "dirs_y": dirs_y,
-        "variates_x": xc @ dirs_x, "variates_y": yc @ dirs_y, "mean_x": mx, "mean_y": my,
-        "max_coef_diff": float(np.max(np.abs(c.coefficients[:m] - r.coefficients[:m]))) if m else 0.0,
+        "svd_x": xc @ r.x_directions, "svd_y": yc @ r.y_directions, "dirs_x": r.x_weights, "dirs_y": r.y_weights,
+        "variates_x": vx, "variates_y": vy, "mean_x": mx, "mean_y": my,
+        "max_coef_diff": float(np.max(np.abs(np.asarray(got) - r.coefficients))) if m else 0.0,
     }
-
-
-def _top_singular_vectors(xc: np.ndarray, k: int) -> np.ndarray:
-    """(p, k) top right singular vectors of the centred data, signs fixed (largest |entry| > 0)."""
-    w, v = np.linalg.eigh(xc.T @ xc)
-    v = v[:, ::-1][:, :k]
-    sign = np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(k)])
-    return v * np.where(sign == 0, 1.0, sign)
 
 
 def project_onto_variates(h: np.ndarray, variates: np.ndarray) -> np.ndarray:

@@ -86,6 +86,54 @@ def test_cca_weights_give_canonical_variates(pair):
     np.testing.assert_allclose(cross, r.coefficients, atol=1e-9)
 
 
+def test_svcca_directions_give_svcca_variates(pair):
+    """svcca(directions=True): the kept singular directions are the top eigenvectors of each
+    side's covariance (orthonormal, the sign rule), and the weights give unit-variance,
+    uncorrelated variates in their span whose i-th pair correlates by coefficient i -- the
+    variates of CCA on the data projected onto those directions."""
+    x, y = pair
+    r = fastcca.svcca(x, y, keep=0.9, eps=0, directions=True)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    for d, c, k in ((r.x_directions, xc, r.k_x), (r.y_directions, yc, r.k_y)):
+        assert d.shape == (c.shape[1], k)
+        np.testing.assert_allclose(d.T @ d, np.eye(k), atol=1e-12)
+        lam, v = np.linalg.eigh(np.cov(c.T))
+        top = v[:, ::-1][:, :k]
+        np.testing.assert_allclose(np.abs(top.T @ d), np.eye(k), atol=1e-8)      # same directions up to sign
+        assert np.all(d[np.argmax(np.abs(d), axis=0), np.arange(k)] > 0)      # the sign rule
+    hx, hy = xc @ r.x_weights, yc @ r.y_weights
+    m = len(r.coefficients)
+    assert r.x_weights.shape == (x.shape[1], m) and r.y_weights.shape == (y.shape[1], m)
+    np.testing.assert_allclose(np.cov(hx.T), np.eye(m), atol=1e-9)
+    np.testing.assert_allclose(np.cov(hy.T), np.eye(m), atol=1e-9)
+    np.testing.assert_allclose((hx * hy).sum(0) / (len(x) - 1), r.coefficients, atol=1e-9)
+    # in the span of the kept directions: the weights are P_k times the reduced CCA's weights
+    px = r.x_directions
+    np.testing.assert_allclose(px @ (px.T @ r.x_weights), r.x_weights, atol=1e-10)
+    c = fastcca.cca(xc @ px, yc @ r.y_directions, eps=0, weights=True)
+    np.testing.assert_allclose(np.abs(np.sum(hx * (xc @ px @ c.x_weights), 0)) / (len(x) - 1), 1.0, atol=1e-8)
+    # the similarity does not depend on the option; without it nothing is returned
+    plain = fastcca.svcca(x, y, keep=0.9, eps=0)
+    assert plain.x_directions is None and plain.x_weights is None
+    assert plain.similarity == pytest.approx(r.similarity, abs=1e-12)   # the vectors route rounds differently
+
+
+def test_svcca_directions_streaming_and_rescaling(pair):
+    """From a Moments fed in batches the directions equal the one-shot ones; rescaling a side by
+    c leaves its directions and divides its weights by c (the variates are unchanged)."""
+    x, y = pair
+    r = fastcca.svcca(x, y, keep=4, directions=True)
+    m = fastcca.Moments()
+    for i in range(0, len(x), 97):
+        m.update(x[i:i + 97], y[i:i + 97])
+    s = fastcca.svcca(m, keep=4, directions=True)
+    np.testing.assert_allclose(s.x_directions, r.x_directions, atol=1e-10)
+    np.testing.assert_allclose(np.abs(s.x_weights), np.abs(r.x_weights), atol=1e-10)
+    big = fastcca.svcca(x * 2.0 ** 40 * 3, y, keep=4, directions=True)
+    np.testing.assert_allclose(big.x_directions, r.x_directions, atol=1e-10)
+    np.testing.assert_allclose(np.abs(big.x_weights) * 2.0 ** 40 * 3, np.abs(r.x_weights), rtol=1e-8, atol=1e-12)
+
+
 def test_pwcca_paper_definition_from_data(pair):
     """sum_i a_i rho_i with a_i = sum_j |<q_i, x_j>|, q from QR of the canonical variates."""
     x, y = pair

@@ -94,7 +94,7 @@ def kept_space_inflation(be, s, lam, vecs) -> float:
 
 
 def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
-          rank_tol: float | None = RANK_TOL, backend: str = "auto",
+          rank_tol: float | None = RANK_TOL, directions: bool = False, backend: str = "auto",
           precision: str = "float64") -> SVCCAResult:
     """SVCCA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
@@ -118,6 +118,12 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
         The data-rank rule of :func:`fastcca.cca`, applied to the kept directions (relative to
         the side's largest singular value squared): kept directions of (near-)zero variance,
         e.g. an int ``keep`` above the data rank, leave the CCA (None keeps them).
+    directions : bool, default False
+        Also return the kept singular directions ``x_directions`` (p, k_x), ``y_directions``
+        (q, k_y) and the SVCCA weights ``x_weights`` (p, m), ``y_weights`` (q, m) in neuron
+        space, so that ``(X - mean_x) @ x_weights`` are the SVCCA variates (unit variance,
+        ddof=1; ``corr`` of the i-th pair = ``coefficients[i]``).  Costs a (k, m) solve and a
+        (p, k) @ (k, m) product per side; the decompositions are the ones SVCCA ran anyway.
     backend : {"auto", "cpu", "cuda"}
         Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
     precision : {"float64", "float32"}
@@ -128,7 +134,8 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     -------
     SVCCAResult
         ``similarity``: mean of the ``min(k_x, k_y)`` canonical correlations; ``k_x``, ``k_y``:
-        the directions kept; ``singular_values_x``, ``singular_values_y``.
+        the directions kept; ``singular_values_x``, ``singular_values_y``; with
+        ``directions=True`` also ``x_directions``, ``y_directions``, ``x_weights``, ``y_weights``.
 
     Raises
     ------
@@ -162,7 +169,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
     m = as_moments(x, y, backend, precision, what="svcca")
     sx, sy, sxy = sides(m)
     kw = dict(keep=keep, keep_rule=keep_rule, eps=eps, rank_tol=rank_tol)
-    return pair(m._be, prepare(sx, **kw), prepare(sy, **kw), sxy, stacklevel=6)
+    return pair(m._be, prepare(sx, **kw), prepare(sy, **kw), sxy, directions=bool(directions), stacklevel=6)
 
 
 def prepare(side: Side, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
@@ -179,12 +186,23 @@ def prepare(side: Side, *, keep: float | int = 0.99, keep_rule: str = "sum", eps
                     keep_rule=keep_rule)
 
 
-def pair(be, pa: Whitened, pb: Whitened, sab, *, report: bool = True, stacklevel: int = 5) -> SVCCAResult:
+def pair(be, pa: Whitened, pb: Whitened, sab, *, directions: bool = False, report: bool = True,
+         stacklevel: int = 5) -> SVCCAResult:
     """SVCCA of two prepared sides (:func:`prepare`) and their cross scatter ``sab`` (p_a, p_b):
     CCA of the reduced cross block ``Pa_k^T Sab Pb_k``.  ``report`` as in
-    :func:`fastcca.measures.cca.pair`."""
+    :func:`fastcca.measures.cca.pair`; ``directions``: as in :func:`svcca` (the inner CCA's
+    weights, in the reduced coordinates ``Xc Pa_k``, mapped back through ``Pa_k``)."""
     sab_k = pa.proj.T @ (sab @ pb.proj)
-    inner = cca_pair(be, pa, pb, sab_k, measure="cca", what="SVCCA", report=report, stacklevel=stacklevel)
+    inner = cca_pair(be, pa, pb, sab_k, weights=directions, measure="cca", what="SVCCA", report=report,
+                     stacklevel=stacklevel)
+    extra = {}
+    if directions:
+        px, py = _signed_columns(be.to_numpy(pa.proj)), _signed_columns(be.to_numpy(pb.proj))
+        # the reduced coordinates are Xc Pa_k (orthonormal Pa_k: the same units as the neurons), so
+        # their canonical weights map to neuron space through Pa_k; a column sign flip of Pa_k flips
+        # the matching row of the inner weights, so the product does not depend on the signs
+        extra = dict(x_directions=px, y_directions=py, x_weights=be.to_numpy(pa.proj) @ inner.x_weights,
+                     y_weights=be.to_numpy(pb.proj) @ inner.y_weights)
     # singular values in the data's units (the state holds each side in units of 2**exponent);
     # inf where float64 cannot hold one
     with np.errstate(over="ignore"):
@@ -192,4 +210,14 @@ def pair(be, pa: Whitened, pb: Whitened, sab, *, report: bool = True, stacklevel
         sv_y = _scale.scale_pow2(np.sqrt(pb.lam), pb.side.exponent)
     return SVCCAResult(measure="svcca", similarity=inner.similarity, coefficients=inner.coefficients,
                        n=pa.side.n, p=pa.side.p, q=pb.side.p, notes=inner.notes, k_x=pa.k, k_y=pb.k, keep=pa.keep,
-                       keep_rule=pa.keep_rule, singular_values_x=sv_x, singular_values_y=sv_y, cca=inner)
+                       keep_rule=pa.keep_rule, singular_values_x=sv_x, singular_values_y=sv_y, cca=inner, **extra)
+
+
+def _signed_columns(v: np.ndarray) -> np.ndarray:
+    """``v`` (p, k) with each column's sign fixed so that its largest-magnitude entry is positive
+    (eigenvectors are defined up to sign; this makes them the same on every backend and run)."""
+    v = np.array(v, dtype=np.float64)
+    if v.size == 0:
+        return v
+    sign = np.sign(v[np.argmax(np.abs(v), axis=0), np.arange(v.shape[1])])
+    return v * np.where(sign == 0, 1.0, sign)
