@@ -1,6 +1,11 @@
-"""What the pair accumulators (:class:`fastcca.Moments`, :class:`fastcca.ConvMoments`) share,
-written once: the backend they live on, pickling without the kernels module, the checks before a
-merge, and Chan's pairwise merge of a part into the state.
+"""What the accumulators share, written once.
+
+:class:`Accumulator` (all four: :class:`fastcca.Moments`, :class:`fastcca.ConvMoments`,
+:class:`fastcca.JointMoments`, ``fastcca.conv.joint.JointConvMoments``): the backend they live
+on, pickling without the kernels module (so partial states travel between processes: Dask,
+multiprocessing), the checks before a merge, and an independent copy.
+:class:`PairAccumulator` (the two pair accumulators) adds Chan's pairwise merge of a part into
+the three blocks of the state; the joint accumulators merge one joint scatter with the same rule.
 
 Chan, Golub & LeVeque (1979): merging a part of ``nb`` datapoints with means ``m_b`` and centred
 scatter blocks ``S_b`` into a state of ``na`` datapoints, with ``d = m_b - m_a`` per side,
@@ -14,10 +19,27 @@ from __future__ import annotations
 from .backend import get_backend
 
 
-class PairAccumulator:
-    """Mixin of the accumulators of two activation sets.  The class provides ``_be`` (kernels
-    module or None), ``_backend_name``, ``n``, ``mean_x``, ``mean_y``, ``sxx``, ``syy``,
-    ``sxy`` and ``_upgrade_state(state)`` (defaults for pickles of older versions)."""
+_IMMUTABLE = (str, bytes, tuple, int, float, complex, bool, slice, frozenset, type(None))
+
+
+def _copied(value):
+    """An independent copy of one attribute of a state: arrays (NumPy or device), nested
+    accumulators and statistics objects through their ``copy()``, dicts and lists item by item;
+    immutable values (and objects without ``copy``, e.g. frozen dataclasses) as they are."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    copy = getattr(value, "copy", None)
+    return copy() if callable(copy) else value
+
+
+class Accumulator:
+    """Base of the accumulators.  A subclass sets ``_be`` (kernels module or None) and
+    ``_backend_name`` in ``__init__`` and holds ``n``; ``_upgrade_state(state)`` fills the
+    defaults of pickles made by older versions."""
 
     #: the backend of a pickle that names none (older versions)
     _PICKLED_BACKEND_DEFAULT = None
@@ -26,6 +48,16 @@ class PairAccumulator:
     def backend(self) -> str:
         """Name of the backend holding the state (``"auto"`` until the first batch)."""
         return self._be.NAME if self._be is not None else self._backend_name
+
+    def copy(self):
+        """An independent copy (every state array copied; same backend)."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update({k: (v if k == "_be" else _copied(v)) for k, v in self.__dict__.items()})
+        return new
+
+    @staticmethod
+    def _upgrade_state(state: dict) -> None:
+        """Defaults for pickles of older versions (none unless a subclass has some)."""
 
     def __getstate__(self) -> dict:
         """Pickle the state and the backend's NAME, not the kernels module (modules do not
@@ -55,6 +87,12 @@ class PairAccumulator:
         if self._be is not None and other._be is not None and self._be is not other._be:
             raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
         return True
+
+
+class PairAccumulator(Accumulator):
+    """Mixin of the accumulators of two activation sets.  The class provides ``_be`` (kernels
+    module or None), ``_backend_name``, ``n``, ``mean_x``, ``mean_y``, ``sxx``, ``syy``,
+    ``sxy`` and ``_upgrade_state(state)`` (defaults for pickles of older versions)."""
 
     def _chan_merge(self, nb, mx, my, sxx, syy, sxy, rank1, before=None) -> None:
         """Chan's rule: merge a part (``nb`` datapoints, means and scatter blocks already in the

@@ -23,7 +23,7 @@ mean), they need four vectors more, ``ux = sum a_i x~_i``, ``vx = sum b_i x~_i``
     uy -> uy - 2 Syx d - (tr Sxx) e - n |d|^2 e         vy -> vy - 2 Syy e - (tr Syy) e - n |e|^2 e
 
 (B2 as A2 with y's), a closed set: memory O(p + q), a batch costs O(b (p + q)) on top of its
-products.  Units: a side held in units ``2**e`` (``fastcca._scale``) has ``a`` in ``4**e_x``, so
+products.  Units: a side held in units ``2**e`` (``fastcca.kernels._scale``) has ``a`` in ``4**e_x``, so
 ``A2`` in ``16**e_x``, ``AB`` in ``4**(e_x + e_y)``, ``ux`` in ``8**e_x``, ``vx`` in
 ``2**e_x 4**e_y`` -- :meth:`HsicStats.rescaled` moves them with the state.
 """
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _scale
+from .kernels import _scale
 
 #: the fields saved with a Moments (``hsic_<name>``)
 FIELDS = ("a2", "b2", "ab", "ux", "vx", "uy", "vy")

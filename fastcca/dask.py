@@ -29,7 +29,7 @@ How the graph is built (``moments_delayed`` returns it without computing):
    ``Moments.merge`` (Chan, Golub & LeVeque's pairwise rule), into a fresh accumulator at each
    node (inputs are never mutated, so a retried task sees the same inputs).  The rule is exact,
    so any tree shape gives the one-pass result up to rounding (tested to 1e-12 relative).
-   Each partial carries its power-of-two units (``fastcca._scale``); merges align them exactly,
+   Each partial carries its power-of-two units (``fastcca.kernels._scale``); merges align them exactly,
    so chunks of very different magnitudes reduce correctly.
 
 Chunks may be NumPy or CuPy arrays.  With ``backend="auto"`` each partial follows its chunk

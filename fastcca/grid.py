@@ -12,7 +12,7 @@ temporary and no (b, P) copy is made -- i.e. a peak of about ``8 P^2 + max(4 MiB
 bytes whatever the number of datapoints.  (Other backends: ``16 P^2 + 8 b P``.)
 
 Units: every layer is held in its own power-of-two units ``2**exponents[layer]``
-(``fastcca._scale``; 0 for activations of ordinary size), so ``S_ab`` is stored divided by
+(``fastcca.kernels._scale``; 0 for activations of ordinary size), so ``S_ab`` is stored divided by
 ``2**(exponents[a] + exponents[b])`` and nothing overflows or underflows whatever the magnitude
 of a layer; every measure is invariant to rescaling a layer, and ``moments(a, b)`` carries the
 units into the :class:`fastcca.Moments` it returns.
@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _scale
+from ._accumulator import Accumulator
+from .kernels import _scale
 from ._canonical import RANK_TOL
 from ._validation import PRECISIONS
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
@@ -56,7 +57,7 @@ MEASURES = tuple(name for name, spec in registry.REGISTRY.items() if spec.grid)
 
 
 # ---------------------------------------------------------------------------- joint moments
-class JointMoments:
+class JointMoments(Accumulator):
     """Streaming joint moments of several named activation sets on the same datapoints.
 
     One float64 scatter ``S`` (P, P) over all ``P = sum_l p_l`` features of the concatenated
@@ -138,11 +139,6 @@ class JointMoments:
     def layers(self) -> list:
         """The layer keys, in the order of the first batch."""
         return list(self.slices)
-
-    @property
-    def backend(self) -> str:
-        """Name of the backend holding the state (``"auto"`` until the first batch)."""
-        return self._be.NAME if self._be is not None else self._backend_name
 
     @property
     def total_features(self) -> int:
@@ -302,26 +298,13 @@ class JointMoments:
             self.n = n
         self._upper_only = True
 
-    def copy(self) -> "JointMoments":
-        """An independent copy (the state arrays are copied; e.g. for :func:`fastcca.jackknife`)."""
-        new = JointMoments.__new__(JointMoments)
-        new.__dict__.update(self.__dict__)
-        for k, v in self.__dict__.items():
-            if hasattr(v, "copy") and k != "_be":
-                setattr(new, k, v.copy())
-        return new
-
     def merge(self, other: "JointMoments") -> "JointMoments":
         """Merge the moments of other datapoints (same layers) into ``self`` (Chan's rule); the
         two are first brought to the larger units of each layer (exact powers of two)."""
-        if not isinstance(other, JointMoments):
-            raise TypeError(f"other: expected a JointMoments, got {type(other).__name__}")
-        if other.n == 0:
+        if not self._can_merge(other):
             return self
         if self.n and list(other.slices.items()) != list(self.slices.items()):
             raise ValueError("other: its layers or widths differ from self's")
-        if self._be is not None and other._be is not None and self._be is not other._be:
-            raise ValueError(f"other: lives on backend {other.backend!r}, self on {self.backend!r}")
         if not self.slices:
             self.slices = dict(other.slices)
         self._be = self._be or other._be

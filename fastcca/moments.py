@@ -14,7 +14,7 @@ pairwise rule of Chan, Golub & LeVeque (1979): for parts a, b with ``d = m_b - m
 State is float64 whatever the batch dtype; memory is O(p^2 + q^2 + pq), independent of n.
 
 Units (issue [numerics]): each side is held in units of a power of two, ``2**exponent_x`` and
-``2**exponent_y`` (``fastcca._scale``), so the state never overflows or underflows whatever the
+``2**exponent_y`` (``fastcca.kernels._scale``), so the state never overflows or underflows whatever the
 magnitude of the activations: ``mean_x = mean / 2**exponent_x``, ``sxx = Sxx / 4**exponent_x``,
 ``sxy = Sxy / 2**(exponent_x + exponent_y)``.  For activations of ordinary size (column ranges
 between ~1.2e-10 and ~2.1e9) both exponents are 0 and the arrays are the moments themselves.
@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import _hsic, _io, _scale
+from . import _hsic, _io
+from .kernels import _scale
 from ._accumulator import PairAccumulator
 from .backend import gemm_dtype, get_backend
 from ._validation import PRECISIONS
@@ -253,20 +254,6 @@ class Moments(PairAccumulator):
             be = self._be or get_backend(self._backend_name, x, y)
             batch_size = be.default_batch_rows(x, y)
         return feed_in_batches(self, x, y, batch_size, progress, "moments")
-
-    def copy(self) -> "Moments":
-        """An independent copy (the state arrays are copied)."""
-        new = Moments.__new__(Moments)
-        new._backend_name, new._be, new.n = self._backend_name, self._be, self.n
-        new.precision, new.float32_products = self.precision, self.float32_products
-        new.exponent_x, new.exponent_y = self.exponent_x, self.exponent_y
-        for k in _STATE + _BOUNDS:
-            v = getattr(self, k)
-            setattr(new, k, None if v is None else v.copy())
-        new.debiased_cka, new._hsic = self.debiased_cka, None if self._hsic is None else self._hsic.copy()
-        new.shard_by, new._routed = self.shard_by, self._routed
-        new.shards = None if self.shards is None else [s.copy() for s in self.shards]
-        return new
 
     # ------------------------------------------------------------------ pickling
     @staticmethod

@@ -54,9 +54,9 @@ import contextlib
 
 import numpy as np
 
-from .. import _scale
+from . import _scale
 from . import _batched, _jacobi
-from .._validation import as_host_matrix, check_real_matrix
+from ._arrays import as_host_matrix, check_real_matrix
 
 _ROUTES = ("svd", "gram")
 
@@ -144,7 +144,7 @@ class XpBackend:
         return self._check_device_matrix(arr, name)
 
     def _check_device_matrix(self, arr, name: str):
-        # the checks of fastcca._validation.as_host_matrix, on the array's metadata only
+        # the checks of kernels._arrays.as_host_matrix, on the array's metadata only
         target = check_real_matrix(arr, name)
         if target is not None:
             arr = arr.astype(target)

@@ -8,7 +8,7 @@ Every backend module (this one, ``cuda``) exposes the same names:
 ``to_numpy(a)``                        host NumPy array
 ``center_checked(x)``                  (centred float64 copy, column means) of an (n, p) batch,
                                        or ``None`` if it holds NaN/Inf
-``center_scaled(x, dtype, min_exp)``   ``fastcca._scale.Centered``: the batch centred and scaled by
+``center_scaled(x, dtype, min_exp)``   ``fastcca.kernels._scale.Centered``: the batch centred and scaled by
                                        its power-of-two exponent, means, column min/max; or ``None``
 ``scatter(a, b)``                      ``a.T @ b`` in float64 (SYRK when ``a is b``)
 ``add_scatter_rank1(s, b, u, v, c)``   in place ``s += b + c * outer(u, v)`` (Chan's merge)
@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from .. import _scale
-from .._validation import as_host_matrix
+from . import _scale
+from ._arrays import as_host_matrix
 from . import _batched, _numba_cpu
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
 
@@ -87,7 +87,7 @@ def _run_chunks(f, nchunks: int) -> None:
 
 def center_scaled(x: np.ndarray, out_dtype=np.float64, min_exponent=None):
     """Centre an (n, p) batch on its column means and scale it by its power-of-two exponent
-    (``fastcca._scale``): returns ``Centered(xc, mean, exponent, lo, hi)`` with
+    (``fastcca.kernels._scale``): returns ``Centered(xc, mean, exponent, lo, hi)`` with
     ``xc = (x - mean) * 2**-exponent`` a new C-ordered ``out_dtype`` array, ``mean`` in the same
     units, ``lo``/``hi`` the column minima/maxima in the data's units; ``None`` when ``x`` holds
     NaN or Inf.  ``min_exponent``: scale by at least this (the state's exponent).
@@ -270,7 +270,7 @@ def symmetrize_upper(s: np.ndarray, block: int = 512) -> None:
 # Conv layers: spatial FFT block moments and batched small decompositions (fastcca.conv).
 #
 # ``spatial_stats_checked(x, min_exp)``  (mean image in units 2**e, e): the batch's power-of-two
-#                                        exponent (``fastcca._scale``), or ``None`` for NaN/Inf
+#                                        exponent (``fastcca.kernels._scale``), or ``None`` for NaN/Inf
 # ``spatial_rfft_blocks(x, m, flat, dt, f)``  2-D real FFT of ``x * f - m`` gathered frequency-major:
 #                                        (F, b, c) complex128; ``rfft_mean(m, flat)``: (F, c)
 # ``block_scatter_accumulate(a, b, p)``  in place ``p += real-view(a)^T real-view(b)`` (F, 2ca, 2cb)
@@ -310,7 +310,7 @@ batched_region = one_thread_blas
 
 def spatial_stats_checked(x: np.ndarray, min_exponent=None):
     """The mean image of a (b, c, h, w) batch (any strides) in units of the batch's power-of-two
-    exponent (``fastcca._scale``; ``min_exponent``: at least this), and that exponent:
+    exponent (``fastcca.kernels._scale``; ``min_exponent``: at least this), and that exponent:
     ``(mean_img (c, h, w) float64, exponent)``, or ``None`` when the batch holds NaN or Inf.
 
     One fused read (:func:`column_stats`) when the batch is C-ordered in NCHW or NHWC (the
@@ -351,7 +351,7 @@ def spatial_rfft_blocks(x: np.ndarray, mean_img: np.ndarray, flat: np.ndarray,
     ``x`` (b, c, h, w) real (any strides: an NHWC array passed as a transposed view works),
     ``mean_img`` (c, h, w) float64 (in the units of ``x * factor``), ``flat`` (F,) indices into
     the ``rfft2`` output flattened over (h, w // 2 + 1); ``factor`` a power of two (the batch's
-    units, ``fastcca._scale``; exact).  Returns (F, b, c) complex, C-ordered: complex128 for
+    units, ``fastcca.kernels._scale``; exact).  Returns (F, b, c) complex, C-ordered: complex128 for
     ``dtype`` float64 (default, whatever the input dtype), complex64 for float32 (pocketfft via
     ``scipy.fft`` keeps single precision; half the memory traffic).  With ``out`` (F, B, c) of
     that dtype, the blocks are written to ``out[:, at:at + b]`` instead (and ``out`` returned), so

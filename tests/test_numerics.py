@@ -12,7 +12,8 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import fastcca
-from fastcca import ConvMoments, JointMoments, Moments, _scale
+from fastcca import ConvMoments, JointMoments, Moments
+from fastcca.kernels import _scale
 from fastcca.conv.joint import JointConvMoments
 from fastcca.kernels import cpu
 from conftest import make_pair

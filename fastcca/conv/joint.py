@@ -24,7 +24,7 @@ with Chan, Golub & LeVeque's pairwise rule (per block, as :meth:`ConvMoments.mer
 result equals :class:`ConvMoments` of the same pair to rounding.
 
 Units: every layer is held in its own power-of-two units ``2**exponents[layer]``
-(``fastcca._scale``; 0 for activations of ordinary size): its diagonal stacks in
+(``fastcca.kernels._scale``; 0 for activations of ordinary size): its diagonal stacks in
 ``4**exponents[layer]``, a cross stack in ``2**(exponents[a] + exponents[b])``; ``moments(a, b)``
 carries them into the :class:`ConvMoments` it returns.
 
@@ -42,7 +42,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import _scale
+from .._accumulator import Accumulator
+from ..kernels import _scale
 from ..backend import get_backend
 from ._grid import FrequencyGrid, frequency_grid
 from ._inputs import as_conv_batch, check_layout
@@ -53,7 +54,7 @@ from .moments import PRECISIONS, ConvMoments
 CHUNK_BYTES = 64 << 20
 
 
-class JointConvMoments:
+class JointConvMoments(Accumulator):
     """Streaming per-frequency moments of the requested ``pairs`` of conv layers.
 
     Parameters
@@ -127,11 +128,6 @@ class JointConvMoments:
     def __repr__(self) -> str:
         return (f"JointConvMoments(n={self.n}, layers={len(self.layers)}, pairs={len(self._pairs)}, "
                 f"state={self.state_bytes / 2**20:.1f} MiB)")
-
-    @property
-    def backend(self) -> str:
-        """Name of the backend holding the state (``"auto"`` until the first batch)."""
-        return self._be.NAME if self._be is not None else self._backend_name
 
     @property
     def pairs(self) -> list:

@@ -15,7 +15,7 @@ a union of small complex CCAs.  Batches merge with Chan, Golub & LeVeque's pairw
 complex blocks: ``d = m_b - m_a``, ``S = S_a + S_b + conj(d_x) d_y^T n_a n_b / n``.
 
 Units: as in :class:`fastcca.Moments`, each layer is held in units of a power of two,
-``2**exponent_x`` / ``2**exponent_y`` (``fastcca._scale``; 0 for activations of ordinary size),
+``2**exponent_x`` / ``2**exponent_y`` (``fastcca.kernels._scale``; 0 for activations of ordinary size),
 so the state never overflows or underflows: the FFT is linear, so scaling a batch by a power
 of two scales its DFT exactly.
 
@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _io, _scale
+from .. import _io
+from ..kernels import _scale
 from .._accumulator import PairAccumulator
 from ..backend import get_backend
 from ..moments import _load_exponents, feed_in_batches
@@ -149,15 +150,6 @@ class ConvMoments(PairAccumulator):
                 per = (tuple(sx[1:]), tuple(sy[1:]))
                 batch_size = be.default_conv_batch_images(*per, precision)
         return feed_in_batches(m, x, y, batch_size, progress, "conv moments", ndim=4)
-
-    def copy(self) -> "ConvMoments":
-        """An independent copy (the state arrays are copied)."""
-        new = ConvMoments.__new__(ConvMoments)
-        new.__dict__.update(self.__dict__)
-        for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
-            v = getattr(self, k)
-            setattr(new, k, None if v is None else v.copy())
-        return new
 
     #: pickles from CPU-only versions name no backend: cpu
     _PICKLED_BACKEND_DEFAULT = "cpu"

@@ -2,7 +2,7 @@
 
 A measure that is not invariant to rescaling a side (Procrustes, PLS, ridge R^2) needs to know
 the units of the stored blocks: a Moments may hold a side in power-of-two units ``2**e``
-(``fastcca._scale``: ``sxx`` is ``Sxx / 4**e_x``, ``sxy`` is ``Sxy / 2**(e_x + e_y)``).  The
+(``fastcca.kernels._scale``: ``sxx`` is ``Sxx / 4**e_x``, ``sxy`` is ``Sxy / 2**(e_x + e_y)``).  The
 measures compute in those units and convert the few scale-dependent numbers they report.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 from .._canonical import RANK_TOL, correlate
 from .._validation import check_nonnegative, check_threshold, check_tolerance
 from ..results import CCAResult
-from .. import _scale
+from ..kernels import _scale
 from ._blocks import Side, sides
 from ._inputs import as_moments
 from ._whitened import Whitened, pair_notes, whiten_side

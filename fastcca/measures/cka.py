@@ -14,7 +14,7 @@ from ._inputs import as_moments, check_not_other_moments
 def frobenius(xp, a) -> float:
     """``||a||_F`` without overflow or underflow of the squares (``numpy.linalg.norm`` squares the
     entries, which overflows above ~1e154): the plain norm when it lies well inside the range
-    (always, for the scaled state of ``fastcca._scale``), else the norm of ``a`` divided by its
+    (always, for the scaled state of ``fastcca.kernels._scale``), else the norm of ``a`` divided by its
     largest |entry| first."""
     v = float(xp.linalg.norm(a))
     if 1e-140 < v < 1e140:

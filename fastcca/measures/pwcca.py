@@ -24,7 +24,7 @@ import numpy as np
 from .._canonical import RANK_TOL, correlate
 from .._validation import check_choice, check_nonnegative, check_tolerance
 from ..results import PWCCAResult
-from .. import _scale
+from ..kernels import _scale
 from ._blocks import Side, sides
 from ._inputs import as_moments
 from ._whitened import Whitened, pair_notes

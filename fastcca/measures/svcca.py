@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _scale
+from ..kernels import _scale
 from .._canonical import RANK_TOL
 from .._validation import check_choice, check_fraction_or_count, check_nonnegative, check_tolerance
 from ..results import SVCCAResult
