@@ -45,6 +45,8 @@ net's hard confusion counts are saved in the JSON too.
 """
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 import fastcca
@@ -56,7 +58,7 @@ from ..registry import FigureInfo
 from ..runs import svcca_run, svcca_runs_label
 
 INFO = FigureInfo(id="svcca-fig6", title="DFT-CCA similarity of each layer with class logits, five classes",
-                  time_small="~38 s",
+                  time_small="~55 s",
                   needs=("torch (CPU)", "scikit-learn digits, rebuilt with Fig 6's class structure "
                                         "(paper scale: CIFAR-10 from --data-dir)"))
 
@@ -345,6 +347,7 @@ def draw(data):
             ax.legend(fontsize=6, ncol=2, loc="lower right", title="layer", title_fontsize=6)
     fig.suptitle(f"SVCCA Fig 6: CCA similarity (using DFT) of the layers of a {data['arch']} to class logits "
                  f"({data['n_datapoints']} training images; classes picked from the test confusion over training; "
-                 f"test accuracy {data['test_accuracy'][-1]:.3f})\n{stored_data_label(data)}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.01, 1, 0.97))
+                 f"test accuracy {data['test_accuracy'][-1]:.3f})\n"
+                 + "\n".join(textwrap.wrap(stored_data_label(data), 200)), fontsize=9)
+    fig.tight_layout(rect=(0, 0.01, 1, 0.96))
     return fig
