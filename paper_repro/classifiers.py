@@ -17,15 +17,25 @@ from .data import cifar10, digits
 DIGITS_TEST_FRACTION = 0.2
 
 
-def image_data(ctx, train: bool = True):
+#: the image datasets of the default scale, by the name a training config stores: scikit-learn
+#: digits, or digits rebuilt with SVCCA Fig 6's class structure (:mod:`paper_repro.class_structure`)
+SMALL_DATASETS = ("digits", "class_structure")
+
+
+def image_data(ctx, train: bool = True, dataset: str | None = None):
     """(images (n, c, h, w) float32, labels (n,) int64) of the scale's image dataset.
 
     tiny / small: scikit-learn digits (1 x 8 x 8), 1437 train / 360 test images, a stratified
-    split fixed by ``default_rng(0)`` whatever the run's seed.  paper: CIFAR-10 (3 x 32 x 32)
-    from ``ctx.data_dir`` (50000 / 10000).
+    split fixed by ``default_rng(0)`` whatever the run's seed; with ``dataset="class_structure"``
+    the same split rebuilt by :func:`paper_repro.class_structure.class_structure_images`
+    (3 x 8 x 8, ten classes).  paper: CIFAR-10 (3 x 32 x 32) from ``ctx.data_dir`` (50000 /
+    10000), whatever ``dataset`` says (a small-scale stand-in has no paper-scale version).
     """
     if ctx.scale == "paper":
         return cifar10(ctx.data_dir, train=train)
+    dataset = dataset or "digits"
+    if dataset not in SMALL_DATASETS:
+        raise ValueError(f"dataset: expected one of {SMALL_DATASETS}, got {dataset!r}")
     images, labels = digits()
     rng = np.random.default_rng(0)
     test = np.zeros(len(labels), dtype=bool)
@@ -33,11 +43,15 @@ def image_data(ctx, train: bool = True):
         idx = np.flatnonzero(labels == c)
         test[rng.choice(idx, size=int(round(DIGITS_TEST_FRACTION * len(idx))), replace=False)] = True
     keep = ~test if train else test
+    if dataset == "class_structure":
+        from .class_structure import class_structure_images
+        return class_structure_images(images[keep], labels[keep])
     return images[keep, None].astype(np.float32), labels[keep]
 
 
-def dataset_name(ctx) -> str:
-    return "cifar10" if ctx.scale == "paper" else "digits"
+def dataset_name(ctx, dataset: str | None = None) -> str:
+    """The name a training config stores: "cifar10" at paper scale, else ``dataset`` or "digits"."""
+    return "cifar10" if ctx.scale == "paper" else (dataset or "digits")
 
 
 def dataset_label(ctx) -> str:
@@ -45,9 +59,15 @@ def dataset_label(ctx) -> str:
     return "CIFAR-10" if ctx.scale == "paper" else "digits"
 
 
-def dataset_description(ctx) -> str:
-    """The image data with its geometry: ``"digits (8x8 grey)"`` / ``"CIFAR-10 (32x32 RGB)"``."""
-    return "CIFAR-10 (32x32 RGB)" if ctx.scale == "paper" else "digits (8x8 grey)"
+def dataset_description(ctx, dataset: str | None = None) -> str:
+    """The image data with its geometry: ``"digits (8x8 grey)"`` / ``"CIFAR-10 (32x32 RGB)"`` /
+    the class-structure digits' description."""
+    if ctx.scale == "paper":
+        return "CIFAR-10 (32x32 RGB)"
+    if dataset == "class_structure":
+        from .class_structure import description
+        return description()
+    return "digits (8x8 grey)"
 
 
 def stored_data_label(data: dict) -> str:
@@ -67,23 +87,30 @@ def label_permutation(seed: int, classes: int = 10, n: int | None = None) -> np.
 
 def classifier_config(ctx, model: dict, steps: int, lr: float = 1e-3, batch_size: int = 64,
                       checkpoints=None, seed: int = 0, shuffle_labels: bool = False,
-                      translate: int = 0, weight_decay: float = 0.0) -> dict:
+                      translate: int = 0, weight_decay: float = 0.0, dataset: str | None = None) -> dict:
     """The training config (and cache key) of one image classifier.
 
     model: a :func:`paper_repro.models.build` spec without the input shape (added here from the
     scale's dataset); shuffle_labels: train on ``labels[label_permutation(0, n=n)]`` (the same
     permutation of the training labels for every seed); translate: random translations of up to
-    that many pixels (zero padding), per image per step, as the SVCCA paper's CIFAR-10 runs.
+    that many pixels (zero padding), per image per step, as the SVCCA paper's CIFAR-10 runs;
+    dataset: a default-scale dataset of :data:`SMALL_DATASETS` (None: digits; ignored at paper
+    scale, which trains on CIFAR-10).
     """
     spec = dict(model)
-    in_ch, side = (3, 32) if ctx.scale == "paper" else (1, 8)
+    name = dataset_name(ctx, dataset)
+    in_ch, side = (3, 32) if ctx.scale == "paper" else (3 if name == "class_structure" else 1, 8)
     spec.setdefault("in_channels", in_ch)
     if spec["name"] == "svcca_convnet":
         spec.setdefault("image", side)
+    data = {"name": name, "split": "train", "shuffled_labels": bool(shuffle_labels)}
+    if name == "class_structure":
+        from .class_structure import params
+        data["params"] = params()
     return {"model": spec, "steps": int(steps), "lr": float(lr), "batch_size": int(batch_size),
             "loss": "xent", "checkpoints": sorted(set(int(c) for c in (checkpoints or [steps]))),
             "seed": int(seed), "translate": int(translate), "weight_decay": float(weight_decay),
-            "data": {"name": dataset_name(ctx), "split": "train", "shuffled_labels": bool(shuffle_labels)}}
+            "data": data}
 
 
 def training_labels(config: dict, labels: np.ndarray) -> np.ndarray:
@@ -97,7 +124,7 @@ def train_classifier(ctx, config: dict, desc: str = "train classifier") -> dict:
     """Train (or load from the cache) the classifier of ``config``; returns
     :func:`~paper_repro.training.train_cached`'s dict (checkpoints, states, loss)."""
     from .training import train_cached
-    x, y = image_data(ctx, train=True)
+    x, y = image_data(ctx, train=True, dataset=config["data"]["name"] if ctx.scale != "paper" else None)
     return train_cached(ctx, config, x, training_labels(config, y), desc=desc)
 
 

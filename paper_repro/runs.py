@@ -38,23 +38,25 @@ SVCCA_RUNS = {
 COMPRESSION_FC = {"tiny": 8, "small": 512, "paper": 512}
 
 
-def svcca_runs_label(ctx, archs=("convnet", "resnet"), fc: int | None = None) -> str:
+def svcca_runs_label(ctx, archs=("convnet", "resnet"), fc: int | None = None, dataset: str | None = None) -> str:
     """The data and training of the shared SVCCA runs at ``ctx.scale``, for titles and claim
     notes, e.g. "digits (8x8 grey), 1-pixel random translations; convnet 16/32 channels, fc 64;
-    2000 Adam steps of batch 64"."""
+    2000 Adam steps of batch 64".  dataset: as :func:`svcca_run`'s."""
     r = SVCCA_RUNS[ctx.scale]
     nets = {"convnet": f"convnet {r['convnet']['width']}/{2 * r['convnet']['width']} channels, "
                        f"fc {r['convnet']['fc'] if fc is None else fc}",
             "resnet": f"ResNet width {r['resnet']['width']}, {r['resnet']['blocks']} blocks per stage"}
-    return (f"{dataset_description(ctx)}, {r['translate']}-pixel random translations; "
+    return (f"{dataset_description(ctx, dataset)}, {r['translate']}-pixel random translations; "
             + "; ".join(nets[a] for a in archs) + f"; {r['steps']} Adam steps of batch {r['batch_size']}")
 
 
-def svcca_run(ctx, arch: str, seed: int | None = None, fc: int | None = None):
+def svcca_run(ctx, arch: str, seed: int | None = None, fc: int | None = None, dataset: str | None = None):
     """The SVCCA paper's CIFAR-10 runs (sec. 4), ``arch`` "convnet" or "resnet": digits with
     random 1-pixel translations at the default scale.  seed: ``ctx.seed`` by default (Fig A4
     takes a second init with ``ctx.seed + 1``); fc: the convnet's fc width instead of the scale's
-    (:data:`COMPRESSION_FC`; the same value as the scale's gives the same, shared run)."""
+    (:data:`COMPRESSION_FC`; the same value as the scale's gives the same, shared run); dataset:
+    another default-scale dataset than digits (:data:`paper_repro.classifiers.SMALL_DATASETS`,
+    e.g. Fig 6's "class_structure": its own run; ignored at paper scale, CIFAR-10)."""
     r = SVCCA_RUNS[ctx.scale]
     if arch not in ("convnet", "resnet"):
         raise ValueError(f"arch: expected 'convnet' or 'resnet', got {arch!r}")
@@ -64,5 +66,5 @@ def svcca_run(ctx, arch: str, seed: int | None = None, fc: int | None = None):
     spec = dict(r[arch]) if fc is None else dict(r[arch], fc=int(fc))
     cfg = classifier_config(ctx, spec, steps=r["steps"], lr=r["lr"], batch_size=r["batch_size"],
                             checkpoints=_checkpoints(r["steps"], r["intervals"]), seed=seed,
-                            translate=r["translate"])
+                            translate=r["translate"], dataset=dataset)
     return cfg, train_classifier(ctx, cfg, desc=f"SVCCA {arch} (seed {seed})")

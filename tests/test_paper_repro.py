@@ -207,8 +207,6 @@ def test_dataset_pickles_cannot_run_code(tmp_path):
 # claims that do not show at the default scale at any of seeds 0-2 (the figure still renders; its
 # check says so); what was tried and what scale each needs: docs/paper-claims.md
 NOT_AT_SMALL = {
-    "svcca-fig6": "on digits the most confused class pairs track LESS closely than a typical pair (Spearman of "
-                  "confusion vs curve gap > 0 at seeds 0-2): needs classes with real similarity structure",
     "pwcca-fig3": "the memorizing nets' early layers split from conv2 on (8x8 inputs: the early layers already see "
                   "most of the image); at 16x16 conv1-2 agree but conv3 and the late order fail; needs 32x32 inputs",
     "pwcca-fig5": "the learning rates order the solutions (higher rate, tighter group) rather than cluster them; "
