@@ -2,9 +2,10 @@
 
 Data: at the tiny / small scales :func:`~paper_repro.data.markov_sequences` (no text corpus
 ships with the installed packages), or, in a config with ``"synthetic": "words"`` (pwcca-figA8),
-:func:`~paper_repro.data.word_sequences` from the lexicon of ``"lexicon_seed"``; a config with ``"corpus"`` (``"ptb"`` or ``"wikitext2"``,
-or a dict ``{"<layers>": name}`` giving each model depth its own corpus, as the PWCCA paper's
-3-layer PTB and 5-layer WikiText-2 models) reads that corpus from ``--data-dir``
+:func:`~paper_repro.data.word_sequences` from the lexicon of ``"lexicon_seed"`` (vocabulary:
+the letters and the separator); a config with ``"corpus"`` (``"ptb"`` or ``"wikitext2"``, or a
+dict ``{"<layers>": name}`` giving each model depth its own corpus, as the PWCCA paper's 3-layer
+PTB and 5-layer WikiText-2 models) reads that corpus from ``--data-dir``
 (:func:`~paper_repro.data.word_corpus`): training windows from the train split, held-out ones
 from the valid split, and the model's vocabulary is the corpus's.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import markov_sequences, token_windows, word_corpus, word_sequences
+from .data import WORD_LETTERS, markov_sequences, token_windows, word_corpus, word_sequences
 
 
 def corpus_of(cfg: dict, layers: int | None = None) -> str | None:
@@ -32,6 +33,7 @@ SYNTHETIC_LABELS = {"markov": CORPUS_LABELS[None], "words": "synthetic word sequ
 
 
 def _synthetic(cfg: dict) -> str:
+    """The config's synthetic stand-in: "markov" (the default) or "words"."""
     kind = cfg.get("synthetic", "markov")
     if kind not in SYNTHETIC_LABELS:
         raise ValueError(f"synthetic: expected one of {sorted(SYNTHETIC_LABELS)}, got {kind!r}")
@@ -46,6 +48,8 @@ def _label(cfg: dict, layers) -> str:
 def _synthetic_tokens(cfg: dict, n: int, length: int, seed: int) -> np.ndarray:
     """(n, length) tokens of the config's synthetic stand-in."""
     if _synthetic(cfg) == "words":
+        if cfg["vocab"] != WORD_LETTERS + 1:                # the model's embedding must cover every token
+            raise ValueError(f"vocab: word sequences have {WORD_LETTERS + 1} tokens, the config says {cfg['vocab']}")
         return word_sequences(n, length, seed, lexicon_seed=cfg["lexicon_seed"])
     return markov_sequences(n, length, cfg["vocab"], seed)
 
@@ -73,7 +77,7 @@ def synthetic_note(label: str) -> str:
 
 def lm_train_config(cfg: dict, layers: int, checkpoints: list, seed: int, vocab: int | None = None) -> dict:
     """The cache key / training config of an LSTM LM; cfg holds vocab, embed, hidden, length,
-    n_train, steps, batch, lr (and optionally corpus); ``vocab`` overrides cfg's (a corpus's size)."""
+    n_train, steps, batch, lr (and optionally corpus, or synthetic and lexicon_seed); ``vocab`` overrides cfg's (a corpus's size)."""
     corpus = corpus_of(cfg, layers)
     if corpus is not None:
         data = {"name": corpus, "split": "train", "n": cfg["n_train"], "length": cfg["length"], "seed": seed}
