@@ -25,7 +25,7 @@ from ..registry import FigureInfo
 from .pwcca_fig6 import CONFIGS as FIG6_CONFIGS
 
 INFO = FigureInfo(id="pwcca-figA8", title="cosine and Euclidean learning dynamics for the RNNs",
-                  time_small="~65 s",
+                  time_small="~115 s",
                   needs=("torch (CPU)", "its own LSTM LMs on synthetic word sequences (pwcca-fig6's PTB / "
                          "WikiText-2 runs at paper scale, cached, shared)"))
 METRICS = ("cosine", "euclidean")
