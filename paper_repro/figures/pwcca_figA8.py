@@ -90,8 +90,8 @@ def _synthetic_caveat(label: str) -> str:
     """Why the default-scale data is what it is (docs/paper-claims.md, pwcca-figA8)."""
     if label == SYNTHETIC_LABELS["words"]:
         return ("; this figure's own LMs (not pwcca-fig6's) on a Markov chain over words of 2-5 letters, so the "
-                "next letter needs the word and the position in it: on pwcca-fig6's token-level chain the "
-                "same LMs showed no bottom-up order")
+                "next letter needs the word and the position in it: on pwcca-fig6's token-level chain LMs of the "
+                "same configuration showed no bottom-up order")
     if label == SYNTHETIC_LABELS["markov"]:                # JSON written before the figure had its own LMs
         return ("; on a first-order Markov chain every layer only needs the current token, so depth has little to "
                 "order (docs/paper-claims.md)")
