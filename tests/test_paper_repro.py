@@ -315,6 +315,23 @@ def test_word_sequences_spell_a_markov_chain_over_the_lexicon():
     assert seen_pairs > 500
 
 
+def test_figA8_own_lms_at_small_scale_fig6_runs_at_paper_scale():
+    """pwcca-figA8 trains its own LMs on word sequences at the tiny / small scales, and shares
+    pwcca-fig6's PTB / WikiText-2 runs (the same training config, so the same cache entries) at
+    paper scale; its labels name the data that ran."""
+    from paper_repro.figures import pwcca_fig6, pwcca_figA8
+    from paper_repro.lm import corpus_label, lm_train_config
+    a8, f6 = pwcca_figA8.CONFIGS, pwcca_fig6.CONFIGS
+    assert a8["paper"] == f6["paper"]
+    assert lm_train_config(a8["paper"], 5, [0], 0, vocab=10) == lm_train_config(f6["paper"], 5, [0], 0, vocab=10)
+    for scale in ("tiny", "small"):
+        assert a8[scale]["synthetic"] == "words" and lm_train_config(a8[scale], 3, [0], 0)["data"]["name"] == "word_sequences"
+        assert corpus_label(a8[scale], [3, 5]) == "synthetic word sequences"
+        assert lm_train_config(a8[scale], 3, [0], 0) != lm_train_config(f6[scale], 3, [0], 0)
+    assert corpus_label(a8["paper"], [3, 5]) == "PTB (3-layer) / WikiText-2 (5-layer)"
+    assert a8["small"]["hidden"] == 128 and f6["small"]["hidden"] == 64
+
+
 @pytest.mark.parametrize("spec", [{"name": "svcca_convnet", "width": 4, "fc": 8},
                                   {"name": "resnet", "width": 4, "blocks": 1},
                                   {"name": "pwcca_convnet", "width_factor": 1 / 32}])
