@@ -2,6 +2,8 @@
 
 - :func:`toy_regression`: the SVCCA paper's toy task (1-D input, four simple target functions).
 - :func:`signal_noise_pair`: the PWCCA paper's synthetic Fig 2 data (shared signal + noise).
+- :func:`markov_sequences`, :func:`word_sequences`: the default-scale stand-ins for PTB /
+  WikiText-2 (a Markov chain over tokens; a Markov chain over words spelled letter by letter).
 - :func:`digits`: scikit-learn's digits (1797 real 8x8 grey images, 10 classes), the default-scale
   stand-in for CIFAR-10 (ships with scikit-learn; nothing is downloaded).
 - :func:`cifar10`: CIFAR-10 from a local copy of the python pickles (``--scale paper``), read
@@ -75,6 +77,67 @@ def markov_sequences(n_seq: int, length: int, vocab: int, seed: int, branching: 
         prev = out[:, t - 1]
         pick = (u[:, t, None] > cum[prev]).sum(1)
         out[:, t] = succ[prev, np.minimum(pick, branching - 1)]
+    return out
+
+
+#: the word-level stand-in's letters: ids 0 .. WORD_LETTERS - 1; the separator is WORD_LETTERS
+WORD_LETTERS = 6
+#: the seed of the word-level stand-in's lexicon and transition table (one fixed task for every
+#: run, as PTB is one corpus): chosen by running pwcca-figA8 at run seeds 3, 4 and 5 only, never at
+#: the seeds 0-2 its claim is checked at (docs/paper-claims.md, pwcca-figA8)
+LEXICON_SEED = 0
+
+
+def word_lexicon(n_words: int = 64, letters: int = WORD_LETTERS, min_len: int = 2, max_len: int = 5,
+                 branching: int = 3, seed: int = LEXICON_SEED):
+    """The lexicon and word-level Markov chain of :func:`word_sequences`.
+
+    ``n_words`` distinct words, each of a length uniform in [min_len, max_len] with letters uniform
+    over ``letters`` (ids 0 .. letters - 1); every word has ``branching`` distinct successor words
+    with Dirichlet(1) probabilities.  All drawn from ``default_rng([seed, 23])``, so one seed is one
+    fixed lexicon and chain.  Returns (words: tuple of n_words tuples of letter ids,
+    succ (n_words, branching) int64 word ids, prob (n_words, branching) float64, rows summing to 1).
+    """
+    if n_words > sum(letters ** k for k in range(min_len, max_len + 1)):
+        raise ValueError(f"n_words: only so many distinct words of {min_len}-{max_len} letters over {letters}")
+    rng = np.random.default_rng([seed, 23])
+    words, seen = [], set()
+    while len(words) < n_words:
+        w = tuple(int(c) for c in rng.integers(0, letters, int(rng.integers(min_len, max_len + 1))))
+        if w not in seen:
+            seen.add(w)
+            words.append(w)
+    succ = np.stack([rng.choice(n_words, size=branching, replace=False) for _ in range(n_words)]).astype(np.int64)
+    prob = rng.dirichlet(np.ones(branching), size=n_words)
+    return tuple(words), succ, prob
+
+
+def word_sequences(n_seq: int, length: int, seed: int, lexicon_seed: int = LEXICON_SEED, **lexicon):
+    """Synthetic letter sequences with a word hierarchy (the stand-in for natural text of
+    pwcca-figA8): letters -> words -> word transitions.
+
+    The text is a first-order Markov chain over the WORDS of :func:`word_lexicon` (``lexicon_seed``,
+    ``**lexicon``: its other arguments), spelled letter by letter, with a separator token (id =
+    ``letters``, so the vocabulary is letters + 1) after every word.  Predicting the next token
+    needs the position inside the current word and which word it is (and, at a separator, the
+    word just ended), so unlike :func:`markov_sequences` the current token alone is not enough.
+    Each sequence starts at a uniform word and at a uniform offset into that word and its
+    separator (sequences do not all start at a word boundary).  Returns int64 (n_seq, length)
+    drawn with ``default_rng([seed, n_seq, length, 29])``.
+    """
+    words, succ, prob = word_lexicon(seed=lexicon_seed, **lexicon)
+    sep = lexicon.get("letters", WORD_LETTERS)
+    cum = np.cumsum(prob, axis=1)
+    rng = np.random.default_rng([seed, n_seq, length, 29])
+    out = np.empty((n_seq, length), dtype=np.int64)
+    for i in range(n_seq):
+        w = int(rng.integers(0, len(words)))
+        toks = list(words[w]) + [sep]
+        toks = toks[int(rng.integers(0, len(toks))):]
+        while len(toks) < length:
+            w = int(succ[w, min(int((rng.random() > cum[w]).sum()), succ.shape[1] - 1)])
+            toks += list(words[w]) + [sep]
+        out[i] = toks[:length]
     return out
 
 

@@ -212,8 +212,6 @@ NOT_AT_SMALL = {
     "pwcca-fig5": "the learning rates order the solutions (higher rate, tighter group) rather than cluster them; "
                   "lr 1e-3 and 1e-2 share a cluster; at convergence the structure goes",
     "pwcca-figA7": "at init the digits nets' PWCCA distance also falls with width (not flat)",
-    "pwcca-figA8": "cosine / Euclidean distances show no bottom-up order on the synthetic first-order Markov LMs "
-                   "(every layer only needs the current token); needs natural text (PTB)",
 }
 
 
@@ -284,6 +282,52 @@ def test_markov_sequences_follow_one_fixed_chain():
             succ.setdefault(int(u), set()).add(int(v))
     assert max(len(s) for s in succ.values()) <= 3               # every token has <= 3 successors
     np.testing.assert_array_equal(a, markov_sequences(300, 12, 10, seed=5, branching=3))
+
+
+def test_word_sequences_spell_a_markov_chain_over_the_lexicon():
+    """Letters spell words of the lexicon, a separator after each, every word followed only by one
+    of its `branching` successors; one (seed, lexicon_seed) is one draw."""
+    from paper_repro.data import WORD_LETTERS, word_lexicon, word_sequences
+    words, succ, prob = word_lexicon()
+    assert len(words) == len(set(words)) == 64 and succ.shape == prob.shape == (64, 3)
+    assert all(2 <= len(w) <= 5 and all(0 <= c < WORD_LETTERS for c in w) for w in words)
+    assert all(len(set(r)) == 3 for r in succ.tolist())
+    np.testing.assert_allclose(prob.sum(1), 1.0)
+    a = word_sequences(200, 40, seed=4)
+    assert a.dtype == np.int64 and a.shape == (200, 40) and a.min() >= 0 and a.max() <= WORD_LETTERS
+    np.testing.assert_array_equal(a, word_sequences(200, 40, seed=4))
+    assert not np.array_equal(a, word_sequences(200, 40, seed=5))
+    assert not np.array_equal(a, word_sequences(200, 40, seed=4, lexicon_seed=1))
+    index = {w: i for i, w in enumerate(words)}
+    seen_pairs = 0
+    for seq in a.tolist():
+        cuts = [i for i, t in enumerate(seq) if t == WORD_LETTERS]
+        assert all(j - i > 1 for i, j in zip(cuts, cuts[1:]))          # no empty word
+        # the complete words: between two separators (the first and last pieces may be cut)
+        ids = [index[tuple(seq[i + 1:j])] for i, j in zip(cuts, cuts[1:])]
+        for u, v in zip(ids, ids[1:]):
+            assert v in succ[u]
+            seen_pairs += 1
+        if cuts:                                                          # a cut first word ends a lexicon word
+            assert any(w[len(w) - cuts[0]:] == tuple(seq[:cuts[0]]) for w in words if len(w) >= cuts[0])
+    assert seen_pairs > 500
+
+
+def test_figA8_own_lms_at_small_scale_fig6_runs_at_paper_scale():
+    """pwcca-figA8 trains its own LMs on word sequences at the tiny / small scales, and shares
+    pwcca-fig6's PTB / WikiText-2 runs (the same training config, so the same cache entries) at
+    paper scale; its labels name the data that ran."""
+    from paper_repro.figures import pwcca_fig6, pwcca_figA8
+    from paper_repro.lm import corpus_label, lm_train_config
+    a8, f6 = pwcca_figA8.CONFIGS, pwcca_fig6.CONFIGS
+    assert a8["paper"] == f6["paper"]
+    assert lm_train_config(a8["paper"], 5, [0], 0, vocab=10) == lm_train_config(f6["paper"], 5, [0], 0, vocab=10)
+    for scale in ("tiny", "small"):
+        assert a8[scale]["synthetic"] == "words" and lm_train_config(a8[scale], 3, [0], 0)["data"]["name"] == "word_sequences"
+        assert corpus_label(a8[scale], [3, 5]) == "synthetic word sequences"
+        assert lm_train_config(a8[scale], 3, [0], 0) != lm_train_config(f6[scale], 3, [0], 0)
+    assert corpus_label(a8["paper"], [3, 5]) == "PTB (3-layer) / WikiText-2 (5-layer)"
+    assert a8["small"]["hidden"] == 128 and f6["small"]["hidden"] == 64
 
 
 @pytest.mark.parametrize("spec", [{"name": "svcca_convnet", "width": 4, "fc": 8},

@@ -44,6 +44,9 @@ FIGURE_COUNTS = {
     "pwcca-fig2": {"reps": 1},
     "pwcca-fig5": {"permutations": 20},
     "pwcca-fig6": {"steps": 4, "checkpoints": [0, 1, 2, 3, 4]},
+    # its own CONFIGS table since it trains its own LMs at the default scale; at paper scale it
+    # shares pwcca-fig6's runs, so it gets the same counts (and the same cache entries)
+    "pwcca-figA8": {"steps": 4, "checkpoints": [0, 1, 2, 3, 4]},
     "pwcca-figA2": {"runs": 300, "steps": 5},
     "pwcca-figA3": {"steps": 3},
     "pwcca-figA4": {"steps": 3},
