@@ -5,6 +5,9 @@
 ``hidden(x) -> list of activations`` (samples first) and ``forward_from(i, h)`` which continues
 the forward pass from the output of hidden layer ``i`` (used to project a layer and read the
 output).
+
+:func:`batchnorm_statistics_from_data` sets a model's BatchNorm running statistics from data (how
+an untrained net is evaluated as it would see that data, rather than with BN = identity).
 """
 from __future__ import annotations
 
@@ -192,6 +195,55 @@ class PWCCAConvNet(_LayeredClassifier):
         self.stages = nn.ModuleList(stages)
         self.widths = tuple(widths)
         self.layer_names = ("in",) + tuple(f"conv{i + 1}" for i in range(11)) + ("pool", "logits", "out")
+
+
+def batchnorm_statistics_from_data(model: nn.Module, images: torch.Tensor) -> nn.Module:
+    """Set every BatchNorm layer's running mean and variance from ``images`` (n, c, h, w), in
+    place; returns ``model`` in eval mode.
+
+    Why: a freshly initialised BatchNorm layer has running mean 0 and variance 1, so a net at init
+    evaluated in eval mode (as every checkpoint is) applies BN as the identity -- not how an
+    initialised net sees data, where each BN layer normalises its input per channel.
+
+    How: ONE forward pass of all ``images`` in train mode, without gradient, with every BN layer's
+    ``momentum=None`` (PyTorch's cumulative average) after ``reset_running_stats()``: after a
+    single batch the running statistics ARE that batch's per-channel mean and variance of the
+    layer's input (over datapoints and positions), each layer's input computed with the layers
+    before it normalised by their own batch statistics.  PyTorch stores the unbiased variance
+    (``N / (N - 1)`` times the batch's, N = datapoints x positions); it is scaled back to the
+    biased one, so that in eval mode every BN layer normalises exactly as in that pass: on
+    ``images``, each BN layer's normalised input ``(x - running_mean) / sqrt(running_var + eps)``
+    (its output before the affine weight and bias, which are 1 and 0 at init) has per-channel
+    mean 0 and variance ``v / (v + eps)`` ~ 1 (``tests/test_paper_repro.py``).  The momenta are restored afterwards.  Memory: one batch of
+    every image (digits: tens of MB for the widest net; pass a subset for large datasets).
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    counts = {}
+
+    def count(module, inputs):
+        x = inputs[0]
+        counts[module] = x.numel() // x.shape[1]        # datapoints x positions per channel
+
+    hooks = [m.register_forward_pre_hook(count) for m in bns]
+    try:
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        with torch.no_grad():
+            model(images)
+            for m in bns:
+                n = counts[m]
+                if n > 1:
+                    m.running_var.mul_((n - 1) / n)
+    finally:
+        for h in hooks:
+            h.remove()
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        model.eval()
+    return model
 
 
 MODELS = {"toy_mlp": ToyMLP, "lstm_lm": LSTMLM, "svcca_convnet": SVCCAConvNet, "resnet": SmallResNet,
