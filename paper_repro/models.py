@@ -174,6 +174,12 @@ PWCCA_WIDTHS = (64, 64, 128, 128, 128, 256, 256, 256, 512, 512, 512)
 PWCCA_STRIDES = (1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1)
 
 
+def pwcca_widths(width_factor: float) -> list:
+    """The 11 conv widths of :class:`PWCCAConvNet` at ``width_factor``: the paper's
+    :data:`PWCCA_WIDTHS` times the factor, rounded, at least 1 (without building the net)."""
+    return [max(1, int(round(w * width_factor))) for w in PWCCA_WIDTHS]
+
+
 class PWCCAConvNet(_LayeredClassifier):
     """The PWCCA paper's CIFAR-10 convnet (Morcos et al. 2018, sec. 3.1 / appendix A): 11 conv
     layers, 3x3 kernels, strides 1,1,2,1,1,2,1,1,2,1,1, each conv -> BatchNorm -> ReLU, then a
@@ -186,7 +192,7 @@ class PWCCAConvNet(_LayeredClassifier):
 
     def __init__(self, in_channels: int = 1, width_factor: float = 0.125, classes: int = 10):
         super().__init__()
-        widths = [max(1, int(round(w * width_factor))) for w in PWCCA_WIDTHS]
+        widths = pwcca_widths(width_factor)
         stages, c = [], in_channels
         for w, s in zip(widths, PWCCA_STRIDES):
             stages.append(nn.Sequential(nn.Conv2d(c, w, 3, stride=s, padding=1), nn.BatchNorm2d(w), nn.ReLU()))

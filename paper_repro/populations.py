@@ -115,13 +115,13 @@ def init_widths_label(ctx) -> str:
     e.g. "digits (8x8 grey), 1438 training images x 25 circular shifts (<= 2 px) = 35950
     datapoints; untrained PWCCA convnets at 0.25, 0.5, 1x the paper's widths (16, 32, 64 filters
     in conv1), 5 seeds each, BatchNorm statistics from the training images"."""
-    from .models import build
+    from .models import pwcca_widths
     s = INIT_WIDTHS[ctx.scale]
     n = len(eval_images(ctx, s["n_points"]))
     copies = (2 * s["max_shift"] + 1) ** 2
     data = (f"{n} training images x {copies} circular shifts (<= {s['max_shift']} px) = {n * copies} datapoints"
             if s["max_shift"] else f"{n} training images")
-    conv1 = [build({"name": "pwcca_convnet", "width_factor": wf}).widths[0] for wf in s["width_factors"]]
+    conv1 = [pwcca_widths(wf)[0] for wf in s["width_factors"]]
     bn = ("BatchNorm statistics from the training images" if s["bn_from_data"]
           else "BatchNorm at its initial statistics (identity)")
     return (f"{dataset_description(ctx)}, {data}; untrained PWCCA convnets at "

@@ -42,7 +42,7 @@ from ..registry import FigureInfo
 from .pwcca_fig4 import CONFIGS as FIG4_CONFIGS, WIDTH_RHO_MAX, analysis_data, conv_layers, summarise
 
 INFO = FigureInfo(id="pwcca-figA7", title="distance vs number of filters, at init vs trained",
-                  time_small="~3.5 min",
+                  time_small="~4.5 min",
                   needs=("torch (CPU)", "scikit-learn digits (CIFAR-10 at paper scale)"))
 
 CONFIGS = {scale: dict({k: v for k, v in c.items() if k != "checkpoint"}, init_widths=dict(INIT_WIDTHS[scale]))
@@ -111,9 +111,12 @@ def check(data) -> ClaimCheck:
     ich, tch = ini["chance_distance_conv_mean"], tr["chance_distance_conv_mean"]
     label = stored_data_label(data)
     note = (f"{label}.  Chance distance of independent Gaussians with the same n and p (conv mean): at init "
-            f"{ich[0]:.2f} -> {ich[-1]:.2f}, trained {tch[0]:.2f} -> {tch[-1]:.2f}; both curves stay below it.  "
-            "The untrained nets are their own population, wider than the trained sweep: at 2-32 filters in conv1 "
-            "random nets are in a finite-width regime and also converge with width (docs/paper-claims.md)")
+            f"{ich[0]:.2f} -> {ich[-1]:.2f}, trained {tch[0]:.2f} -> {tch[-1]:.2f}; both curves stay below it")
+    if ini["filters_conv1"] != tr["filters_conv1"]:
+        note += (f".  The untrained nets are their own population, wider than the trained ones "
+                 f"({ini['filters_conv1'][0]}-{ini['filters_conv1'][-1]} vs {tr['filters_conv1'][0]}-"
+                 f"{tr['filters_conv1'][-1]} filters in conv1): narrow random nets are in a finite-width regime "
+                 "where they too converge with width (docs/paper-claims.md, pwcca-figA7)")
     if not flat:
         note += f"; the init distance is not flat here ({ini['relative_change_narrowest_to_widest']:+.0%})"
     return ClaimCheck(
