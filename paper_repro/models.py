@@ -203,7 +203,7 @@ class PWCCAConvNet(_LayeredClassifier):
         self.layer_names = ("in",) + tuple(f"conv{i + 1}" for i in range(11)) + ("pool", "logits", "out")
 
 
-def batchnorm_statistics_from_data(model: nn.Module, images: torch.Tensor) -> nn.Module:
+def batchnorm_statistics_from_data(model: nn.Module, images: torch.Tensor, batch: int | None = None) -> nn.Module:
     """Set every BatchNorm layer's running mean and variance from ``images`` (n, c, h, w), in
     place; returns ``model`` in eval mode.
 
@@ -211,19 +211,27 @@ def batchnorm_statistics_from_data(model: nn.Module, images: torch.Tensor) -> nn
     evaluated in eval mode (as every checkpoint is) applies BN as the identity -- not how an
     initialised net sees data, where each BN layer normalises its input per channel.
 
-    How: ONE forward pass of all ``images`` in train mode, without gradient, with every BN layer's
-    ``momentum=None`` (PyTorch's cumulative average) after ``reset_running_stats()``: after a
-    single batch the running statistics ARE that batch's per-channel mean and variance of the
-    layer's input (over datapoints and positions), each layer's input computed with the layers
-    before it normalised by their own batch statistics.  PyTorch stores the unbiased variance
-    (``N / (N - 1)`` times the batch's, N = datapoints x positions); it is scaled back to the
-    biased one, so that in eval mode every BN layer normalises exactly as in that pass: on
-    ``images``, each BN layer's normalised input ``(x - running_mean) / sqrt(running_var + eps)``
-    (its output before the affine weight and bias, which are 1 and 0 at init) has per-channel
-    mean 0 and variance ``v / (v + eps)`` ~ 1 (``tests/test_paper_repro.py``).  The momenta are restored afterwards.  Memory: one batch of
-    every image (digits: tens of MB for the widest net; pass a subset for large datasets).
+    What: each BN layer's running mean / variance become the per-channel mean and BIASED variance
+    (over datapoints and positions) of its input on ``images``, that input computed with every BN
+    layer before it already normalising this way.  So in eval mode every BN layer's normalised
+    input ``(x - running_mean) / sqrt(running_var + eps)`` on ``images`` (its output before the
+    affine weight and bias, which are 1 and 0 at init) has per-channel mean 0 and variance
+    ``v / (v + eps)`` ~ 1 (``tests/test_paper_repro.py``).
+
+    How, ``batch`` None: ONE forward pass of all ``images`` in train mode, without gradient, with
+    every BN layer's ``momentum=None`` (PyTorch's cumulative average) after
+    ``reset_running_stats()``: after a single batch the running statistics ARE that batch's; the
+    variance PyTorch stores is the unbiased one (``N / (N - 1)`` times the batch's, N =
+    datapoints x positions), scaled back to the biased one.  Memory: every image's activations at
+    once (digits: tens of MB for the widest net; CIFAR-10 at 7x the paper's widths: tens of GB).
+    ``batch`` an int: the same statistics in batches of ``batch`` images, one BN layer at a time in
+    the order the forward pass reaches them (eval mode; each pass stops at the layer being set, its
+    per-channel sums accumulated in float64 about the first batch's mean): about L / 2 forward
+    passes for L BN layers, memory of one batch.  The momenta are restored afterwards.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if batch is not None and batch < len(images):
+        return _batchnorm_statistics_batched(model, bns, images, int(batch))
     momenta = [m.momentum for m in bns]
     counts = {}
 
@@ -249,6 +257,59 @@ def batchnorm_statistics_from_data(model: nn.Module, images: torch.Tensor) -> nn
         for m, mom in zip(bns, momenta):
             m.momentum = mom
         model.eval()
+    return model
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the layer being measured has its input."""
+
+
+def _batchnorm_statistics_batched(model, bns, images, batch):
+    order = []
+
+    def seen(module, inputs):
+        if module not in order:
+            order.append(module)
+
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+    hooks = [m.register_forward_pre_hook(seen) for m in bns]
+    try:
+        with torch.no_grad():
+            model(images[:2])                           # the order the forward pass reaches them
+    finally:
+        for h in hooks:
+            h.remove()
+    for m in order:
+        acc = {}
+
+        def measure(module, inputs):
+            x = inputs[0].double()
+            dims = [0] + list(range(2, x.ndim))
+            if "shift" not in acc:                      # sums about the first batch's mean: no cancellation
+                acc.update(shift=x.mean(dim=dims), s1=0.0, s2=0.0, n=0)
+            shape = [1, -1] + [1] * (x.ndim - 2)
+            d = x - acc["shift"].view(shape)
+            acc["s1"] = acc["s1"] + d.sum(dim=dims)
+            acc["s2"] = acc["s2"] + (d * d).sum(dim=dims)
+            acc["n"] += x.numel() // x.shape[1]
+            raise _StopForward
+
+        hook = m.register_forward_pre_hook(measure)
+        try:
+            with torch.no_grad():
+                for i in range(0, len(images), batch):
+                    try:
+                        model(images[i:i + batch])
+                    except _StopForward:
+                        pass
+        finally:
+            hook.remove()
+        mean_d = acc["s1"] / acc["n"]
+        m.running_mean.copy_((acc["shift"] + mean_d).to(m.running_mean.dtype))
+        m.running_var.copy_((acc["s2"] / acc["n"] - mean_d ** 2).clamp_min(0).to(m.running_var.dtype))
+    model.eval()
     return model
 
 

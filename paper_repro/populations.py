@@ -75,20 +75,23 @@ LR_POPULATION = {
 #: per scale: the untrained nets of Fig A7 (:func:`init_width_analysis`): ``seeds`` nets per width
 #: factor (of the paper's widths 64..512), datapoints the first ``n_points`` training images (None:
 #: all) x every circular shift of up to ``max_shift`` pixels in each direction ((2 max_shift + 1)^2
-#: copies), ``batch`` images per forward pass.  The default scale uses 0.25 .. 1x, 16 .. 64 filters
+#: copies), ``batch`` images per forward pass; ``bn_from_data``: BatchNorm statistics set from the
+#: unshifted datapoints, in one pass of every image (``bn_batch`` None) or ``bn_batch`` at a time
+#: (:func:`paper_repro.models.batchnorm_statistics_from_data`; the same statistics, bounded memory
+#: for 10,000 CIFAR-10 images through 7x-wide nets).  The default scale uses 0.25 .. 1x, 16 .. 64 filters
 #: in conv1: the width sweep's 2 .. 32 filters are narrow enough for random nets to be in a
 #: finite-width regime, where they too converge with width (docs/paper-claims.md, pwcca-figA7).
 #: At paper scale: the width sweep's widths and datapoints (CIFAR-10 is not shifted).
 INIT_WIDTHS = {
     "tiny": {"width_factors": [0.03125, 0.0625], "seeds": 3, "n_points": 300, "max_shift": 1, "batch": 512,
-             "bn_from_data": True},
+             "bn_from_data": True, "bn_batch": None},
     "small": {"width_factors": [0.25, 0.5, 1.0], "seeds": 5, "n_points": None, "max_shift": 2, "batch": 512,
-              "bn_from_data": True},
+              "bn_from_data": True, "bn_batch": None},
     "paper": {"width_factors": [0.25, 0.5, 1.0, 2.0, 4.0, 7.0], "seeds": 5, "n_points": 10000, "max_shift": 0,
               "batch": 256,
               # BN statistics from the data, as at the default scale; False switches back to the step-0
               # checkpoints as they are (BN running mean 0, variance 1: the identity in eval mode)
-              "bn_from_data": True},
+              "bn_from_data": True, "bn_batch": 256},
 }
 
 DISTANCES = ("pwcca", "cosine", "euclidean")
@@ -330,7 +333,7 @@ def _init_width_analysis(ctx, s):
         models = [init_model(spec, sd, device=dev).eval() for sd in seeds]
         if s["bn_from_data"]:
             for m in models:
-                batchnorm_statistics_from_data(m, torch.as_tensor(x, device=dev))
+                batchnorm_statistics_from_data(m, torch.as_tensor(x, device=dev), batch=s["bn_batch"])
         conv = [i for i, name in enumerate(models[0].layer_names) if name.startswith("conv")]
         jms = [fastcca.JointMoments(backend=ctx.fastcca_backend) for _ in conv]
         with torch.no_grad():

@@ -323,9 +323,10 @@ def test_random_translate_moves_each_image_within_the_shift():
         assert found
 
 
+@pytest.mark.parametrize("batch", [None, 64])
 @pytest.mark.parametrize("spec", [{"name": "pwcca_convnet", "width_factor": 1 / 16},
                                   {"name": "resnet", "width": 4, "blocks": 1}])
-def test_batchnorm_statistics_from_data_normalise_that_data(spec):
+def test_batchnorm_statistics_from_data_normalise_that_data(spec, batch):
     """After it, in eval mode, every BN layer's input x on the same images has per-channel running
     mean = mean(x) and running var = the biased var(x) (to 1e-5), so its normalised input has
     per-channel mean ~0 and variance ~1; the BN momenta are restored and the model is in eval mode."""
@@ -337,7 +338,7 @@ def test_batchnorm_statistics_from_data_normalise_that_data(spec):
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     assert bns and all(float(m.running_var.min()) == 1.0 for m in bns)     # at init: BN = identity
     x = torch.rand(300, 1, 8, 8) * 3 + 1
-    assert batchnorm_statistics_from_data(model, x) is model and not model.training
+    assert batchnorm_statistics_from_data(model, x, batch=batch) is model and not model.training
     assert all(m.momentum == 0.1 for m in bns)
     seen = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out: seen.__setitem__(mod, (inp[0], out))) for m in bns]
@@ -359,6 +360,24 @@ def test_batchnorm_statistics_from_data_normalise_that_data(spec):
         torch.testing.assert_close(v, var / (var + m.eps), rtol=1e-4, atol=1e-4)
         assert float((v - 1).abs().max()) < 1e-2
         torch.testing.assert_close(out.double(), z, rtol=1e-4, atol=1e-4)          # weight 1, bias 0 at init
+
+
+def test_batchnorm_statistics_in_batches_equal_one_pass():
+    """The batched route (one BN layer at a time, float64 sums) gives the one-pass statistics."""
+    import torch
+    from torch import nn
+    from paper_repro.models import batchnorm_statistics_from_data, build
+    x = torch.rand(250, 1, 8, 8) * 2 - 0.5
+    nets = []
+    for batch in (None, 32):
+        torch.manual_seed(1)
+        nets.append(batchnorm_statistics_from_data(build({"name": "pwcca_convnet", "width_factor": 1 / 16,
+                                                          "in_channels": 1}), x, batch=batch))
+    pairs = [(a, b) for a, b in zip(nets[0].modules(), nets[1].modules()) if isinstance(a, nn.BatchNorm2d)]
+    assert len(pairs) == 11
+    for a, b in pairs:
+        torch.testing.assert_close(a.running_mean, b.running_mean, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a.running_var, b.running_var, rtol=1e-4, atol=1e-5)
 
 
 def test_init_model_is_the_step_zero_checkpoint(tmp_path):

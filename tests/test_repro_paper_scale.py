@@ -38,7 +38,7 @@ SHARED_COUNTS = {
     (genmem, "GENMEM_RUNS"): {"nets": 2, "steps": 2, "batch_size": 8},
     (populations, "WIDTH_SWEEP"): {"seeds": 2, "steps": 2, "batch_size": 8},
     (populations, "LR_POPULATION"): {"seeds": 2, "steps": 2, "batch_size": 8},
-    (populations, "INIT_WIDTHS"): {"seeds": 2, "batch": 8},       # untrained nets (pwcca-figA7)
+    (populations, "INIT_WIDTHS"): {"seeds": 2, "batch": 8, "bn_batch": 16},    # untrained nets (pwcca-figA7)
     (toy, "TOY_CONFIGS"): {"steps": 5},
 }
 FIGURE_COUNTS = {
@@ -53,7 +53,7 @@ FIGURE_COUNTS = {
 }
 #: every key the shrinking may touch: counts only, never a shape
 COUNT_KEYS = {"steps", "intervals", "batch_size", "nets", "seeds", "reps", "permutations", "checkpoints", "runs",
-              "random_draws", "eval_every", "batch"}
+              "random_draws", "eval_every", "batch", "bn_batch"}
 
 
 #: the real paper configurations, read at import (before the fixture shrinks them)
