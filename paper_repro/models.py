@@ -5,6 +5,9 @@
 ``hidden(x) -> list of activations`` (samples first) and ``forward_from(i, h)`` which continues
 the forward pass from the output of hidden layer ``i`` (used to project a layer and read the
 output).
+
+:func:`batchnorm_statistics_from_data` sets a model's BatchNorm running statistics from data (how
+an untrained net is evaluated as it would see that data, rather than with BN = identity).
 """
 from __future__ import annotations
 
@@ -171,6 +174,12 @@ PWCCA_WIDTHS = (64, 64, 128, 128, 128, 256, 256, 256, 512, 512, 512)
 PWCCA_STRIDES = (1, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1)
 
 
+def pwcca_widths(width_factor: float) -> list:
+    """The 11 conv widths of :class:`PWCCAConvNet` at ``width_factor``: the paper's
+    :data:`PWCCA_WIDTHS` times the factor, rounded, at least 1 (without building the net)."""
+    return [max(1, int(round(w * width_factor))) for w in PWCCA_WIDTHS]
+
+
 class PWCCAConvNet(_LayeredClassifier):
     """The PWCCA paper's CIFAR-10 convnet (Morcos et al. 2018, sec. 3.1 / appendix A): 11 conv
     layers, 3x3 kernels, strides 1,1,2,1,1,2,1,1,2,1,1, each conv -> BatchNorm -> ReLU, then a
@@ -183,7 +192,7 @@ class PWCCAConvNet(_LayeredClassifier):
 
     def __init__(self, in_channels: int = 1, width_factor: float = 0.125, classes: int = 10):
         super().__init__()
-        widths = [max(1, int(round(w * width_factor))) for w in PWCCA_WIDTHS]
+        widths = pwcca_widths(width_factor)
         stages, c = [], in_channels
         for w, s in zip(widths, PWCCA_STRIDES):
             stages.append(nn.Sequential(nn.Conv2d(c, w, 3, stride=s, padding=1), nn.BatchNorm2d(w), nn.ReLU()))
@@ -192,6 +201,116 @@ class PWCCAConvNet(_LayeredClassifier):
         self.stages = nn.ModuleList(stages)
         self.widths = tuple(widths)
         self.layer_names = ("in",) + tuple(f"conv{i + 1}" for i in range(11)) + ("pool", "logits", "out")
+
+
+def batchnorm_statistics_from_data(model: nn.Module, images: torch.Tensor, batch: int | None = None) -> nn.Module:
+    """Set every BatchNorm layer's running mean and variance from ``images`` (n, c, h, w), in
+    place; returns ``model`` in eval mode.
+
+    Why: a freshly initialised BatchNorm layer has running mean 0 and variance 1, so a net at init
+    evaluated in eval mode (as every checkpoint is) applies BN as the identity -- not how an
+    initialised net sees data, where each BN layer normalises its input per channel.
+
+    What: each BN layer's running mean / variance become the per-channel mean and BIASED variance
+    (over datapoints and positions) of its input on ``images``, that input computed with every BN
+    layer before it already normalising this way.  So in eval mode every BN layer's normalised
+    input ``(x - running_mean) / sqrt(running_var + eps)`` on ``images`` (its output before the
+    affine weight and bias, which are 1 and 0 at init) has per-channel mean 0 and variance
+    ``v / (v + eps)`` ~ 1 (``tests/test_paper_repro.py``).
+
+    How, ``batch`` None: ONE forward pass of all ``images`` in train mode, without gradient, with
+    every BN layer's ``momentum=None`` (PyTorch's cumulative average) after
+    ``reset_running_stats()``: after a single batch the running statistics ARE that batch's; the
+    variance PyTorch stores is the unbiased one (``N / (N - 1)`` times the batch's, N =
+    datapoints x positions), scaled back to the biased one.  Memory: every image's activations at
+    once (digits: tens of MB for the widest net; CIFAR-10 at 7x the paper's widths: tens of GB).
+    ``batch`` an int: the same statistics in batches of ``batch`` images, one BN layer at a time in
+    the order the forward pass reaches them (eval mode; each pass stops at the layer being set, its
+    per-channel sums accumulated in float64 about the first batch's mean): about L / 2 forward
+    passes for L BN layers, memory of one batch.  The momenta are restored afterwards.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if batch is not None and batch < len(images):
+        return _batchnorm_statistics_batched(model, bns, images, int(batch))
+    momenta = [m.momentum for m in bns]
+    counts = {}
+
+    def count(module, inputs):
+        x = inputs[0]
+        counts[module] = x.numel() // x.shape[1]        # datapoints x positions per channel
+
+    hooks = [m.register_forward_pre_hook(count) for m in bns]
+    try:
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        with torch.no_grad():
+            model(images)
+            for m in bns:
+                n = counts[m]
+                if n > 1:
+                    m.running_var.mul_((n - 1) / n)
+    finally:
+        for h in hooks:
+            h.remove()
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        model.eval()
+    return model
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once the layer being measured has its input."""
+
+
+def _batchnorm_statistics_batched(model, bns, images, batch):
+    order = []
+
+    def seen(module, inputs):
+        if module not in order:
+            order.append(module)
+
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+    hooks = [m.register_forward_pre_hook(seen) for m in bns]
+    try:
+        with torch.no_grad():
+            model(images[:2])                           # the order the forward pass reaches them
+    finally:
+        for h in hooks:
+            h.remove()
+    for m in order:
+        acc = {}
+
+        def measure(module, inputs):
+            x = inputs[0].double()
+            dims = [0] + list(range(2, x.ndim))
+            if "shift" not in acc:                      # sums about the first batch's mean: no cancellation
+                acc.update(shift=x.mean(dim=dims), s1=0.0, s2=0.0, n=0)
+            shape = [1, -1] + [1] * (x.ndim - 2)
+            d = x - acc["shift"].view(shape)
+            acc["s1"] = acc["s1"] + d.sum(dim=dims)
+            acc["s2"] = acc["s2"] + (d * d).sum(dim=dims)
+            acc["n"] += x.numel() // x.shape[1]
+            raise _StopForward
+
+        hook = m.register_forward_pre_hook(measure)
+        try:
+            with torch.no_grad():
+                for i in range(0, len(images), batch):
+                    try:
+                        model(images[i:i + batch])
+                    except _StopForward:
+                        pass
+        finally:
+            hook.remove()
+        mean_d = acc["s1"] / acc["n"]
+        m.running_mean.copy_((acc["shift"] + mean_d).to(m.running_mean.dtype))
+        m.running_var.copy_((acc["s2"] / acc["n"] - mean_d ** 2).clamp_min(0).to(m.running_var.dtype))
+    model.eval()
+    return model
 
 
 MODELS = {"toy_mlp": ToyMLP, "lstm_lm": LSTMLM, "svcca_convnet": SVCCAConvNet, "resnet": SmallResNet,

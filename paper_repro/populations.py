@@ -11,6 +11,13 @@ Two populations (Morcos, Raghu & Bengio 2018, section 3.2 / 3.3), both of
   At the default scale its lr=1e-3 members ARE the width sweep's nets of that width (same config,
   same cache entries), so they are trained once.
 
+And one population of UNTRAINED nets, the **init widths** (Fig A7's left panel,
+:func:`init_width_analysis`): ``seeds`` nets per width at initialisation
+(:func:`paper_repro.training.init_model`, the step-0 checkpoint of a run with that seed), their
+BatchNorm statistics set from the data (:func:`paper_repro.models.batchnorm_statistics_from_data`),
+compared on the training images and their circular shifts (:func:`circular_shift_batches`),
+streamed into one :class:`fastcca.JointMoments` per conv layer.
+
 Representation of a layer (the paper's): each conv filter's output averaged over spatial
 positions, (n, channels); dense layers as they are.  Datapoints: the scale's TRAINING images
 (digits: 1438; paper scale: the first ``n_points`` CIFAR-10 training images).  Memory at
@@ -65,6 +72,28 @@ LR_POPULATION = {
               "batch_size": 32, "n_points": 10000},
 }
 
+#: per scale: the untrained nets of Fig A7 (:func:`init_width_analysis`): ``seeds`` nets per width
+#: factor (of the paper's widths 64..512), datapoints the first ``n_points`` training images (None:
+#: all) x every circular shift of up to ``max_shift`` pixels in each direction ((2 max_shift + 1)^2
+#: copies), ``batch`` images per forward pass; ``bn_from_data``: BatchNorm statistics set from the
+#: unshifted datapoints, in one pass of every image (``bn_batch`` None) or ``bn_batch`` at a time
+#: (:func:`paper_repro.models.batchnorm_statistics_from_data`; the same statistics, bounded memory
+#: for 10,000 CIFAR-10 images through 7x-wide nets).  The default scale uses 0.25 .. 1x, 16 .. 64 filters
+#: in conv1: the width sweep's 2 .. 32 filters are narrow enough for random nets to be in a
+#: finite-width regime, where they too converge with width (docs/paper-claims.md, pwcca-figA7).
+#: At paper scale: the width sweep's widths and datapoints (CIFAR-10 is not shifted).
+INIT_WIDTHS = {
+    "tiny": {"width_factors": [0.03125, 0.0625], "seeds": 3, "n_points": 300, "max_shift": 1, "batch": 512,
+             "bn_from_data": True, "bn_batch": None},
+    "small": {"width_factors": [0.25, 0.5, 1.0], "seeds": 5, "n_points": None, "max_shift": 2, "batch": 512,
+              "bn_from_data": True, "bn_batch": None},
+    "paper": {"width_factors": [0.25, 0.5, 1.0, 2.0, 4.0, 7.0], "seeds": 5, "n_points": 10000, "max_shift": 0,
+              "batch": 256,
+              # BN statistics from the data, as at the default scale; False switches back to the step-0
+              # checkpoints as they are (BN running mean 0, variance 1: the identity in eval mode)
+              "bn_from_data": True, "bn_batch": 256},
+}
+
 DISTANCES = ("pwcca", "cosine", "euclidean")
 ANALYSIS_VERSION = 2     # bump when the cached analyses below change
 
@@ -82,6 +111,25 @@ def lr_population_label(ctx) -> str:
     return (f"{dataset_description(ctx)}; PWCCA convnets at {s['width_factor']:g}x the paper's widths, Adam "
             f"learning rates {', '.join(f'{lr:g}' for lr in s['lrs'])}, {s['seeds']} seeds each, {s['steps']} steps "
             f"of batch {s['batch_size']}")
+
+
+def init_widths_label(ctx) -> str:
+    """The untrained nets of Fig A7 and their datapoints at ``ctx.scale``, for titles and notes,
+    e.g. "digits (8x8 grey), 1438 training images x 25 circular shifts (<= 2 px) = 35950
+    datapoints; untrained PWCCA convnets at 0.25, 0.5, 1x the paper's widths (16, 32, 64 filters
+    in conv1), 5 seeds each, BatchNorm statistics from the training images"."""
+    from .models import pwcca_widths
+    s = INIT_WIDTHS[ctx.scale]
+    n = len(eval_images(ctx, s["n_points"]))
+    copies = (2 * s["max_shift"] + 1) ** 2
+    data = (f"{n} training images x {copies} circular shifts (<= {s['max_shift']} px) = {n * copies} datapoints"
+            if s["max_shift"] else f"{n} training images")
+    conv1 = [pwcca_widths(wf)[0] for wf in s["width_factors"]]
+    bn = ("BatchNorm statistics from the training images" if s["bn_from_data"]
+          else "BatchNorm at its initial statistics (identity)")
+    return (f"{dataset_description(ctx)}, {data}; untrained PWCCA convnets at "
+            f"{', '.join(f'{w:g}' for w in s['width_factors'])}x the paper's widths "
+            f"({', '.join(str(c) for c in conv1)} filters in conv1), {s['seeds']} seeds each, {bn}")
 
 
 def net_config(ctx, width_factor: float, lr: float, seed: int, steps: int, batch_size: int) -> dict:
@@ -225,6 +273,92 @@ def _width_analysis(ctx, sweep, checkpoint, n_points):
             "filters": np.asarray(filters, dtype=float), "distance": np.stack(dist, axis=1),
             "test_accuracy": np.asarray(acc_te), "train_accuracy": np.asarray(acc_tr),
             "layers": np.asarray(names)}
+
+
+def circular_shift_batches(x: np.ndarray, max_shift: int, batch: int):
+    """Yield ``(dy, dx, images)``: every circular shift of the images x (n, c, h, w) by
+    (dy, dx) in [-max_shift, max_shift]^2 (``np.roll`` over h and w, so no pixel is lost or
+    padded), ``batch`` images at a time: (2 max_shift + 1)^2 n images in all, shift by shift,
+    in the order of x within a shift.  Nothing bigger than one batch is made."""
+    r = range(-int(max_shift), int(max_shift) + 1)
+    for dy in r:
+        for dx in r:
+            for i in range(0, len(x), batch):
+                yield dy, dx, np.roll(x[i:i + batch], (dy, dx), axis=(2, 3))
+
+
+def init_width_analysis(ctx) -> dict:
+    """Pairwise symmetrised PWCCA distances between the UNTRAINED nets of each width of
+    :data:`INIT_WIDTHS` (Fig A7, left), at every conv layer, cached (kind "pwcca_init_width_analysis").
+
+    Nets: ``seeds`` PWCCAConvNets per width factor, seeds ``ctx.seed + i``, at initialisation
+    (:func:`paper_repro.training.init_model`); with ``bn_from_data`` each has its BatchNorm
+    statistics set from the (unshifted) datapoints
+    (:func:`paper_repro.models.batchnorm_statistics_from_data`), then eval mode.  Datapoints: the
+    first ``n_points`` training images and their circular shifts (:func:`circular_shift_batches`).
+    Representation of conv layer l: each filter's spatial mean (n, c_l), as for the trained nets.
+    Streaming: per width, one :class:`fastcca.JointMoments` per conv layer holds that layer of
+    every net ((seeds x c_l)^2 float64: 52 MB for conv11 at 1x), fed batch by batch as host
+    NumPy arrays (so a CUDA fastcca backend also takes the activations of models run on the CPU);
+    nothing of size n x features is held.  Distances: ``similarity_grid(jm, nets, nets, "pwcca")``
+    whose entry (i, j) is the PWCCA similarity weighted by net i's neurons, so the symmetrised
+    distance of a pair is ``1 - (G[i, j] + G[j, i]) / 2`` -- :func:`symmetric_pwcca_distance`'s
+    value, without holding the activations.
+
+    Returns float64 arrays: ``width_factors`` (W,), ``filters`` (W, L) channels per conv layer,
+    ``distance`` (1, W, n_pairs, L) (the one metric "pwcca"; pairs = every pair of the seeds, in
+    ``itertools.combinations`` order), ``test_accuracy`` (W, seeds) (chance level, ~0.1),
+    ``n_datapoints`` (); and ``layers`` (str array, conv1 .. conv11)."""
+    s = INIT_WIDTHS[ctx.scale]
+    key = {"init_widths": dict(s), "seed": ctx.seed, "version": ANALYSIS_VERSION,
+           "data": dataset_description(ctx)}
+    return ctx.cache.get_or_compute("pwcca_init_width_analysis", key, lambda: _init_width_analysis(ctx, s))
+
+
+def _init_width_analysis(ctx, s):
+    import torch
+    from .models import batchnorm_statistics_from_data
+    from .training import init_model
+    dev = ctx.torch_device
+    x = eval_images(ctx, s["n_points"])
+    xte, yte = image_data(ctx, train=False)
+    seeds = [ctx.seed + i for i in range(s["seeds"])]
+    nets = list(range(len(seeds)))
+    copies = (2 * s["max_shift"] + 1) ** 2
+    n_batches = copies * -(-len(x) // s["batch"])
+    dist, filters, acc_te = [], [], []
+    bar = ctx.stage("untrained nets: shifted datapoints", n_batches * len(s["width_factors"]))
+    for wf in s["width_factors"]:
+        spec = classifier_config(ctx, {"name": "pwcca_convnet", "width_factor": float(wf)}, steps=0)["model"]
+        models = [init_model(spec, sd, device=dev).eval() for sd in seeds]
+        if s["bn_from_data"]:
+            for m in models:
+                batchnorm_statistics_from_data(m, torch.as_tensor(x, device=dev), batch=s["bn_batch"])
+        conv = [i for i, name in enumerate(models[0].layer_names) if name.startswith("conv")]
+        jms = [fastcca.JointMoments(backend=ctx.fastcca_backend) for _ in conv]
+        with torch.no_grad():
+            for _, _, xb in circular_shift_batches(x, s["max_shift"], s["batch"]):
+                xt = torch.as_tensor(xb, device=dev)
+                reps = [[hs[i].mean(dim=(2, 3)).double().cpu().numpy() for i in conv]
+                        for hs in (m.hidden(xt) for m in models)]
+                for li, jm in enumerate(jms):
+                    jm.update({k: reps[k][li] for k in nets})
+                bar.update()
+            acc_te.append([float(np.mean(np.concatenate([
+                m(torch.as_tensor(xte[i:i + s["batch"]], device=dev)).argmax(1).cpu().numpy()
+                for i in range(0, len(xte), s["batch"])]) == yte)) for m in models])
+        rows = []
+        for jm in jms:
+            g = fastcca.similarity_grid(jm, nets, nets, "pwcca").values
+            rows.append([1.0 - 0.5 * (g[i, j] + g[j, i]) for i, j in itertools.combinations(nets, 2)])
+        dist.append(np.asarray(rows).T)                           # (pairs, layers)
+        filters.append([jm.features(0) for jm in jms])
+        names = [models[0].layer_names[i] for i in conv]
+        del models, jms
+    bar.close()
+    return {"width_factors": np.asarray(s["width_factors"], dtype=float), "filters": np.asarray(filters, dtype=float),
+            "distance": np.stack(dist)[None], "test_accuracy": np.asarray(acc_te),
+            "n_datapoints": np.asarray(len(x) * copies), "layers": np.asarray(names)}
 
 
 # ----------------------------------------------------------------------------------------------

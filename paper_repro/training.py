@@ -46,6 +46,16 @@ def load_model(config: dict, state, *, device):
     return m.to(device)
 
 
+def init_model(spec: dict, seed: int, *, device="cpu"):
+    """The model of ``spec`` (:func:`models.build`) at its initialisation for ``seed``: torch's
+    global RNG seeded with ``seed``, then built (on the CPU, then moved to ``device``).  It is
+    exactly the step-0 checkpoint of a :func:`train_cached` run with that model and seed (the
+    loop initialises through this function).  Train mode, as built."""
+    import torch
+    torch.manual_seed(int(seed))
+    return build(spec).to(device)
+
+
 def model_device(model):
     """The torch device a model's parameters live on."""
     return next(model.parameters()).device
@@ -60,9 +70,8 @@ def _train(ctx, config, x, y, desc):
     import torch
 
     device = ctx.torch_device
-    torch.manual_seed(int(config["seed"]))
+    model = init_model(config["model"], config["seed"], device=device)
     gen = np.random.default_rng(int(config["seed"]))
-    model = build(config["model"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=float(config["lr"]),
                            weight_decay=float(config.get("weight_decay", 0.0)))
     shift = int(config.get("translate", 0))

@@ -211,7 +211,6 @@ NOT_AT_SMALL = {
                   "most of the image); at 16x16 conv1-2 agree but conv3 and the late order fail; needs 32x32 inputs",
     "pwcca-fig5": "the learning rates order the solutions (higher rate, tighter group) rather than cluster them; "
                   "lr 1e-3 and 1e-2 share a cluster; at convergence the structure goes",
-    "pwcca-figA7": "at init the digits nets' PWCCA distance also falls with width (not flat)",
 }
 
 
@@ -364,6 +363,118 @@ def test_random_translate_moves_each_image_within_the_shift():
                 ref[:, yd, xd] = src[:, ys, xs]
                 found |= bool(torch.equal(img, ref))
         assert found
+
+
+@pytest.mark.parametrize("batch", [None, 64])
+@pytest.mark.parametrize("spec", [{"name": "pwcca_convnet", "width_factor": 1 / 16},
+                                  {"name": "resnet", "width": 4, "blocks": 1}])
+def test_batchnorm_statistics_from_data_normalise_that_data(spec, batch):
+    """After it, in eval mode, every BN layer's input x on the same images has per-channel running
+    mean = mean(x) and running var = the biased var(x) (to 1e-5), so its normalised input has
+    per-channel mean ~0 and variance ~1; the BN momenta are restored and the model is in eval mode."""
+    import torch
+    from torch import nn
+    from paper_repro.models import batchnorm_statistics_from_data, build
+    torch.manual_seed(0)
+    model = build(dict(spec, in_channels=1))
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(float(m.running_var.min()) == 1.0 for m in bns)     # at init: BN = identity
+    x = torch.rand(300, 1, 8, 8) * 3 + 1
+    assert batchnorm_statistics_from_data(model, x, batch=batch) is model and not model.training
+    assert all(m.momentum == 0.1 for m in bns)
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out: seen.__setitem__(mod, (inp[0], out))) for m in bns]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    for m in bns:
+        xin, out = seen[m]
+        dims = [0] + list(range(2, xin.ndim))
+        xd = xin.double()
+        mean, var = xd.mean(dim=dims), xd.var(dim=dims, unbiased=False)
+        torch.testing.assert_close(m.running_mean.double(), mean, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(m.running_var.double(), var, rtol=1e-5, atol=1e-5)
+        shape = [1, -1] + [1] * (xin.ndim - 2)
+        z = (xd - m.running_mean.double().view(shape)) / torch.sqrt(m.running_var.double().view(shape) + m.eps)
+        assert float(z.mean(dim=dims).abs().max()) < 1e-4
+        v = z.var(dim=dims, unbiased=False)
+        torch.testing.assert_close(v, var / (var + m.eps), rtol=1e-4, atol=1e-4)
+        assert float((v - 1).abs().max()) < 1e-2
+        torch.testing.assert_close(out.double(), z, rtol=1e-4, atol=1e-4)          # weight 1, bias 0 at init
+
+
+def test_batchnorm_statistics_in_batches_equal_one_pass():
+    """The batched route (one BN layer at a time, float64 sums) gives the one-pass statistics."""
+    import torch
+    from torch import nn
+    from paper_repro.models import batchnorm_statistics_from_data, build
+    x = torch.rand(250, 1, 8, 8) * 2 - 0.5
+    nets = []
+    for batch in (None, 32):
+        torch.manual_seed(1)
+        nets.append(batchnorm_statistics_from_data(build({"name": "pwcca_convnet", "width_factor": 1 / 16,
+                                                          "in_channels": 1}), x, batch=batch))
+    pairs = [(a, b) for a, b in zip(nets[0].modules(), nets[1].modules()) if isinstance(a, nn.BatchNorm2d)]
+    assert len(pairs) == 11
+    for a, b in pairs:
+        torch.testing.assert_close(a.running_mean, b.running_mean, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a.running_var, b.running_var, rtol=1e-4, atol=1e-5)
+
+
+def test_init_model_is_the_step_zero_checkpoint(tmp_path):
+    """init_model(spec, seed) equals checkpoint 0 of a training run with that model and seed."""
+    from paper_repro.classifiers import classifier_config, train_classifier
+    from paper_repro.training import init_model
+    ctx = RunContext(scale="tiny", out=str(tmp_path), progress=False)
+    cfg = classifier_config(ctx, {"name": "pwcca_convnet", "width_factor": 1 / 32}, steps=2, checkpoints=[0, 2],
+                            seed=4)
+    run = train_classifier(ctx, cfg)
+    state = init_model(cfg["model"], 4).state_dict()
+    import torch
+    for k, v in run["states"][0].items():
+        torch.testing.assert_close(state[k], v)
+
+
+def test_circular_shift_batches_roll_every_image():
+    """(2s + 1)^2 shifts x n images, in batches of at most ``batch``; each image is the circular
+    roll of its original by its (dy, dx), and every (dy, dx) in [-s, s]^2 appears once per image."""
+    from paper_repro.populations import circular_shift_batches
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 2, 5, 6)).astype(np.float32)
+    got = list(circular_shift_batches(x, 2, batch=3))
+    assert all(len(b) <= 3 for _, _, b in got)
+    assert sum(len(b) for _, _, b in got) == 25 * 7
+    shifts = {}
+    for dy, dx, b in got:
+        shifts.setdefault((dy, dx), []).append(b)
+    assert sorted(shifts) == [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+    for (dy, dx), parts in shifts.items():
+        imgs = np.concatenate(parts)
+        assert imgs.shape == x.shape
+        for img, src in zip(imgs, x):
+            np.testing.assert_array_equal(img, np.roll(src, (dy, dx), axis=(1, 2)))
+            if (dy, dx) != (0, 0):      # a circular shift keeps every pixel (a translation would lose some)
+                np.testing.assert_array_equal(np.sort(img, axis=None), np.sort(src, axis=None))
+    np.testing.assert_array_equal(np.concatenate(shifts[(0, 0)]), x)
+
+
+def test_streamed_pairwise_pwcca_equals_the_symmetric_distance():
+    """The init analysis' distance from one JointMoments per layer, streamed in batches,
+    ``1 - (G[i, j] + G[j, i]) / 2`` with G the PWCCA similarity grid, equals
+    symmetric_pwcca_distance on the full arrays."""
+    import fastcca
+    from paper_repro.populations import symmetric_pwcca_distance
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((900, 6))
+    nets = [np.tanh(z @ rng.standard_normal((6, 8)) + 0.3 * rng.standard_normal((900, 8))) for _ in range(3)]
+    jm = fastcca.JointMoments()
+    for i in range(0, 900, 250):
+        jm.update({k: a[i:i + 250] for k, a in enumerate(nets)})
+    g = fastcca.similarity_grid(jm, [0, 1, 2], [0, 1, 2], "pwcca").values
+    for i, j in [(0, 1), (0, 2), (1, 2)]:
+        np.testing.assert_allclose(1 - 0.5 * (g[i, j] + g[j, i]), symmetric_pwcca_distance(nets[i], nets[j]),
+                                   rtol=1e-9, atol=1e-10)
 
 
 def test_digits_split_is_fixed_and_stratified(tmp_path):

@@ -38,6 +38,7 @@ SHARED_COUNTS = {
     (genmem, "GENMEM_RUNS"): {"nets": 2, "steps": 2, "batch_size": 8},
     (populations, "WIDTH_SWEEP"): {"seeds": 2, "steps": 2, "batch_size": 8},
     (populations, "LR_POPULATION"): {"seeds": 2, "steps": 2, "batch_size": 8},
+    (populations, "INIT_WIDTHS"): {"seeds": 2, "batch": 8, "bn_batch": 16},    # untrained nets (pwcca-figA7)
     (toy, "TOY_CONFIGS"): {"steps": 5},
 }
 FIGURE_COUNTS = {
@@ -55,7 +56,7 @@ FIGURE_COUNTS = {
 }
 #: every key the shrinking may touch: counts only, never a shape
 COUNT_KEYS = {"steps", "intervals", "batch_size", "nets", "seeds", "reps", "permutations", "checkpoints", "runs",
-              "random_draws", "eval_every"}
+              "random_draws", "eval_every", "batch", "bn_batch"}
 
 
 #: the real paper configurations, read at import (before the fixture shrinks them)
@@ -80,7 +81,7 @@ def paper_ctx(tmp_path_factory):
         for (mod, name), counts in SHARED_COUNTS.items():
             table = getattr(mod, name)
             shrunk = _shrunk(table["paper"], counts)
-            if name == "WIDTH_SWEEP":          # a prefix of the paper's own factors (module docstring)
+            if name in ("WIDTH_SWEEP", "INIT_WIDTHS"):     # a prefix of the paper's own factors (module docstring)
                 shrunk["width_factors"] = list(table["paper"]["width_factors"][:WIDTH_FACTORS_BUILT])
             mp.setitem(table, "paper", shrunk)
         for fig_id in registry.IMPLEMENTED:
@@ -88,7 +89,7 @@ def paper_ctx(tmp_path_factory):
             cfg = dict(mod.CONFIGS["paper"])
             # figures that keep a copy of a shared table in their config see the shrunk one
             for key, table in (("width_sweep", populations.WIDTH_SWEEP), ("population", populations.LR_POPULATION),
-                               ("toy", toy.TOY_CONFIGS)):
+                               ("toy", toy.TOY_CONFIGS), ("init_widths", populations.INIT_WIDTHS)):
                 if key in cfg:
                     assert cfg[key] == _REAL_SHARED[_TABLE_NAME[id(table)]], (fig_id, key)
                     cfg[key] = dict(table["paper"])
@@ -112,7 +113,7 @@ def _same_but_counts(shrunk: dict, real: dict, where: str):
         if k == "width_factors":
             assert shrunk[k] == v[:WIDTH_FACTORS_BUILT], where
             continue
-        if isinstance(v, dict) and k in ("width_sweep", "population", "toy"):
+        if isinstance(v, dict) and k in ("width_sweep", "population", "toy", "init_widths"):
             _same_but_counts(shrunk[k], v, f"{where}[{k}]")
         else:
             assert shrunk[k] == v, f"{where}: shape knob {k!r} changed ({v!r} -> {shrunk[k]!r})"
