@@ -36,10 +36,13 @@ def count_to_keep(values: np.ndarray, keep: float | int, weights: np.ndarray | N
         return int(min(np.searchsorted(copies, keep, side="left") + 1, len(values)))
     if weights is not None:
         values = values * weights
-    total = values.sum()
+    cum = np.cumsum(values)
+    # the total is the last partial sum, not values.sum(): a differently rounded sum left the
+    # fraction at 1 - 2^-53 after the last positive value, so keep=1.0 also kept the zeros
+    total = cum[-1] if len(cum) else 0.0
     if total <= 0:
         return 0
-    frac = np.cumsum(values) / total
+    frac = cum / total
     return int(min(np.searchsorted(frac, keep, side="left") + 1, len(values)))
 
 
