@@ -65,19 +65,29 @@ def markov_sequences(n_seq: int, length: int, vocab: int, seed: int, branching: 
     token is uniform.  Returns int64 (n_seq, length) drawn with ``default_rng([seed, n_seq, length])``
     -- pass different ``seed`` offsets for train / test by changing n_seq or using a second call.
     """
-    chain_rng = np.random.default_rng([seed, 0])
-    succ = np.stack([chain_rng.choice(vocab, size=branching, replace=False) for _ in range(vocab)])
-    prob = chain_rng.dirichlet(np.ones(branching), size=vocab)
+    succ, prob = _transition_table(np.random.default_rng([seed, 0]), vocab, branching)
     rng = np.random.default_rng([seed, n_seq, length])
     out = np.empty((n_seq, length), dtype=np.int64)
     out[:, 0] = rng.integers(0, vocab, n_seq)
     u = rng.random((n_seq, length))
     cum = np.cumsum(prob, axis=1)
     for t in range(1, length):
-        prev = out[:, t - 1]
-        pick = (u[:, t, None] > cum[prev]).sum(1)
-        out[:, t] = succ[prev, np.minimum(pick, branching - 1)]
+        out[:, t] = _next_state(succ, cum, out[:, t - 1], u[:, t])
     return out
+
+
+def _transition_table(rng: np.random.Generator, states: int, branching: int):
+    """A sparse Markov chain over ``states``: each state's ``branching`` distinct successors
+    (int64 (states, branching)) and their Dirichlet(1) probabilities (float64, rows sum to 1)."""
+    succ = np.stack([rng.choice(states, size=branching, replace=False) for _ in range(states)]).astype(np.int64)
+    return succ, rng.dirichlet(np.ones(branching), size=states)
+
+
+def _next_state(succ: np.ndarray, cum: np.ndarray, state, u):
+    """The successor of ``state`` (an int or an array of them) drawn by the uniform(s) ``u``
+    through the cumulative probabilities ``cum`` of :func:`_transition_table`'s chain."""
+    pick = (np.asarray(u)[..., None] > cum[state]).sum(-1)
+    return succ[state, np.minimum(pick, succ.shape[1] - 1)]
 
 
 #: the word-level stand-in's letters: ids 0 .. WORD_LETTERS - 1; the separator is WORD_LETTERS
@@ -107,8 +117,7 @@ def word_lexicon(n_words: int = 64, letters: int = WORD_LETTERS, min_len: int = 
         if w not in seen:
             seen.add(w)
             words.append(w)
-    succ = np.stack([rng.choice(n_words, size=branching, replace=False) for _ in range(n_words)]).astype(np.int64)
-    prob = rng.dirichlet(np.ones(branching), size=n_words)
+    succ, prob = _transition_table(rng, n_words, branching)
     return tuple(words), succ, prob
 
 
@@ -135,7 +144,7 @@ def word_sequences(n_seq: int, length: int, seed: int, lexicon_seed: int = LEXIC
         toks = list(words[w]) + [sep]
         toks = toks[int(rng.integers(0, len(toks))):]
         while len(toks) < length:
-            w = int(succ[w, min(int((rng.random() > cum[w]).sum()), succ.shape[1] - 1)])
+            w = int(_next_state(succ, cum, w, rng.random()))
             toks += list(words[w]) + [sep]
         out[i] = toks[:length]
     return out
