@@ -1,7 +1,10 @@
-"""CPU backend: the primitives every measure is written on, with NumPy/SciPy (OpenBLAS/LAPACK)
-for dense products and decompositions and Numba where a fused loop beats NumPy.
+"""CPU backend: the array-module backend of ``kernels/_xp_backend.py`` on NumPy/SciPy
+(OpenBLAS/LAPACK), with its own paths where the CPU does better than the generic code: fused
+Numba reads, in-place BLAS updates, LAPACK's subset eigensolver, and small-block stacks and the
+conv transform shared between block threads (:class:`CpuBackend` lists them).
 
-Every backend module (this one, ``cuda``) exposes the same names:
+Every backend module (this one, ``cuda``) exposes the same names (the ``fastcca.backend.Backend``
+protocol; the generic ones here are bound from :data:`_impl`):
 
 ``NAME``, ``xp``                       backend name and its array module
 ``as_matrix(a, name)``                 validated 2-D real array on this backend (errors name ``name``)
@@ -25,7 +28,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from . import _scale
-from ._arrays import as_host_matrix
+from ._xp_backend import XpBackend
 from . import _batched, _numba_cpu
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
 
@@ -36,12 +39,6 @@ xp = np
 _NUMBA_MIN_ELEMENTS = 1 << 14
 
 
-def as_matrix(a, name: str) -> np.ndarray:
-    return as_host_matrix(a, name)
-
-
-def to_numpy(a):
-    return np.asarray(a)
 
 
 def center_checked(x: np.ndarray, out_dtype=np.float64):
@@ -132,10 +129,6 @@ def center_checked_numpy(x: np.ndarray):
     return np.ascontiguousarray(x64 - mean), mean
 
 
-def scatter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # NumPy dispatches ``a.T @ a`` on one buffer to SYRK, half the flops of a GEMM.
-    return a.T @ b
-
 
 def add_scatter_rank1(s, b, u, v, c: float) -> None:
     if s.flags.c_contiguous and b.flags.c_contiguous and s.size >= _NUMBA_MIN_ELEMENTS:
@@ -149,19 +142,6 @@ def add_scatter_rank1_numpy(s, b, u, v, c: float) -> None:
     s += c * np.multiply.outer(u, v)
 
 
-def eigh(a):
-    """Ascending eigenpairs; a stack (B, k, k) of small blocks is shared between the block
-    threads (:func:`blockwise`)."""
-    if np.ndim(a) > 2:
-        return blockwise(np.linalg.eigh, a)
-    return np.linalg.eigh(a)
-
-
-def eigvalsh(a):
-    """Ascending eigenvalues; stacks as in :func:`eigh`."""
-    if np.ndim(a) > 2:
-        return blockwise(np.linalg.eigvalsh, a)
-    return np.linalg.eigvalsh(a)
 
 
 def eigh_top(a: np.ndarray, k: int):
@@ -183,33 +163,9 @@ def eigh_top(a: np.ndarray, k: int):
     return w[::-1].copy(), v[:, ::-1].copy()
 
 
-def cholesky(a):
-    try:
-        return np.linalg.cholesky(a)
-    except np.linalg.LinAlgError:
-        return None
 
 
-def solve_lower(l, b, trans: bool = False):
-    # one thread: SciPy's OpenBLAS is a second pool beside NumPy's (see _blas_threads), and a
-    # triangular solve between NumPy calls ran 1.8x faster so at p = 512
-    with one_thread_scipy_blas():
-        return sla.solve_triangular(l, b, lower=True, trans="C" if trans else "N", check_finite=False)
 
-
-def svdvals(a):
-    """Singular values, descending; stacks as in :func:`eigh`."""
-    if np.ndim(a) > 2:
-        return blockwise(_svdvals_stack, a)
-    return np.linalg.svd(a, compute_uv=False)
-
-
-def _svdvals_stack(a):
-    return np.linalg.svd(a, compute_uv=False)
-
-
-def svd(a):
-    return np.linalg.svd(a, full_matrices=False)
 
 
 def scatter_update_upper(s: np.ndarray, xc: np.ndarray, d=None, c: float = 0.0) -> None:
@@ -403,11 +359,6 @@ def _image_shares(b: int):
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def rfft_mean(mean_img: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """DFT of a mean image (c, h, w) at ``flat``: (F, c) complex128 (the mean of the DFTs)."""
-    c = mean_img.shape[0]
-    return np.ascontiguousarray(_sfft.rfft2(mean_img, axes=(1, 2)).reshape(c, -1)[:, flat].T)
-
 
 def _scatter_slice(a, b, out, lo, hi):
     # a float32 product (complex64 blocks) is added into the float64 accumulator
@@ -457,41 +408,6 @@ def block_scatter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def block_scatter_numpy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The plain-NumPy twin of :func:`block_scatter` (benchmark baseline)."""
     return np.matmul(a.conj().transpose(0, 2, 1), b)
-
-
-def add_block_scatter_rank1(s, b, u, v, c: float) -> None:
-    """In place ``s += b + c * conj(u)[:, :, None] * v[:, None, :]`` (Chan's merge, per block)."""
-    _batched.add_rank1(np, s, b, u, v, c)
-
-
-def cholesky_batched(a):
-    """Lower Cholesky factors of a stack (B, k, k) and a (B,) bool mask of the blocks that are
-    positive definite (the factor of a failed block is garbage and must not be used); the
-    blocks are shared between the block threads."""
-    parts = blockwise(_cholesky_part, a, combine=False)
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def _cholesky_part(a):
-    return _batched.cholesky_stack(np, np.linalg.cholesky, a)
-
-
-def inv_lower_batched(l):
-    """``l^-1`` for a stack (B, k, k) of lower-triangular blocks
-    (:func:`fastcca.kernels._batched.inv_lower`: batched GEMMs, no LU), shared between the
-    block threads.  NumPy's batched ``inv`` (a full LU per block) was 3x slower at 64 x 64, and
-    SciPy's batched ``solve_triangular`` loops in Python (~1000x slower for 1028 blocks of
-    32 x 32)."""
-    return blockwise(_inv_lower_part, l)
-
-
-def _inv_lower_part(l):
-    return _batched.inv_lower(np, l)
-
-
-def block_matmul(a, b):
-    """Batched ``a @ b`` over stacks of small blocks, shared between the block threads."""
-    return blockwise(np.matmul, a, b)
 
 
 def run_pair(f, g):
@@ -556,19 +472,113 @@ def blockwise(f, *stacks, combine: bool = True, min_blocks: int = 2):
     return np.concatenate(parts)
 
 
-def device_array(a):
-    """Always ``None``: every array is a host array to the CPU backend."""
+# ---------------------------------------------------------------------------------------------
+# The backend object: the array-module backend on NumPy, with the paths above as its own.
+# ---------------------------------------------------------------------------------------------
+def _solve_triangular(a, b, lower=True, trans="N"):
+    # one thread: SciPy's OpenBLAS is a second pool beside NumPy's (see _blas_threads), and a
+    # triangular solve between NumPy calls ran 1.8x faster so at p = 512
+    with one_thread_scipy_blas():
+        return sla.solve_triangular(a, b, lower=lower, trans=trans, check_finite=False)
+
+
+def _host_only(a):
+    # every array is a host array to the CPU backend: ``device_array`` is always None and
+    # ``as_matrix`` always validates through ``as_host_matrix``
     return None
 
 
-def default_conv_batch_images(shape_x, shape_y, precision: str):
-    """Images per batch for ``ConvMoments.from_arrays`` without ``batch_size``: ``None`` (one
-    batch; ``ConvMoments.update`` bounds its own temporaries by chunks)."""
-    return None
+class CpuBackend(XpBackend):
+    """The array-module backend (:class:`fastcca.kernels._xp_backend.XpBackend`) on NumPy, with
+    the CPU's own paths in place of the generic ones:
+
+    * fused Numba reads: ``center_checked``, ``center_scaled``, ``add_scatter_rank1``,
+      ``real_view_to_complex`` (and the capability ``column_stats``);
+    * in-place BLAS: the capabilities ``scatter_update_upper`` (``_f32``) and
+      ``symmetrize_upper`` (JointMoments' streaming scatter without a (p, p) temporary);
+    * LAPACK's subset eigensolver for ``eigh_top``, one-thread SciPy BLAS for ``solve_lower``;
+    * the block threads: stacks of small blocks (``eigh``, ``eigvalsh``, ``svdvals``,
+      ``cholesky_batched``, ``inv_lower_batched``, ``block_matmul``,
+      ``block_scatter_accumulate``) are split between :data:`BLOCK_THREADS` threads with
+      one-thread BLAS (:func:`blockwise`), and the conv transform runs by image shares
+      (``spatial_stats_checked``, ``spatial_rfft_blocks``; pocketfft, one worker per thread).
+
+    Everything else -- ``as_matrix``, ``to_numpy``, ``scatter``, ``svd``, ``cholesky``, the
+    rank-1 merges of the block stacks, ``rfft_mean``, the batch-size defaults (``None``: host
+    memory already holds the input) -- is the generic code, the same that runs on CuPy.  The
+    module-level names of this module are this object's (``fastcca.get_backend("cpu")`` returns
+    the module).
+    """
+
+    def __init__(self):
+        super().__init__(np, _solve_triangular, NAME, device_view=_host_only)
+
+    center_checked = staticmethod(center_checked)
+    center_scaled = staticmethod(center_scaled)
+    add_scatter_rank1 = staticmethod(add_scatter_rank1)
+    eigh_top = staticmethod(eigh_top)
+    real_view_to_complex = staticmethod(real_view_to_complex)
+    spatial_stats_checked = staticmethod(spatial_stats_checked)
+    spatial_rfft_blocks = staticmethod(spatial_rfft_blocks)
+    block_scatter_accumulate = staticmethod(block_scatter_accumulate)
+    # the optional capabilities (fastcca.backend.CAPABILITIES)
+    column_stats = staticmethod(column_stats)
+    scatter_update_upper = staticmethod(scatter_update_upper)
+    scatter_update_upper_f32 = staticmethod(scatter_update_upper_f32)
+    symmetrize_upper = staticmethod(symmetrize_upper)
+    batched_region = staticmethod(batched_region)
+    run_pair = staticmethod(run_pair)
+
+    def eigh(self, a):
+        """Ascending eigenpairs; a stack (B, k, k) is shared between the block threads."""
+        return blockwise(super().eigh, a) if np.ndim(a) > 2 else super().eigh(a)
+
+    def eigvalsh(self, a):
+        """Ascending eigenvalues; stacks as in :meth:`eigh`."""
+        return blockwise(super().eigvalsh, a) if np.ndim(a) > 2 else super().eigvalsh(a)
+
+    def svdvals(self, a):
+        """Singular values, descending; stacks as in :meth:`eigh`."""
+        return blockwise(super().svdvals, a) if np.ndim(a) > 2 else super().svdvals(a)
+
+    def cholesky_batched(self, a):
+        """Lower Cholesky factors of a stack (B, k, k) and a (B,) bool mask of the positive
+        definite blocks (the factor of a failed block is garbage and must not be used), the
+        blocks shared between the block threads."""
+        parts = blockwise(super().cholesky_batched, a, combine=False)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def inv_lower_batched(self, l):
+        """``l^-1`` for a stack (B, k, k) of lower-triangular blocks by batched GEMMs, shared
+        between the block threads.  NumPy's batched ``inv`` (a full LU per block) was 3x slower
+        at 64 x 64, and SciPy's batched ``solve_triangular`` loops in Python (~1000x slower for
+        1028 blocks of 32 x 32)."""
+        return blockwise(super().inv_lower_batched, l)
+
+    def block_matmul(self, a, b):
+        """Batched ``a @ b`` over stacks of small blocks, shared between the block threads."""
+        return blockwise(super().block_matmul, a, b)
 
 
-def default_batch_rows(x, y):
-    """Rows per batch for ``Moments.from_arrays`` without ``batch_size``: ``None`` (one batch;
-    host memory already holds the input).  The CUDA backend streams host arrays in chunks
-    sized to free device memory instead."""
-    return None
+_impl = CpuBackend()
+
+# the generic primitives, and the block-thread forms of the stacked ones, as module names (the
+# CPU's own paths above are module functions already)
+as_matrix = _impl.as_matrix
+to_numpy = _impl.to_numpy
+is_device_array = _impl.is_device_array
+device_array = _impl.device_array
+scatter = _impl.scatter
+eigh = _impl.eigh
+eigvalsh = _impl.eigvalsh
+svdvals = _impl.svdvals
+svd = _impl.svd
+cholesky = _impl.cholesky
+solve_lower = _impl.solve_lower
+cholesky_batched = _impl.cholesky_batched
+inv_lower_batched = _impl.inv_lower_batched
+block_matmul = _impl.block_matmul
+rfft_mean = _impl.rfft_mean
+add_block_scatter_rank1 = _impl.add_block_scatter_rank1
+default_batch_rows = _impl.default_batch_rows
+default_conv_batch_images = _impl.default_conv_batch_images

@@ -100,6 +100,40 @@ def test_every_backend_satisfies_the_backend_protocol():
         capability(cpu, "eigh")
 
 
+
+def test_cpu_backend_is_the_array_backend_on_numpy():
+    """The CPU backend is the array-module backend (the code CuPy runs) over NumPy: every
+    module-level primitive is its object's, and what it writes itself is only the fused,
+    in-place, block-thread and transform paths; the generic primitives give what the strict
+    NumPy stand-in of the CUDA path gives, bitwise."""
+    import inspect
+
+    import xp_standin
+    from fastcca.backend import Backend
+    from fastcca.kernels import cpu
+    from fastcca.kernels._xp_backend import XpBackend
+    assert isinstance(cpu._impl, XpBackend) and isinstance(cpu._impl, Backend)
+    own = {n for n, v in vars(cpu.CpuBackend).items() if callable(v) or isinstance(v, staticmethod)}
+    own -= {"__init__"}
+    assert own == {"center_checked", "center_scaled", "add_scatter_rank1", "eigh_top", "real_view_to_complex",
+                   "spatial_stats_checked", "spatial_rfft_blocks", "block_scatter_accumulate", "column_stats",
+                   "scatter_update_upper", "scatter_update_upper_f32", "symmetrize_upper", "batched_region",
+                   "run_pair", "eigh", "eigvalsh", "svdvals", "cholesky_batched", "inv_lower_batched",
+                   "block_matmul"}
+    for name in [n for n, _ in inspect.getmembers(Backend) if not n.startswith("_")] + ["cholesky", "svd"]:
+        mod, obj = getattr(cpu, name), getattr(cpu._impl, name)
+        assert mod == obj or mod is obj, name       # bound methods compare equal, functions are identical
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 6))
+    s = a.T @ a
+    standin = xp_standin.strict_backend()
+    for name, args in [("scatter", (a, a[:, ::-1].copy())), ("svd", (a,)), ("cholesky", (s,)), ("eigh", (s,)),
+                       ("svdvals", (np.stack([a, 2 * a]),))]:
+        got, want = getattr(cpu, name)(*args), getattr(standin, name)(*(standin.xp.asarray(v) for v in args))
+        for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+            np.testing.assert_array_equal(g, standin.to_numpy(w))
+    assert cpu.cholesky(-s) is None and cpu.device_array(a) is None and cpu.default_batch_rows(a, a) is None
+
 def test_gemm_dtype_follows_the_array_backend_option():
     import xp_standin
     from fastcca.backend import gemm_dtype, get_backend
