@@ -172,3 +172,34 @@ def test_every_api_entry_has_a_numpy_docstring():
                 if (callable(fn) or isinstance(member, property)) and not (inspect.getdoc(fn) or "").strip():
                     problems.append(f"{name}.{attr}: no docstring")
     assert not problems, "\n".join(problems)
+
+
+def test_shared_docstring_entries_expand_in_place():
+    """A placeholder line stands for its shared entry, indented as the line; an unknown name is
+    an error that names it; the public functions read the full text (``help()``), and the
+    static docstrings the API reference reads expand to the same text (the griffe hook)."""
+    import inspect
+
+    import fastcca
+    from fastcca._docstrings import SHARED, expand
+    doc = "Summary.\n\n    Parameters\n    ----------\n    %(backend)s\n    k : int\n        Count.\n"
+    want = "\n".join("    " + line for line in SHARED["backend"].split("\n"))
+    assert expand(doc) == doc.replace("    %(backend)s", want)
+    assert expand("a\n%(conv_layout)s") == "a\n" + SHARED["conv_layout"]
+    with pytest.raises(KeyError, match="nope"):
+        expand("    %(nope)s")
+    for name in documented_objects():
+        assert "%(" not in (inspect.getdoc(resolve(name)) or ""), name
+    for fn, key in [(fastcca.cca, "precision"), (fastcca.svcca, "xy"), (fastcca.conv_svcca, "conv_mode")]:
+        assert SHARED[key] in inspect.getdoc(fn)
+        source_doc = inspect.cleandoc(ast_docstring(fn))
+        assert f"%({key})s" in source_doc and expand(source_doc) == inspect.getdoc(fn)
+
+
+def ast_docstring(fn) -> str:
+    """The docstring as written in the source (what griffe reads), before any expansion."""
+    import ast
+    import inspect
+    tree = ast.parse(Path(inspect.getsourcefile(fn)).read_text())
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == fn.__name__)
+    return ast.get_docstring(node, clean=False)

@@ -24,6 +24,7 @@ import numpy as np
 
 from dataclasses import dataclass
 
+from .._docstrings import fill as fill_doc
 from .._canonical import (RANK_TOL, BatchedWhitening, batched_max_variance_inflation, both_sides,
                           correlate_batched, resolve_rank_tol, whiten_batched)
 from ..measures._precision import float32_error_notes
@@ -43,6 +44,7 @@ _FLAT_CHUNK_BYTES = 128 << 20
 
 
 # ---------------------------------------------------------------------------------- inputs
+@fill_doc
 def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: int | None = None,
                  progress: bool = False, backend: str = "auto", precision: str = "float64"):
     """The moments a conv comparison needs, from arrays.
@@ -51,17 +53,10 @@ def conv_moments(x, y, *, mode: str = "fft", layout: str = "nchw", batch_size: i
     ----------
     x, y : array-like
         Conv activations as in :func:`conv_cca`.
-    mode : {"fft", "fold", "flatten", "mean"}
-        ``"fft"`` (default): one complex CCA per 2-D DFT frequency (the SVCCA paper's method);
-        ``"fold"``: spatial positions as datapoints, (n h w, c); ``"flatten"``: every (channel,
-        position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
-    layout : {"nchw", "nhwc"}
-        Axis order of the arrays.
-    batch_size : int, optional
-        Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
-        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
+    %(conv_mode)s
+    %(conv_layout)s
+    %(conv_batch_size)s
+    %(conv_backend)s
     progress : bool, default False
         A tqdm bar over the batches.
     precision : {"float64", "float32"}
@@ -252,6 +247,7 @@ def _reduced(xp, lam, vecs, k):
 
 
 # ---------------------------------------------------------------------------------- public
+@fill_doc
 def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float = 1e-10,
              rcond: float | None = None, rank_tol: float | None = RANK_TOL,
              batch_size: int | None = None, backend: str = "auto",
@@ -260,28 +256,16 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
 
     Parameters
     ----------
-    x, y : array-like or moments
-        Conv activations (n, c1, h1, w1) and (n, c2, h2, w2) (PyTorch NCHW; the spatial sizes
-        may differ), or (n, h, w, c) with ``layout="nhwc"``; NumPy arrays (memory-mapped
-        ones too) or CPU torch tensors.  Or, with ``y`` omitted, a :class:`ConvMoments`
-        (``mode="fft"``) or a :class:`fastcca.Moments` of the reshaped activations (other
-        modes, from :func:`conv_moments`).
-    mode : {"fft", "fold", "flatten", "mean"}
-        ``"fft"`` (default): one complex CCA per 2-D DFT frequency (the SVCCA paper's method);
-        ``"fold"``: spatial positions as datapoints, (n h w, c); ``"flatten"``: every (channel,
-        position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
-    layout : {"nchw", "nhwc"}
-        Axis order of the arrays.
+    %(conv_xy)s
+    %(conv_mode)s
+    %(conv_layout)s
     eps, rcond, rank_tol : float
         As in :func:`fastcca.cca`, applied per frequency block in ``"fft"`` mode (each block
         rescaled by its own largest entry; the data rank relative to the block's own largest
         eigenvalue).  ``eps=0`` with the fft mode is exactly the
         flattened CCA on a translation-invariant dataset.
-    batch_size : int, optional
-        Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
-        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
+    %(conv_batch_size)s
+    %(conv_backend)s
     precision : {"float64", "float32"}
         FFT/GEMM precision of the fft mode (see :class:`ConvMoments`); default float64.
 
@@ -293,16 +277,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
 
     Raises
     ------
-    ValueError
-        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
-        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
-        or fewer than 2 images (also after merges).
-    TypeError
-        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input; docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a usable GPU.
+    %(conv_raises)s
 
     Notes
     -----
@@ -335,6 +310,7 @@ def conv_cca(x, y=None, *, mode: str = "fft", layout: str = "nchw", eps: float =
     return pair_fft(m, pa, pb)
 
 
+@fill_doc
 def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: float | int = 0.99,
                keep_rule: str = "sum", eps: float = 1e-10, rank_tol: float | None = RANK_TOL,
                batch_size: int | None = None, backend: str = "auto",
@@ -343,27 +319,15 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
 
     Parameters
     ----------
-    x, y : array-like or moments
-        Conv activations (n, c1, h1, w1) and (n, c2, h2, w2) (PyTorch NCHW; the spatial sizes
-        may differ), or (n, h, w, c) with ``layout="nhwc"``; NumPy arrays (memory-mapped
-        ones too) or CPU torch tensors.  Or, with ``y`` omitted, a :class:`ConvMoments`
-        (``mode="fft"``) or a :class:`fastcca.Moments` of the reshaped activations (other
-        modes, from :func:`conv_moments`).
-    mode : {"fft", "fold", "flatten", "mean"}
-        ``"fft"`` (default): one complex CCA per 2-D DFT frequency (the SVCCA paper's method);
-        ``"fold"``: spatial positions as datapoints, (n h w, c); ``"flatten"``: every (channel,
-        position) a neuron, (n, c h w); ``"mean"``: the spatial mean of each channel, (n, c).
-    layout : {"nchw", "nhwc"}
-        Axis order of the arrays.
+    %(conv_xy)s
+    %(conv_mode)s
+    %(conv_layout)s
     keep, keep_rule : float or int, {"sum", "variance"}
         As in :func:`fastcca.svcca`; in fft mode applied to the pooled spectrum.
     eps : float, default 1e-10
         As in :func:`fastcca.cca`, per frequency block.
-    batch_size : int, optional
-        Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
-        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
+    %(conv_batch_size)s
+    %(conv_backend)s
     precision : {"float64", "float32"}
         FFT/GEMM precision of the fft mode.
 
@@ -374,16 +338,7 @@ def conv_svcca(x, y=None, *, mode: str = "fft", layout: str = "nchw", keep: floa
 
     Raises
     ------
-    ValueError
-        Mismatched image counts, a wrong rank, NaN/Inf, an unknown mode or layout, layers
-        that ``mode="fold"`` cannot compare (different spatial sizes), an empty moments object
-        or fewer than 2 images (also after merges).
-    TypeError
-        A moments object together with ``y``, or the wrong kind of moments for ``mode``.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input; docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a usable GPU.
+    %(conv_raises)s
 
     Notes
     -----
@@ -495,6 +450,7 @@ def _kept_space_inflation(be, s, lam, proj, valid) -> float:
     return float(vif.max())
 
 
+@fill_doc
 def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: float = 1e-10,
                variant: str = "paper", side: str | None = None, rank_tol="auto",
                batch_size: int | None = None, backend: str = "auto") -> ConvResult:
@@ -502,12 +458,7 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
 
     Parameters
     ----------
-    x, y : array-like or moments
-        Conv activations (n, c1, h1, w1) and (n, c2, h2, w2) (PyTorch NCHW; the spatial sizes
-        may differ), or (n, h, w, c) with ``layout="nhwc"``; NumPy arrays (memory-mapped
-        ones too) or CPU torch tensors.  Or, with ``y`` omitted, a :class:`ConvMoments`
-        (``mode="fft"``) or a :class:`fastcca.Moments` of the reshaped activations (other
-        modes, from :func:`conv_moments`).
+    %(conv_xy)s
     mode : {"mean", "fold", "flatten"}
         ``"mean"`` (default): each channel's spatial mean, the PWCCA paper's CIFAR setting.
         ``"fft"`` is not offered: projection weights are defined on real neurons, not on complex
@@ -515,11 +466,8 @@ def conv_pwcca(x, y=None, *, mode: str = "mean", layout: str = "nchw", eps: floa
     layout : {"nchw", "nhwc"}
     eps, variant, side, rank_tol
         As in :func:`fastcca.pwcca`.
-    batch_size : int, optional
-        Images per update when accumulating from arrays (bounds memory); default: automatic.
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments are accumulated and the blocks decomposed (``"auto"`` follows the
-        input: CuPy arrays and CUDA torch tensors -> ``"cuda"``); results come back as NumPy.
+    %(conv_batch_size)s
+    %(conv_backend)s
 
     Returns
     -------

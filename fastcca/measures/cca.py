@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .._docstrings import fill as fill_doc
 from .._canonical import RANK_TOL, correlate
 from .._validation import check_nonnegative, check_threshold, check_tolerance
 from ..results import CCAResult
@@ -71,6 +72,7 @@ def _full_weights(p, kept, w):
     return out
 
 
+@fill_doc
 def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
         rank_tol: float | None = RANK_TOL, weights: bool = False, backend: str = "auto",
         precision: str = "float64") -> CCAResult:
@@ -78,10 +80,7 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
 
     Parameters
     ----------
-    x, y : array-like or Moments
-        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
-        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
-        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    %(xy)s
     eps : float, default 1e-10
         Relative regularisation: each side's scatter block is divided by its largest absolute
         entry, neurons whose variance is below ``eps`` times the largest variance of their side
@@ -102,11 +101,8 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
         docs/bad-input.md.
     weights : bool, default False
         Also return the canonical weights ``x_weights`` (p, r) and ``y_weights`` (q, r).
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
-    precision : {"float64", "float32"}
-        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  A float32 result carries its estimated error in ``notes``.
+    %(backend)s
+    %(precision)s
 
     Returns
     -------
@@ -123,11 +119,7 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
     TypeError
         A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
         masked, sparse or iterator input, or a non-numeric argument.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input: each side is accumulated in exact
-        power-of-two units, docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    %(raises_nonfinite)s
 
     Warns
     -----
@@ -165,6 +157,7 @@ def cca(x, y=None, *, eps: float = 1e-10, rcond: float | None = None,
     return pair(m._be, prepare(sx, **kw), prepare(sy, **kw), sxy, weights=weights, stacklevel=5)
 
 
+@fill_doc
 def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
              rcond: float | None = None, rank_tol: float | None = RANK_TOL,
              backend: str = "auto", precision: str = "float64") -> CCAResult:
@@ -172,10 +165,7 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
 
     Parameters
     ----------
-    x, y : array-like or Moments
-        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
-        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
-        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    %(xy)s
     eps : float, default 1e-10
         Relative regularisation, as in :func:`fastcca.cca`.
     threshold : float in (0, 1], optional
@@ -183,11 +173,8 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
         similarity).  A float: the reference code's ``mean``, over the leading coefficients that
         make up that fraction of their sum (:meth:`CCAResult.threshold_mean`).
     rcond, rank_tol : as in :func:`fastcca.cca`.
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
-    precision : {"float64", "float32"}
-        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  A float32 result carries its estimated error in ``notes``.
+    %(backend)s
+    %(precision)s
 
     Returns
     -------
@@ -203,10 +190,7 @@ def mean_cca(x, y=None, *, eps: float = 1e-10, threshold: float | None = None,
     TypeError
         A Moments together with ``y``, ``y`` missing, complex, masked, sparse or iterator input,
         or a non-numeric argument.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input; docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    %(raises_nonfinite)s
 
     Notes
     -----

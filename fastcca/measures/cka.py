@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docstrings import fill as fill_doc
 from ..results import CKAResult
 from ._blocks import Side, sides
 from ._inputs import as_moments, check_not_other_moments
@@ -25,25 +26,20 @@ def frobenius(xp, a) -> float:
     return top * float(xp.linalg.norm(a / top))
 
 
+@fill_doc
 def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
                precision: str = "float64") -> CKAResult:
     """Linear CKA similarity of x (n, p) and y (n, q), samples first, or of a Moments.
 
     Parameters
     ----------
-    x, y : array-like or Moments
-        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
-        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
-        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    %(xy)s
     spectrum : bool, default False
         Also return, as ``coefficients``, the contributions
         ``sigma_i(Sxy)^2 / (||Sxx||_F ||Syy||_F)`` (descending, summing to the similarity); it
         costs the singular values of the (p, q) cross block, so it is off by default (empty).
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
-    precision : {"float64", "float32"}
-        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  A float32 result carries its estimated error in ``notes``.
+    %(backend)s
+    %(precision)s
 
     Returns
     -------
@@ -58,10 +54,7 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     TypeError
         A Moments together with ``y``, ``y`` missing, a ConvMoments or JointMoments, complex,
         masked, sparse or iterator input.
-    FloatingPointError
-        The moments hold inf/NaN (never from finite input; docs/numerics.md).
-    fastcca.BackendUnavailableError
-        ``backend="cuda"`` without CuPy or a GPU.
+    %(raises_nonfinite)s
 
     Notes
     -----

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from .._docstrings import fill as fill_doc
 from .._canonical import RANK_TOL, correlate
 from .._validation import check_choice, check_nonnegative, check_tolerance
 from ..results import PWCCAResult
@@ -80,6 +81,7 @@ def _projection_weights(be, gram, cross, whitened: bool = True):
     return weights, note
 
 
+@fill_doc
 def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | None = None,
           rank_tol: float | None | str = "auto", backend: str = "auto",
           precision: str = "float64") -> PWCCAResult:
@@ -87,10 +89,7 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
 
     Parameters
     ----------
-    x, y : array-like or Moments
-        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
-        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
-        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    %(xy)s
     eps : float, default 1e-10
         CCA regularisation (see :func:`fastcca.cca`).
     variant : {"paper", "reference"}
@@ -105,11 +104,8 @@ def pwcca(x, y=None, *, eps: float = 1e-10, variant: str = "paper", side: str | 
         The data-rank rule of :func:`fastcca.cca`.  ``"auto"`` (default): 1e-12 for the paper
         variant (rank-deficient directions leave the CCA), None for the reference variant (they
         stay, as in the reference code, whose formula needs one direction per kept neuron).
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
-    precision : {"float64", "float32"}
-        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  A float32 result carries its estimated error in ``notes``.
+    %(backend)s
+    %(precision)s
 
     Returns
     -------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docstrings import fill as fill_doc
 from ..kernels import _scale
 from .._canonical import RANK_TOL
 from .._validation import check_choice, check_fraction_or_count, check_nonnegative, check_tolerance
@@ -96,6 +97,7 @@ def kept_space_inflation(be, s, lam, vecs) -> float:
     return float(xp.max(xp.diagonal(s) * ((vecs * vecs) @ inv)))
 
 
+@fill_doc
 def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: float = 1e-10,
           rank_tol: float | None = RANK_TOL, directions: bool = False, backend: str = "auto",
           precision: str = "float64") -> SVCCAResult:
@@ -103,10 +105,7 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
 
     Parameters
     ----------
-    x, y : array-like or Moments
-        Activations x (n, p) and y (n, q), samples first (rows are the same n datapoints),
-        float64 / float32 / float16 / integer / bfloat16 NumPy arrays, CPU or CUDA torch
-        tensors, CuPy arrays; or a :class:`fastcca.Moments` as ``x`` with ``y`` omitted.
+    %(xy)s
     keep : float in (0, 1] or int, default 0.99
         A float keeps, per side, the fewest top singular directions whose singular values reach
         that fraction of the sum of all singular values (the papers' rule: singular values, not
@@ -127,11 +126,8 @@ def svcca(x, y=None, *, keep: float | int = 0.99, keep_rule: str = "sum", eps: f
         space, so that ``(X - mean_x) @ x_weights`` are the SVCCA variates (unit variance,
         ddof=1; ``corr`` of the i-th pair = ``coefficients[i]``).  Costs a (k, m) solve and a
         (p, k) @ (k, m) product per side; the decompositions are the ones SVCCA ran anyway.
-    backend : {"auto", "cpu", "cuda"}
-        Where the moments pass runs; ``"auto"`` follows the input (see :func:`fastcca.get_backend`).
-    precision : {"float64", "float32"}
-        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-        Moments input.  A float32 result carries its estimated error in ``notes``.
+    %(backend)s
+    %(precision)s
 
     Returns
     -------
