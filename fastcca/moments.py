@@ -169,7 +169,7 @@ class Moments(PairAccumulator):
 
     def __init__(self, backend: str = "auto", precision: str = "float64", *, debiased_cka: bool = False,
                  shards: int | None = None, shard_by: str = "batch"):
-        get_backend(backend)  # validate the name (and CUDA availability) early
+        be = get_backend(backend)  # validates the name (and CUDA availability) early
         self.precision = check_choice(precision, "precision", self.PRECISIONS)
         if not isinstance(debiased_cka, (bool, np.bool_)):
             raise TypeError(f"debiased_cka: expected True or False, got {debiased_cka!r}")
@@ -187,7 +187,7 @@ class Moments(PairAccumulator):
         #: measures then estimate their float32 error (``fastcca.measures._precision``)
         self.float32_products = False
         self._backend_name = backend
-        self._be = None if backend == "auto" else get_backend(backend)
+        self._be = None if backend == "auto" else be
         self.n = 0
         self.mean_x = self.mean_y = None
         self.sxx = self.syy = self.sxy = None
@@ -235,11 +235,13 @@ class Moments(PairAccumulator):
         return cls(backend, precision, **options)._fill_from_arrays(x, y, batch_size, progress)
 
     @classmethod
-    def _with_backend_module(cls, be) -> "Moments":
+    def _with_backend_module(cls, be, precision: str = "float64") -> "Moments":
         """Internal: an empty Moments bound to the kernels module (or ``XpBackend``) ``be``, not
-        looked up by name.  Tests use it to run the CUDA backend's array logic on NumPy
-        stand-ins (``tests/xp_standin.py``); fill it with ``update`` or ``_fill_from_arrays``."""
-        m = cls("cpu")
+        looked up by name: for a caller that has resolved the backend already (the measures
+        resolve it once per call), and for tests that run the CUDA backend's array logic on
+        NumPy stand-ins (``tests/xp_standin.py``); fill it with ``update`` or
+        ``_fill_from_arrays``."""
+        m = cls("cpu", precision)
         m._backend_name, m._be = be.NAME, be
         return m
 

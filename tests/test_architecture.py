@@ -141,3 +141,25 @@ def test_gemm_dtype_follows_the_array_backend_option():
     assert gemm_dtype(get_backend("cpu")) == "float64" and gemm_dtype(be) == "float64"
     with be.options(gemm_dtype="float32"):
         assert gemm_dtype(be) == "float32"
+
+
+@pytest.mark.parametrize("measure", ["cca", "svcca", "pwcca", "linear_cka"])
+def test_a_measure_call_resolves_the_backend_from_the_data_once(measure, monkeypatch):
+    """The data-following lookup (``backend="auto"`` with the arrays) runs once per call; the
+    Moments it fills is bound to that backend, so no batch looks it up again."""
+    import sys
+
+    import fastcca
+    import fastcca.backend as dispatch
+    real, seen = dispatch.get_backend, []
+
+    def spy(backend="auto", *arrays):
+        seen.append((backend, len(arrays)))
+        return real(backend, *arrays)
+    for mod in list(sys.modules.values()):
+        if getattr(mod, "__name__", "").startswith("fastcca") and getattr(mod, "get_backend", None) is real:
+            monkeypatch.setattr(mod, "get_backend", spy)
+    x = np.random.default_rng(0).standard_normal((80, 5))
+    getattr(fastcca, measure)(x, x[:, ::-1] + 0.1 * x)
+    assert [s for s in seen if s[1] > 0] == [("auto", 2)]
+    assert len(seen) <= 2        # plus the empty Moments' own name check

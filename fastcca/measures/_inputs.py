@@ -28,8 +28,9 @@ def as_moments(x, y, backend: str, precision: str = "float64", what: str = "meas
     else:
         if y is None:
             raise TypeError("y: missing; pass two activation arrays x (n, p) and y (n, q), or a Moments as x")
-        get_backend(backend, x, y)  # a clear error before any work when the backend is unavailable
-        m = Moments.from_arrays(x, y, backend=backend, precision=precision)
+        # resolved once for the whole call (a clear error before any work when unavailable)
+        be = get_backend(backend, x, y)
+        m = Moments._with_backend_module(be, precision)._fill_from_arrays(x, y, None)
     check_enough_datapoints(m.n, what)
     check_state_finite(m._be.xp, {"sxx": m.sxx, "syy": m.syy, "sxy": m.sxy}, what,
                        {"x": m.exponent_x, "y": m.exponent_y})
