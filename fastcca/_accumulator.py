@@ -57,7 +57,10 @@ class Accumulator:
 
     @staticmethod
     def _upgrade_state(state: dict) -> None:
-        """Defaults for pickles of older versions (none unless a subclass has some)."""
+        """Defaults for pickles of older versions: ``float32_products`` (pickles from before it
+        was kept hold float32 products exactly when made with float32 precision and data); a
+        subclass adds its own and calls this one."""
+        state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
 
     def __getstate__(self) -> dict:
         """Pickle the state and the backend's NAME, not the kernels module (modules do not

@@ -43,7 +43,7 @@ from ._validation import PRECISIONS
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
-from .backend import capability, get_backend
+from .backend import capability, gemm_dtype, get_backend
 from .measures import registry
 from .measures._blocks import Side
 from .measures._precision import float32_error_notes
@@ -83,6 +83,9 @@ class JointMoments(Accumulator):
         Datapoints accumulated.
     slices : dict
         Layer key -> its slice of the joint feature axis.
+    float32_products : bool
+        Whether float32 products are in the state (own updates with ``precision="float32"``, or
+        merged from such an accumulator); every grid value then estimates its float32 error.
 
     Raises
     ------
@@ -124,6 +127,8 @@ class JointMoments(Accumulator):
     def __init__(self, backend: str = "auto", precision: str = "float64"):
         get_backend(backend)
         self.precision = check_choice(precision, "precision", self.PRECISIONS)
+        #: whether any float32 products are in the state (as :class:`fastcca.Moments`)
+        self.float32_products = False
         self._backend_name = backend
         self._be = None if backend == "auto" else get_backend(backend)
         self.n = 0
@@ -204,6 +209,7 @@ class JointMoments(Accumulator):
             self._set_slices(mats)
             self._rescale(units)
             self._update_inplace(be, mats)
+            self.float32_products |= self.precision == "float32"
             self._merge_bounds(xp, xp.concatenate([st[1] for st in stats.values()]),
                                xp.concatenate([st[2] for st in stats.values()]))
             return self
@@ -221,6 +227,8 @@ class JointMoments(Accumulator):
         self._set_slices(mats)
         self._rescale({k: c.exponent for k, c in parts.items()})
         self._merge(next(iter(rows.values())), xp.concatenate([c.mean for c in parts.values()]), s, owned=True)
+        # the array-module backend's own float32 GEMM option counts, as in ``Moments``
+        self.float32_products |= gemm_dtype(be) == "float32"
         self._merge_bounds(xp, xp.concatenate([c.lo for c in parts.values()]),
                            xp.concatenate([c.hi for c in parts.values()]))
         return self
@@ -319,6 +327,7 @@ class JointMoments(Accumulator):
             units = dict(other.exponents)
         self._rescale(units)
         self._merge(other.n, mean, s, owned=False)
+        self.float32_products |= other.float32_products
         if other.lo is not None:
             self._merge_bounds(self._be.xp, other.lo, other.hi)
         return self
@@ -363,7 +372,7 @@ class JointMoments(Accumulator):
         self._require_data()
         m = Moments._with_backend_module(self._be)
         m.precision = self.precision
-        m.float32_products = self.precision == "float32"
+        m.float32_products = self.float32_products
         sa, sb = self._slice(a), self._slice(b)
         m.n = self.n
         m.exponent_x, m.exponent_y = self.exponents[a], self.exponents[b]
@@ -681,7 +690,7 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
         jm._slice(a), jm._slice(b)
     be = jm._be
     check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{spec.name} grid")
-    f32 = jm.precision == "float32"
+    f32 = jm.float32_products
     opts = {"report": False} if spec.whitens else {}
     preps: dict = {}
 

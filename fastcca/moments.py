@@ -260,7 +260,7 @@ class Moments(PairAccumulator):
     def _upgrade_state(state: dict) -> None:
         """Defaults for pickles of older versions (pickling itself: ``PairAccumulator``)."""
         state.setdefault("precision", "float64")
-        state.setdefault("float32_products", state["precision"] == "float32" and state.get("n", 0) > 0)
+        PairAccumulator._upgrade_state(state)
         # pickles from before the power-of-two units: the arrays are in the data's units
         state.setdefault("exponent_x", 0)
         state.setdefault("exponent_y", 0)

@@ -103,6 +103,8 @@ class JointConvMoments(Accumulator):
                  precision: str = "float64", backend: str = "auto"):
         self.layout = check_layout(layout)
         self.precision = check_choice(precision, "precision", PRECISIONS)
+        #: whether any float32 products are in the state (as :class:`ConvMoments`)
+        self.float32_products = False
         self.chunk_bytes = int(chunk_bytes)
         self._backend_name = backend
         self._be = None if backend == "auto" else get_backend(backend)
@@ -186,6 +188,7 @@ class JointConvMoments(Accumulator):
             chunk = {k: x[lo:lo + step] for k, x in xs.items()}
             cm = means if step >= b else {k: self._chunk_mean(x, k) for k, x in chunk.items()}
             self._add_chunk(chunk, cm)
+        self.float32_products |= self.precision == "float32"
         return self
 
     def _chunk_mean(self, x, key):
@@ -293,7 +296,7 @@ class JointConvMoments(Accumulator):
         if swap:
             dka, dkb = dkb, dka
         m = ConvMoments._with_backend_module(self._be, layout=self.layout, precision=self.precision)
-        m.float32_products = self.precision == "float32"
+        m.float32_products = self.float32_products
         m.n = self.n
         m.exponent_x, m.exponent_y = self.exponents[ka], self.exponents[kb]
         m.grid = self.grid(a, b)

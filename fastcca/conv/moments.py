@@ -157,7 +157,7 @@ class ConvMoments(PairAccumulator):
     @staticmethod
     def _upgrade_state(state: dict) -> None:
         """Defaults for pickles of older versions (pickling itself: ``PairAccumulator``)."""
-        state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
+        PairAccumulator._upgrade_state(state)
         state.setdefault("exponent_x", 0)      # pickles from before the power-of-two units
         state.setdefault("exponent_y", 0)
 
