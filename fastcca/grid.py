@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import _io
 from ._accumulator import Accumulator
 from .kernels import _scale
 from ._canonical import RANK_TOL
@@ -54,6 +55,8 @@ from .moments import Moments
 _CCA_FAMILY = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
 #: every measure a grid offers (the registry's, :data:`fastcca.REGISTRY`)
 MEASURES = tuple(name for name, spec in registry.REGISTRY.items() if spec.grid)
+#: the ``format`` tag of :meth:`JointMoments.save` files
+_FORMAT = "fastcca.JointMoments/1"
 
 
 # ---------------------------------------------------------------------------- joint moments
@@ -388,6 +391,110 @@ class JointMoments(Accumulator):
     def _require_data(self) -> None:
         if self.n == 0:
             raise ValueError("JointMoments: empty; call update({...}) with data first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
+
+        Saved: ``n``, ``precision``, ``float32_products``, the layer keys (in order) with their
+        widths and power-of-two exponents, the mean (P,), the joint scatter (P, P) and the
+        features' minima and maxima (format ``fastcca.JointMoments/1``).  The backend is not
+        saved (:meth:`load` chooses it).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        TypeError
+            A layer key other than a str, int, float, bool, None or a tuple of them (keys are
+            written as JSON, never pickled; pickle such an accumulator instead).
+
+        Examples
+        --------
+        >>> import numpy as np, pathlib, tempfile, fastcca
+        >>> rng = np.random.default_rng(0)
+        >>> jm = fastcca.JointMoments().update({"a": rng.standard_normal((100, 4)), ("B", "fc"): rng.standard_normal((100, 3))})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "grid.npz"
+        >>> jm.save(path)
+        >>> back = fastcca.JointMoments.load(path)
+        >>> back.layers, bool((back.scatter == jm.scatter).all())
+        (['a', ('B', 'fc')], True)
+        """
+        self._require_data()
+        keys = self.layers
+        arrays = dict(layers=_io.keys_field(keys), widths=np.array([self.features(k) for k in keys], dtype=np.int64),
+                      exponents=np.array([self.exponents[k] for k in keys], dtype=np.int64),
+                      mean=self.mean, scatter=self.scatter)
+        if self.lo is not None:
+            arrays.update(lo=self.lo, hi=self.hi)
+        self._save_file(path, _FORMAT, arrays)
+
+    @classmethod
+    def load(cls, path, backend: str = "cpu") -> "JointMoments":
+        """Read joint moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
+
+        Every field's dtype, shape, finiteness and range is checked, as in
+        :meth:`fastcca.Moments.load`: ``n`` a 0-d integer >= 1; the layer keys a JSON list of
+        distinct keys; widths positive and exponents within ``+-EXP_LIMIT``, one per layer; the
+        mean (P,) and the scatter (P, P) finite float64 of the total width P, the scatter
+        symmetric with a non-negative diagonal; the features' minima and maxima (P,) finite
+        float64.  The result streams (``update``) and merges as the saved accumulator would.
+
+        Parameters
+        ----------
+        path : str or path-like
+        backend : {"cpu", "cuda"}, default "cpu"
+            Where the loaded state lives.
+
+        Returns
+        -------
+        JointMoments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, empty, foreign (a ``.npy`` array, another kind of file such as a
+            ``fastcca.Moments`` one) or inconsistent file; the message names the file and the
+            field (or the kind found).  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
+
+        Examples
+        --------
+        >>> import numpy as np, pathlib, tempfile, fastcca
+        >>> rng = np.random.default_rng(0)
+        >>> jm = fastcca.JointMoments().update({"a": rng.standard_normal((100, 4)), "b": rng.standard_normal((100, 3))})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "grid.npz"
+        >>> jm.save(path)
+        >>> fastcca.JointMoments.load(path).update({"a": rng.standard_normal((50, 4)), "b": rng.standard_normal((50, 3))}).n
+        150
+        """
+        d, n, precision, f32 = cls._read_file(path, (_FORMAT,), ("layers", "widths", "exponents", "mean", "scatter"))
+        keys = _io.field_keys(d, path, "layers")
+        widths = _io.field_ints(d, path, "widths", (len(keys),), 1)
+        exponents = _io.field_ints(d, path, "exponents", (len(keys),), -_scale.EXP_LIMIT, _scale.EXP_LIMIT)
+        p = int(widths.sum())
+        arrays = dict(mean=_io.field_array(d, path, "mean", (p,), np.float64),
+                      _s=_io.field_array(d, path, "scatter", (p, p), np.float64, scatter=True))
+        if "lo" in d or "hi" in d:
+            _io.require_fields(d, path, ("lo", "hi"))
+            arrays.update({k: _io.field_array(d, path, k, (p,), np.float64) for k in ("lo", "hi")})
+        jm = cls("cpu" if backend == "auto" else backend, precision)
+        jm.n, jm.float32_products = n, f32
+        ends = np.cumsum(widths)
+        jm.slices = {k: slice(int(e - w), int(e)) for k, w, e in zip(keys, widths, ends)}
+        jm.exponents = {k: int(e) for k, e in zip(keys, exponents)}
+        for k, a in arrays.items():
+            setattr(jm, k, jm._be.xp.asarray(a))
+        return jm
 
 
 def _shift_layers(s, mean, slices: dict, shifts: dict) -> None:

@@ -42,16 +42,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import _io
 from .._accumulator import Accumulator
 from ..kernels import _scale
 from ..backend import get_backend
 from ._grid import FrequencyGrid, frequency_grid
-from ._inputs import as_conv_batch, check_layout
+from ._inputs import LAYOUTS, as_conv_batch, check_layout
 from .._validation import check_choice
 from .moments import PRECISIONS, ConvMoments
 
 #: default bound on one chunk's temporaries (all layers' centred copies, rfft2 outputs, blocks)
 CHUNK_BYTES = 64 << 20
+#: the ``format`` tag of :meth:`JointConvMoments.save` files
+_FORMAT = "fastcca.JointConvMoments/1"
 
 
 class JointConvMoments(Accumulator):
@@ -323,3 +326,126 @@ class JointConvMoments(Accumulator):
     def _require_data(self) -> None:
         if self.n == 0:
             raise ValueError("JointConvMoments: empty; call update({...}) with data first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
+
+        Saved (format ``fastcca.JointConvMoments/1``): ``n``, ``layout``, ``precision``,
+        ``float32_products``, the layer keys (in order) with their (c, h, w) shapes and
+        power-of-two exponents, the stored pairs (as indices into the layers), each layer's
+        mean image ``mean_<i>`` and the block stacks: ``diag_<j>`` (F, c, c) per layer and
+        frequency set, ``cross_<j>`` (F, c_a, c_b) per pair of two layers, in the order the
+        pairs and shapes determine.  The frequency grids are not saved: they follow from the
+        shapes.  ``chunk_bytes`` and the backend are settings, not state (:meth:`load` takes the
+        default and the backend it is given).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        TypeError
+            A layer key other than a str, int, float, bool, None or a tuple of them.
+
+        Examples
+        --------
+        >>> import numpy as np, pathlib, tempfile, fastcca
+        >>> from fastcca.conv.joint import JointConvMoments
+        >>> a = np.random.default_rng(0).standard_normal((50, 3, 4, 4))
+        >>> jm = JointConvMoments([("a", "b")]).update({"a": a, "b": a[:, :2]})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "conv_grid.npz"
+        >>> jm.save(path)
+        >>> JointConvMoments.load(path).pairs
+        [('a', 'b')]
+        """
+        self._require_data()
+        index = {k: i for i, k in enumerate(self.layers)}
+        arrays = dict(layout=np.array(self.layout), layers=_io.keys_field(self.layers),
+                      pairs=np.array([[index[a], index[b]] for a, b in self._pairs], dtype=np.int64),
+                      shapes=np.array([self.shapes[k] for k in self.layers], dtype=np.int64),
+                      exponents=np.array([self.exponents[k] for k in self.layers], dtype=np.int64))
+        arrays.update({f"mean_{i}": self._mean_img[k] for i, k in enumerate(self.layers)})
+        arrays.update({f"diag_{j}": st for j, st in enumerate(self._diag.values())})
+        arrays.update({f"cross_{j}": st for j, st in enumerate(self._cross.values())})
+        self._save_file(path, _FORMAT, arrays)
+
+    @classmethod
+    def load(cls, path, backend: str = "cpu") -> "JointConvMoments":
+        """Read joint conv moments written by :meth:`save` (``allow_pickle=False``).
+
+        Every field's dtype, shape, finiteness and range is checked, as in
+        :meth:`fastcca.ConvMoments.load`: ``n`` a 0-d integer >= 1; the layer keys a JSON list
+        of distinct keys, the pairs indices into them, the shapes positive (c, h, w) and the
+        exponents within ``+-EXP_LIMIT``, one per layer; the mean images finite float64 of the
+        layers' shapes; the block stacks finite complex128 of the shapes the frequency grids of
+        the pairs imply, the diagonal ones Hermitian with a real non-negative diagonal.  The
+        result streams (``update``) as the saved accumulator would.
+
+        Parameters
+        ----------
+        path : str or path-like
+        backend : {"cpu", "cuda"}, default "cpu"
+            Where the loaded state lives.
+
+        Returns
+        -------
+        JointConvMoments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, empty, foreign (a ``.npy`` array, another kind of file such as a
+            ``fastcca.ConvMoments`` one) or inconsistent file; the message names the file and
+            the field (or the kind found).  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
+
+        Examples
+        --------
+        A part saved by one process, loaded and streamed on by another:
+
+        >>> import numpy as np, pathlib, tempfile
+        >>> from fastcca.conv.joint import JointConvMoments
+        >>> rng = np.random.default_rng(1)
+        >>> def batch():
+        ...     return {"x": rng.standard_normal((20, 2, 4, 4)), "y": rng.standard_normal((20, 3, 2, 2))}
+        >>> part = pathlib.Path(tempfile.mkdtemp()) / "part.npz"
+        >>> JointConvMoments([("x", "y")]).update(batch()).save(part)
+        >>> JointConvMoments.load(part).update(batch()).n
+        40
+        """
+        d, n, precision, f32 = cls._read_file(path, (_FORMAT,), ("layout", "layers", "pairs", "shapes", "exponents"))
+        layout = _io.field_choice(d, path, "layout", LAYOUTS)
+        keys = _io.field_keys(d, path, "layers")
+        shapes = _io.field_ints(d, path, "shapes", (len(keys), 3), 1)
+        exponents = _io.field_ints(d, path, "exponents", (len(keys),), -_scale.EXP_LIMIT, _scale.EXP_LIMIT)
+        a = d["pairs"]
+        rows = a.shape[0] if a.ndim == 2 and a.shape[0] >= 1 else 1      # at least one pair
+        index = _io.field_ints(d, path, "pairs", (rows, 2), 0, len(keys) - 1)
+        jm = cls([(keys[i], keys[j]) for i, j in index], layout=layout, precision=precision,
+                 backend="cpu" if backend == "auto" else backend)
+        if jm.layers != keys or len(jm.pairs) != len(index):
+            raise _io.FastccaFileError(f"{path}: fields 'pairs' and 'layers' disagree: the pairs {jm.pairs} "
+                                       f"name the layers {jm.layers}, the file lists {keys} (or a pair twice)")
+        jm._setup({k: tuple(int(v) for v in shp) for k, shp in zip(keys, shapes)})
+        means = {f"mean_{i}": (k, jm._mean_img) for i, k in enumerate(keys)}
+        stacks = {**{f"diag_{j}": (dk, jm._diag) for j, dk in enumerate(jm._diag)},
+                  **{f"cross_{j}": (pk, jm._cross) for j, pk in enumerate(jm._cross)}}
+        _io.require_fields(d, path, list(means) + list(stacks))
+        host = {name: _io.field_array(d, path, name, store[key].shape, np.float64) for name, (key, store) in means.items()}
+        host.update({name: _io.field_array(d, path, name, store[key].shape, np.complex128,
+                                           scatter=store is jm._diag)
+                     for name, (key, store) in stacks.items()})
+        for name, (key, store) in {**means, **stacks}.items():
+            store[key] = jm._be.xp.asarray(host[name])
+        jm.n, jm.float32_products = n, f32
+        jm.exponents = {k: int(e) for k, e in zip(keys, exponents)}
+        return jm
