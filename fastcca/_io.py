@@ -59,7 +59,8 @@ def write_atomic(path, write) -> None:
 
     Notes
     -----
-    The one atomic write of the library (``Moments.save``, ``ConvMoments.save``) and of
+    The one atomic write of the library (``save`` of ``Moments``, ``ConvMoments``,
+    ``JointMoments`` and ``JointConvMoments``) and of
     ``paper_repro`` (figures, records, caches): temporary files start with ``.fastcca-``.
 
     Examples

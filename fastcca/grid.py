@@ -102,7 +102,9 @@ class JointMoments(Accumulator):
     widths are fixed by the first batch.  ``block(a, b)`` is the (p_a, p_b) slice of the joint
     scatter, ``moments(a, b)`` a :class:`fastcca.Moments` of that pair (copies), usable with
     every measure.  A failing ``update`` (NaN/Inf, wrong shapes, missing layers) raises before
-    touching the state.  Memory: ``8 P^2`` bytes, independent of n.
+    touching the state.  Memory: ``8 P^2`` bytes, independent of n.  :meth:`save` /
+    :meth:`load` write and read the state (.npz, no pickle); a loaded accumulator streams and
+    merges on.
 
     ``mean``, ``scatter`` and ``block`` are in per-layer power-of-two units ``exponents[layer]``
     (see the module docstring; the moments themselves when every exponent is 0); ``lo``/``hi``

@@ -87,7 +87,8 @@ class JointConvMoments(Accumulator):
     usable with :func:`fastcca.conv_cca` / :func:`fastcca.conv_svcca`.  A failing ``update``
     (wrong keys, rank or shape, NaN/Inf) raises before the state changes.  Each layer's
     ``rfft2`` is computed once per batch and its diagonal block stack is shared by all its
-    pairs (``fastcca.torch``'s ``conv="fft"`` grids use this class).
+    pairs (``fastcca.torch``'s ``conv="fft"`` grids use this class).  :meth:`save` /
+    :meth:`load` write and read the state (.npz, no pickle); a loaded accumulator streams on.
 
     Examples
     --------
