@@ -271,3 +271,32 @@ def test_joint_conv_moments_load_checks_every_field(tmp_path, conv_acts):
         msg = _corrupt(tmp_path, good, field, value, JointConvMoments.load)
         for s in says:
             assert s in msg, (field, s, msg)
+
+
+def test_saved_on_a_device_backend_loads_on_the_cpu(tmp_path, acts, conv_acts):
+    # the CUDA backend's array logic on the strict stand-in (device arrays never mix with host
+    # ones): save copies the state to the host, load reads it onto the CPU, bitwise
+    import xp_standin
+    be = xp_standin.strict_backend()
+    small = {k: v for k, v in acts.items() if k != 3}
+    jm = JointMoments()
+    jm._be = be                                               # bound as Moments._with_backend_module does
+    jm.update({k: xp_standin.to_device(v) for k, v in small.items()})
+    cm = JointConvMoments(PAIRS)
+    cm._be = be
+    cm.update({k: xp_standin.to_device(v) for k, v in conv_acts.items()})
+    for acc, cls in ((jm, JointMoments), (cm, JointConvMoments)):
+        path = tmp_path / f"{cls.__name__}.npz"
+        acc.save(path)
+        back = cls.load(path)
+        assert back.backend == "cpu"
+        host = acc.copy()
+        host.__dict__.update({k: _on_host(be, v) for k, v in acc.__dict__.items() if k != "_be"})
+        _assert_same_state(back, host)
+
+
+def _on_host(be, v):
+    """Device arrays of a state (also inside dicts) copied to the host."""
+    if isinstance(v, dict):
+        return {k: _on_host(be, e) for k, e in v.items()}
+    return be.to_numpy(v) if hasattr(v, "shape") else v
