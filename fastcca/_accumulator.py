@@ -3,7 +3,9 @@
 :class:`Accumulator` (all four: :class:`fastcca.Moments`, :class:`fastcca.ConvMoments`,
 :class:`fastcca.JointMoments`, ``fastcca.conv.joint.JointConvMoments``): the backend they live
 on, pickling without the kernels module (so partial states travel between processes: Dask,
-multiprocessing), the checks before a merge, and an independent copy.
+multiprocessing), the checks before a merge, an independent copy, and the skeleton of their
+``save`` / ``load`` files (``_save_file`` / ``_read_file``: the format tag, ``n``, precision and
+float32 bookkeeping; each class writes and checks its own arrays).
 :class:`PairAccumulator` (the two pair accumulators) adds Chan's pairwise merge of a part into
 the three blocks of the state; the joint accumulators merge one joint scatter with the same rule.
 
@@ -16,7 +18,11 @@ exact in any order, so shards computed anywhere combine to the one-shot moments.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from . import _io
 from .backend import get_backend
+from ._validation import PRECISIONS
 
 
 _IMMUTABLE = (str, bytes, tuple, int, float, complex, bool, slice, frozenset, type(None))
@@ -57,7 +63,10 @@ class Accumulator:
 
     @staticmethod
     def _upgrade_state(state: dict) -> None:
-        """Defaults for pickles of older versions (none unless a subclass has some)."""
+        """Defaults for pickles of older versions: ``float32_products`` (pickles from before it
+        was kept hold float32 products exactly when made with float32 precision and data); a
+        subclass adds its own and calls this one."""
+        state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
 
     def __getstate__(self) -> dict:
         """Pickle the state and the backend's NAME, not the kernels module (modules do not
@@ -75,6 +84,32 @@ class Accumulator:
         state.setdefault("_backend_name", name or "auto")
         self.__dict__.update(state)
         self._be = None if name is None else get_backend(name)
+
+    # ------------------------------------------------------------------ files
+    def _save_file(self, path, fmt: str, fields: dict) -> None:
+        """The skeleton of every ``save``: refuse an empty state (``_require_data``: ValueError),
+        then write ``fmt`` (the class's ``kind/version`` tag), ``n``, ``precision``,
+        ``float32_products`` and the class's own ``fields`` (NumPy values or arrays of the
+        backend, copied to the host) to ``path`` (.npz, no pickle) atomically
+        (:func:`fastcca._io.save_npz_atomic`)."""
+        self._require_data()
+        to_host = self._be.to_numpy
+        _io.save_npz_atomic(path, dict(
+            format=np.array(fmt), n=np.array(self.n, dtype=np.int64), precision=np.array(self.precision),
+            float32_products=np.array(bool(self.float32_products)),
+            **{k: to_host(v) for k, v in fields.items()}))
+
+    @staticmethod
+    def _read_file(path, formats, required) -> tuple[dict, int, str, bool]:
+        """The skeleton of every ``load``: the archive (:func:`fastcca._io.load_npz`, without
+        pickle: one of ``formats``, with ``n`` and the ``required`` fields) and its common
+        fields checked.  Returns ``(data, n, precision, float32_products)``: ``n`` a 0-d integer
+        >= 1; ``precision`` absent in older files: float64; ``float32_products`` absent: as the
+        precision.  ``FastccaFileError`` naming the file and the field otherwise."""
+        d = _io.load_npz(path, formats, ("n",) + tuple(required))
+        n = _io.field_count(d, path, "n")
+        precision = _io.field_choice(d, path, "precision", PRECISIONS, default="float64")
+        return d, n, precision, _io.field_flag(d, path, "float32_products", default=precision == "float32")
 
     def _can_merge(self, other) -> bool:
         """The checks every merge makes first: ``other`` is of this class and on the same

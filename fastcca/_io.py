@@ -1,6 +1,7 @@
 """Safe file I/O: loads never execute code, writes are atomic."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -58,7 +59,8 @@ def write_atomic(path, write) -> None:
 
     Notes
     -----
-    The one atomic write of the library (``Moments.save``, ``ConvMoments.save``) and of
+    The one atomic write of the library (``save`` of ``Moments``, ``ConvMoments``,
+    ``JointMoments`` and ``JointConvMoments``) and of
     ``paper_repro`` (figures, records, caches): temporary files start with ``.fastcca-``.
 
     Examples
@@ -122,10 +124,15 @@ def load_npz(path, kind, required) -> dict:
     fmt = str(fmt) if isinstance(fmt, np.ndarray) and fmt.shape == () and fmt.dtype.kind == "U" else ""
     if fmt not in kinds:
         raise FastccaFileError(f"{path}: expected a {kind} file, found format {fmt or 'none'!r}")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise FastccaFileError(f"{path}: {fmt} file lacks {', '.join(missing)}")
+    require_fields(data, path, required)
     return data
+
+
+def require_fields(data: dict, path, names) -> None:
+    """``FastccaFileError`` naming the file, its format and the fields of ``names`` it lacks."""
+    missing = [k for k in names if k not in data]
+    if missing:
+        raise FastccaFileError(f"{os.fspath(path)}: {data.get('format')} file lacks {', '.join(missing)}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -173,6 +180,58 @@ def field_shape(data: dict, path, name: str, length: int) -> tuple:
     if a.shape != (length,) or a.dtype.kind not in "iu" or (a < 1).any():
         raise _field_error(path, name, f"{length} positive integers", a)
     return tuple(int(v) for v in a)
+
+
+def field_ints(data: dict, path, name: str, shape: tuple, lo: int, hi: int | None = None) -> np.ndarray:
+    """An integer array field of exactly ``shape`` with every entry in ``[lo, hi]`` (``hi``
+    None: no upper bound): layer widths, power-of-two exponents, saved shapes, pair indices."""
+    a = data[name]
+    if a.shape != tuple(shape) or a.dtype.kind not in "iu" or (a < lo).any() or (hi is not None and (a > hi).any()):
+        within = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise _field_error(path, name, f"an integer array of shape {tuple(shape)}, entries {within}", a)
+    return a.astype(np.int64)
+
+
+# Layer keys (any hashable in memory) are written as one JSON list: str, int, float, bool and
+# None as themselves, tuples as JSON lists (read back as tuples: a list is never a dict key).
+def _key_from_json(v):
+    return tuple(_key_from_json(e) for e in v) if isinstance(v, list) else v
+
+
+def keys_field(keys, what: str = "layer keys") -> np.ndarray:
+    """The 0-d JSON string :func:`field_keys` reads back to ``keys`` (a list).  Keys must be
+    str, int, float, bool, None or tuples of them (NumPy scalars count as their Python value);
+    ``TypeError`` naming the key otherwise."""
+    def plain(v):
+        if isinstance(v, np.generic):
+            return v.item()
+        raise TypeError
+    out = []
+    for k in keys:
+        try:
+            text = json.dumps(k, default=plain, allow_nan=False)
+        except (TypeError, ValueError):
+            text = None
+        if text is None or _key_from_json(json.loads(text)) != k:
+            raise TypeError(f"{what}: key {k!r} ({type(k).__name__}) cannot be saved; a saved key must be a "
+                            "str, int, float, bool, None or a tuple of them (pickle the accumulator instead)")
+        out.append(json.loads(text))
+    return np.array(json.dumps(out))
+
+
+def field_keys(data: dict, path, name: str) -> list:
+    """The layer keys of a 0-d JSON string field written by :func:`keys_field`: a non-empty
+    list of distinct keys."""
+    a = data[name]
+    try:
+        v = json.loads(str(a)) if a.shape == () and a.dtype.kind == "U" else None
+        keys = [_key_from_json(k) for k in v] if isinstance(v, list) else None
+        ok = bool(keys) and len(set(keys)) == len(keys)       # a JSON object is no key: TypeError
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise _field_error(path, name, "a 0-d JSON string: a non-empty list of distinct layer keys", a)
+    return keys
 
 
 def field_array(data: dict, path, name: str, shape: tuple, dtype, *, scatter: bool = False) -> np.ndarray:

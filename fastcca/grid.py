@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import _io
 from ._accumulator import Accumulator
 from .kernels import _scale
 from ._canonical import RANK_TOL
@@ -43,7 +44,7 @@ from ._validation import PRECISIONS
 from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
-from .backend import capability, get_backend
+from .backend import capability, gemm_dtype, get_backend
 from .measures import registry
 from .measures._blocks import Side
 from .measures._precision import float32_error_notes
@@ -54,6 +55,8 @@ from .moments import Moments
 _CCA_FAMILY = ("svcca", "cca", "mean_cca", "pwcca", "linear_cka")
 #: every measure a grid offers (the registry's, :data:`fastcca.REGISTRY`)
 MEASURES = tuple(name for name, spec in registry.REGISTRY.items() if spec.grid)
+#: the ``format`` tag of :meth:`JointMoments.save` files
+_FORMAT = "fastcca.JointMoments/1"
 
 
 # ---------------------------------------------------------------------------- joint moments
@@ -83,6 +86,9 @@ class JointMoments(Accumulator):
         Datapoints accumulated.
     slices : dict
         Layer key -> its slice of the joint feature axis.
+    float32_products : bool
+        Whether float32 products are in the state (own updates with ``precision="float32"``, or
+        merged from such an accumulator); every grid value then estimates its float32 error.
 
     Raises
     ------
@@ -96,7 +102,9 @@ class JointMoments(Accumulator):
     widths are fixed by the first batch.  ``block(a, b)`` is the (p_a, p_b) slice of the joint
     scatter, ``moments(a, b)`` a :class:`fastcca.Moments` of that pair (copies), usable with
     every measure.  A failing ``update`` (NaN/Inf, wrong shapes, missing layers) raises before
-    touching the state.  Memory: ``8 P^2`` bytes, independent of n.
+    touching the state.  Memory: ``8 P^2`` bytes, independent of n.  :meth:`save` /
+    :meth:`load` write and read the state (.npz, no pickle); a loaded accumulator streams and
+    merges on.
 
     ``mean``, ``scatter`` and ``block`` are in per-layer power-of-two units ``exponents[layer]``
     (see the module docstring; the moments themselves when every exponent is 0); ``lo``/``hi``
@@ -124,6 +132,8 @@ class JointMoments(Accumulator):
     def __init__(self, backend: str = "auto", precision: str = "float64"):
         get_backend(backend)
         self.precision = check_choice(precision, "precision", self.PRECISIONS)
+        #: whether any float32 products are in the state (as :class:`fastcca.Moments`)
+        self.float32_products = False
         self._backend_name = backend
         self._be = None if backend == "auto" else get_backend(backend)
         self.n = 0
@@ -204,6 +214,7 @@ class JointMoments(Accumulator):
             self._set_slices(mats)
             self._rescale(units)
             self._update_inplace(be, mats)
+            self.float32_products |= self.precision == "float32"
             self._merge_bounds(xp, xp.concatenate([st[1] for st in stats.values()]),
                                xp.concatenate([st[2] for st in stats.values()]))
             return self
@@ -221,6 +232,8 @@ class JointMoments(Accumulator):
         self._set_slices(mats)
         self._rescale({k: c.exponent for k, c in parts.items()})
         self._merge(next(iter(rows.values())), xp.concatenate([c.mean for c in parts.values()]), s, owned=True)
+        # the array-module backend's own float32 GEMM option counts, as in ``Moments``
+        self.float32_products |= gemm_dtype(be) == "float32"
         self._merge_bounds(xp, xp.concatenate([c.lo for c in parts.values()]),
                            xp.concatenate([c.hi for c in parts.values()]))
         return self
@@ -319,6 +332,7 @@ class JointMoments(Accumulator):
             units = dict(other.exponents)
         self._rescale(units)
         self._merge(other.n, mean, s, owned=False)
+        self.float32_products |= other.float32_products
         if other.lo is not None:
             self._merge_bounds(self._be.xp, other.lo, other.hi)
         return self
@@ -363,7 +377,7 @@ class JointMoments(Accumulator):
         self._require_data()
         m = Moments._with_backend_module(self._be)
         m.precision = self.precision
-        m.float32_products = self.precision == "float32"
+        m.float32_products = self.float32_products
         sa, sb = self._slice(a), self._slice(b)
         m.n = self.n
         m.exponent_x, m.exponent_y = self.exponents[a], self.exponents[b]
@@ -379,6 +393,110 @@ class JointMoments(Accumulator):
     def _require_data(self) -> None:
         if self.n == 0:
             raise ValueError("JointMoments: empty; call update({...}) with data first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
+
+        Saved: ``n``, ``precision``, ``float32_products``, the layer keys (in order) with their
+        widths and power-of-two exponents, the mean (P,), the joint scatter (P, P) and the
+        features' minima and maxima (format ``fastcca.JointMoments/1``).  The backend is not
+        saved (:meth:`load` chooses it).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        TypeError
+            A layer key other than a str, int, float, bool, None or a tuple of them (keys are
+            written as JSON, never pickled; pickle such an accumulator instead).
+
+        Examples
+        --------
+        >>> import numpy as np, pathlib, tempfile, fastcca
+        >>> rng = np.random.default_rng(0)
+        >>> jm = fastcca.JointMoments().update({"a": rng.standard_normal((100, 4)), ("B", "fc"): rng.standard_normal((100, 3))})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "grid.npz"
+        >>> jm.save(path)
+        >>> back = fastcca.JointMoments.load(path)
+        >>> back.layers, bool((back.scatter == jm.scatter).all())
+        (['a', ('B', 'fc')], True)
+        """
+        self._require_data()
+        keys = self.layers
+        arrays = dict(layers=_io.keys_field(keys), widths=np.array([self.features(k) for k in keys], dtype=np.int64),
+                      exponents=np.array([self.exponents[k] for k in keys], dtype=np.int64),
+                      mean=self.mean, scatter=self.scatter)
+        if self.lo is not None:
+            arrays.update(lo=self.lo, hi=self.hi)
+        self._save_file(path, _FORMAT, arrays)
+
+    @classmethod
+    def load(cls, path, backend: str = "cpu") -> "JointMoments":
+        """Read joint moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
+
+        Every field's dtype, shape, finiteness and range is checked, as in
+        :meth:`fastcca.Moments.load`: ``n`` a 0-d integer >= 1; the layer keys a JSON list of
+        distinct keys; widths positive and exponents within ``+-EXP_LIMIT``, one per layer; the
+        mean (P,) and the scatter (P, P) finite float64 of the total width P, the scatter
+        symmetric with a non-negative diagonal; the features' minima and maxima (P,) finite
+        float64.  The result streams (``update``) and merges as the saved accumulator would.
+
+        Parameters
+        ----------
+        path : str or path-like
+        backend : {"cpu", "cuda"}, default "cpu"
+            Where the loaded state lives.
+
+        Returns
+        -------
+        JointMoments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, empty, foreign (a ``.npy`` array, another kind of file such as a
+            ``fastcca.Moments`` one) or inconsistent file; the message names the file and the
+            field (or the kind found).  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
+
+        Examples
+        --------
+        >>> import numpy as np, pathlib, tempfile, fastcca
+        >>> rng = np.random.default_rng(0)
+        >>> jm = fastcca.JointMoments().update({"a": rng.standard_normal((100, 4)), "b": rng.standard_normal((100, 3))})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "grid.npz"
+        >>> jm.save(path)
+        >>> fastcca.JointMoments.load(path).update({"a": rng.standard_normal((50, 4)), "b": rng.standard_normal((50, 3))}).n
+        150
+        """
+        d, n, precision, f32 = cls._read_file(path, (_FORMAT,), ("layers", "widths", "exponents", "mean", "scatter"))
+        keys = _io.field_keys(d, path, "layers")
+        widths = _io.field_ints(d, path, "widths", (len(keys),), 1)
+        exponents = _io.field_ints(d, path, "exponents", (len(keys),), -_scale.EXP_LIMIT, _scale.EXP_LIMIT)
+        p = int(widths.sum())
+        arrays = dict(mean=_io.field_array(d, path, "mean", (p,), np.float64),
+                      _s=_io.field_array(d, path, "scatter", (p, p), np.float64, scatter=True))
+        if "lo" in d or "hi" in d:
+            _io.require_fields(d, path, ("lo", "hi"))
+            arrays.update({k: _io.field_array(d, path, k, (p,), np.float64) for k in ("lo", "hi")})
+        jm = cls("cpu" if backend == "auto" else backend, precision)
+        jm.n, jm.float32_products = n, f32
+        ends = np.cumsum(widths)
+        jm.slices = {k: slice(int(e - w), int(e)) for k, w, e in zip(keys, widths, ends)}
+        jm.exponents = {k: int(e) for k, e in zip(keys, exponents)}
+        for k, a in arrays.items():
+            setattr(jm, k, jm._be.xp.asarray(a))
+        return jm
 
 
 def _shift_layers(s, mean, slices: dict, shifts: dict) -> None:
@@ -681,7 +799,7 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
         jm._slice(a), jm._slice(b)
     be = jm._be
     check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{spec.name} grid")
-    f32 = jm.precision == "float32"
+    f32 = jm.float32_products
     opts = {"report": False} if spec.whitens else {}
     preps: dict = {}
 

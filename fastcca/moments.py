@@ -262,7 +262,7 @@ class Moments(PairAccumulator):
     def _upgrade_state(state: dict) -> None:
         """Defaults for pickles of older versions (pickling itself: ``PairAccumulator``)."""
         state.setdefault("precision", "float64")
-        state.setdefault("float32_products", state["precision"] == "float32" and state.get("n", 0) > 0)
+        PairAccumulator._upgrade_state(state)
         # pickles from before the power-of-two units: the arrays are in the data's units
         state.setdefault("exponent_x", 0)
         state.setdefault("exponent_y", 0)
@@ -574,19 +574,14 @@ class Moments(PairAccumulator):
             The accumulator is empty.
         """
         self._require_data()
-        be = self._be
-        arrays = dict(
-            format=np.array(_FORMAT if not (self.exponent_x or self.exponent_y) else _FORMAT_SCALED),
-            n=np.array(self.n, dtype=np.int64), precision=np.array(self.precision),
-            float32_products=np.array(self.float32_products),
-            exponent_x=np.array(self.exponent_x, dtype=np.int64),
-            exponent_y=np.array(self.exponent_y, dtype=np.int64),
-            **{k: be.to_numpy(getattr(self, k)) for k in _STATE})
+        arrays = dict(exponent_x=np.array(self.exponent_x, dtype=np.int64),
+                      exponent_y=np.array(self.exponent_y, dtype=np.int64),
+                      **{k: getattr(self, k) for k in _STATE})
         if self.lo_x is not None:
-            arrays.update({k: be.to_numpy(getattr(self, k)) for k in _BOUNDS})
+            arrays.update({k: getattr(self, k) for k in _BOUNDS})
         if self._hsic is not None:
-            arrays.update(_hsic.as_host(be, self._hsic))
-        _io.save_npz_atomic(path, arrays)
+            arrays.update(_hsic.as_host(self._be, self._hsic))
+        self._save_file(path, _FORMAT if not (self.exponent_x or self.exponent_y) else _FORMAT_SCALED, arrays)
 
     @classmethod
     def load(cls, path, backend: str = "cpu") -> "Moments":
@@ -618,8 +613,7 @@ class Moments(PairAccumulator):
         FileNotFoundError
             No file at ``path``.
         """
-        d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), ("n", "mean_x", "mean_y", "sxx", "syy", "sxy"))
-        n = _io.field_count(d, path, "n")
+        d, n, precision, f32 = cls._read_file(path, (_FORMAT, _FORMAT_SCALED), _STATE)
         dims = []
         for k in ("mean_x", "mean_y"):
             a = d[k]
@@ -632,9 +626,7 @@ class Moments(PairAccumulator):
         arrays = {k: _io.field_array(d, path, k, shp, np.float64, scatter=sc) for k, (shp, sc) in fields.items()}
         if all(k in d for k in _BOUNDS):
             arrays.update({k: _io.field_array(d, path, k, (w,), np.float64) for k, w in zip(_BOUNDS, (p, p, q, q))})
-        # files written before precision was saved hold float64 products
-        precision = _io.field_choice(d, path, "precision", cls.PRECISIONS, default="float64")
-        f32 = _io.field_flag(d, path, "float32_products", default=precision == "float32")
+        # files written before precision was saved hold float64 products (``_read_file``)
         m = cls("cpu" if backend == "auto" else backend, precision)
         m.float32_products = f32
         m.exponent_x, m.exponent_y = _load_exponents(path, d)

@@ -75,3 +75,74 @@ def test_bad_batches_leave_the_state_unchanged(acts):
         JointConvMoments([])
     with pytest.raises(ValueError, match="empty"):
         JointConvMoments([("a", "b")]).moments("a", "b")
+
+
+def _shards(acts, cuts, scales=None, **kw):
+    pairs = [("a", "b"), ("a", "c"), ("c", "c")]
+    out = []
+    for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])):
+        s = 1.0 if scales is None else scales[i]
+        out.append(JointConvMoments(pairs, **kw).update({k: v[lo:hi] * s for k, v in acts.items()}))
+    return out
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_merged_shards_equal_one_pass_in_any_order(acts, order):
+    """Chan's rule per frequency block: three shards merged in any order give the one-pass
+    state (1e-12), also into an empty accumulator and with shards in very different units
+    (scaled by 2^40: the merge brings both to the larger units first)."""
+    one = _shards(acts, [0, 90])[0]
+    parts = _shards(acts, [0, 20, 55, 90])
+    merged = JointConvMoments(one.pairs)
+    for i in order:
+        merged.merge(parts[i])
+    assert merged.n == 90
+    for x, y in [("a", "b"), ("b", "a"), ("a", "c"), ("c", "c")]:
+        m, ref = merged.moments(x, y), one.moments(x, y)
+        for f in FIELDS:
+            r = host(getattr(ref, f))
+            np.testing.assert_allclose(host(getattr(m, f)), r, rtol=0, atol=1e-12 * np.abs(r).max())
+        assert conv_cca(m).similarity == pytest.approx(conv_cca(ref).similarity, abs=1e-12)
+    big = _shards(acts, [0, 45, 90], scales=[1.0, 2.0 ** 40])
+    whole = {k: np.concatenate([v[:45], v[45:] * 2.0 ** 40]) for k, v in acts.items()}
+    ref = JointConvMoments(one.pairs).update(whole)
+    big[0].merge(big[1])
+    assert big[0].exponents == ref.exponents
+    for f in FIELDS:
+        r = host(getattr(ref.moments("a", "b"), f))
+        np.testing.assert_allclose(host(getattr(big[0].moments("a", "b"), f)), r, rtol=0,
+                                   atol=1e-12 * np.abs(r).max())
+
+
+def test_merge_leaves_other_alone_and_refuses_mismatches(acts):
+    p1, p2 = _shards(acts, [0, 40, 90])
+    before = {f: host(getattr(p2.moments("a", "c"), f)).copy() for f in FIELDS}
+    p1.merge(p2)
+    for f in FIELDS:
+        np.testing.assert_array_equal(host(getattr(p2.moments("a", "c"), f)), before[f])
+    assert p1.merge(JointConvMoments(p1.pairs)) is p1 and p1.n == 90      # an empty one: nothing
+    with pytest.raises(TypeError, match="JointConvMoments"):
+        p1.merge(ConvMoments.from_arrays(acts["a"], acts["b"]))
+    with pytest.raises(ValueError, match="pairs"):
+        p1.merge(JointConvMoments([("b", "a"), ("a", "c"), ("c", "c")]).update(acts))
+    other = JointConvMoments(p1.pairs).update({k: v[:, :, :4] if k == "c" else v for k, v in acts.items()})
+    with pytest.raises(ValueError, match="layer shapes"):
+        p1.merge(other)
+    assert p1.n == 90
+    f32 = _shards(acts, [0, 90], precision="float32")[0]
+    assert JointConvMoments(p1.pairs).merge(p1).merge(f32).float32_products
+
+
+def test_jackknife_over_joint_conv_shards(acts):
+    """The documented use of ``fastcca.jackknife`` with JointConvMoments shards (it merges
+    copies): the estimate is the full-data value, the replicates the leave-one-out ones."""
+    import fastcca
+    parts = _shards(acts, [0, 30, 60, 90])
+    res = fastcca.jackknife(parts, lambda jm: conv_cca(jm.moments("a", "c")).similarity)
+    full = conv_cca(_shards(acts, [0, 90])[0].moments("a", "c")).similarity
+    assert res.estimate == pytest.approx(full, abs=1e-12) and res.se > 0
+    loo = conv_cca(_shards(acts, [0, 30, 60])[0].merge(_shards(acts, [30, 60])[0]).moments("a", "c"))
+    assert sorted(res.replicates) == pytest.approx(sorted(
+        [conv_cca(_shards(acts, [30, 90])[0].moments("a", "c")).similarity,
+         conv_cca(_shards(acts, [0, 30])[0].merge(_shards(acts, [60, 90])[0]).moments("a", "c")).similarity,
+         loo.similarity]), abs=1e-12)

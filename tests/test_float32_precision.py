@@ -172,3 +172,22 @@ def test_conv_moments_keep_float32_products_through_save_and_merge(tmp_path):
     m64 = fastcca.ConvMoments.from_arrays(x, y)
     assert not m64.float32_products
     assert m64.merge(m32).float32_products and m64.precision == "float64"
+
+
+def test_joint_moments_track_merged_float32_products():
+    # a float64 layer grid that merged a float32 part holds float32 products: the grid, and a
+    # pair's Moments, estimate their float32 error (as Moments.merge does)
+    x, y = _low_rank(noise=0.03, n=4000, p=64)
+    jm = fastcca.JointMoments().update({"collinear": x[:2000], "other": y[:2000]})
+    assert not jm.float32_products
+    jm.merge(fastcca.JointMoments(precision="float32").update({"collinear": x[2000:], "other": y[2000:]}))
+    assert jm.float32_products and jm.precision == "float64"
+    assert jm.moments("collinear", "other").float32_products
+    with pytest.warns(fastcca.Float32PrecisionWarning):
+        fastcca.similarity_grid(jm, measure="cca")
+    import pickle
+    state = pickle.loads(pickle.dumps(jm)).__dict__
+    del state["float32_products"]            # a pickle from before the flag was kept
+    old = fastcca.JointMoments.__new__(fastcca.JointMoments)
+    old.__setstate__({**state, "_be_name": "cpu"})
+    assert not old.float32_products          # precision float64: no float32 products recorded

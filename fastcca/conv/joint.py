@@ -42,16 +42,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import _io
 from .._accumulator import Accumulator
 from ..kernels import _scale
 from ..backend import get_backend
 from ._grid import FrequencyGrid, frequency_grid
-from ._inputs import as_conv_batch, check_layout
+from ._inputs import LAYOUTS, as_conv_batch, check_layout
 from .._validation import check_choice
 from .moments import PRECISIONS, ConvMoments
 
 #: default bound on one chunk's temporaries (all layers' centred copies, rfft2 outputs, blocks)
 CHUNK_BYTES = 64 << 20
+#: the ``format`` tag of :meth:`JointConvMoments.save` files
+_FORMAT = "fastcca.JointConvMoments/1"
 
 
 class JointConvMoments(Accumulator):
@@ -84,7 +87,10 @@ class JointConvMoments(Accumulator):
     usable with :func:`fastcca.conv_cca` / :func:`fastcca.conv_svcca`.  A failing ``update``
     (wrong keys, rank or shape, NaN/Inf) raises before the state changes.  Each layer's
     ``rfft2`` is computed once per batch and its diagonal block stack is shared by all its
-    pairs (``fastcca.torch``'s ``conv="fft"`` grids use this class).
+    pairs (``fastcca.torch``'s ``conv="fft"`` grids use this class).  :meth:`save` /
+    :meth:`load` write and read the state (.npz, no pickle); a loaded accumulator streams on.
+    :meth:`merge` adds the state of other images (Chan's rule per frequency block), so shards
+    made on several workers combine, and :func:`fastcca.jackknife` takes a list of them.
 
     Examples
     --------
@@ -103,6 +109,8 @@ class JointConvMoments(Accumulator):
                  precision: str = "float64", backend: str = "auto"):
         self.layout = check_layout(layout)
         self.precision = check_choice(precision, "precision", PRECISIONS)
+        #: whether any float32 products are in the state (as :class:`ConvMoments`)
+        self.float32_products = False
         self.chunk_bytes = int(chunk_bytes)
         self._backend_name = backend
         self._be = None if backend == "auto" else get_backend(backend)
@@ -186,6 +194,7 @@ class JointConvMoments(Accumulator):
             chunk = {k: x[lo:lo + step] for k, x in xs.items()}
             cm = means if step >= b else {k: self._chunk_mean(x, k) for k, x in chunk.items()}
             self._add_chunk(chunk, cm)
+        self.float32_products |= self.precision == "float32"
         return self
 
     def _chunk_mean(self, x, key):
@@ -250,31 +259,80 @@ class JointConvMoments(Accumulator):
         """Fold a chunk of images in: one rfft2 per layer, shared diagonal products, one cross
         product per pair, all centred on the chunk's mean images, then Chan's merge."""
         be = self._be
-        nb = next(iter(chunk.values())).shape[0]
-        n = self.n + nb
-        coef = self.n * nb / n
         dt = np.float32 if self.precision == "float32" else np.float64
-        blocks, deltas = {}, {}
+        blocks = {}
         for key, x in chunk.items():
             flat, parts = self._gather[key]
             z = be.spatial_rfft_blocks(x, means[key], flat, dt, _scale.pow2(-self.exponents[key]))
-            d_img = means[key] - self._mean_img[key]
-            dz = be.rfft_mean(d_img, flat)                                       # (F_all, c)
             for dk, sl in parts.items():
-                blocks[dk], deltas[dk] = z[sl], dz[sl]
-            self._mean_img[key] += d_img * (nb / n)
+                blocks[dk] = z[sl]
 
-        def fold(state, dka, dkb):
+        def product(dka, dkb):
             a, b = blocks[dka], blocks[dkb]
             p = be.xp.zeros((a.shape[0], 2 * a.shape[2], 2 * b.shape[2]))
             be.block_scatter_accumulate(a, a if dka == dkb else b, p)
-            be.add_block_scatter_rank1(state, be.real_view_to_complex(p), deltas[dka], deltas[dkb], coef)
+            return be.real_view_to_complex(p)
 
+        self._chan_fold(next(iter(chunk.values())).shape[0], means, lambda dk: product(dk, dk),
+                        lambda pair: product(self._fkey[(pair, "x")], self._fkey[(pair, "y")]))
+
+    def _chan_fold(self, nb: int, means: dict, diag, cross) -> None:
+        """Chan's rule per frequency block: fold a part of ``nb`` images into the state, its
+        mean images ``means`` (layer -> (c, h, w), in the state's units) and its centred block
+        scatters ``diag(dk)`` (F, c, c) per diagonal key and ``cross(pair)`` (F, ca, cb) per
+        stored pair (in the state's units).  The first part (``n == 0``) is taken as it is."""
+        be = self._be
+        n = self.n + nb
+        coef = self.n * nb / n
+        deltas = {}
+        for key, mean in means.items():
+            flat, parts = self._gather[key]
+            d_img = mean - self._mean_img[key]
+            dz = be.rfft_mean(d_img, flat)                                       # (F_all, c)
+            for dk, sl in parts.items():
+                deltas[dk] = dz[sl]
+            self._mean_img[key] += d_img * (nb / n)
         for dk, s in self._diag.items():
-            fold(s, dk, dk)
+            be.add_block_scatter_rank1(s, diag(dk), deltas[dk], deltas[dk], coef)
         for pair, s in self._cross.items():
-            fold(s, self._fkey[(pair, "x")], self._fkey[(pair, "y")])
+            be.add_block_scatter_rank1(s, cross(pair), deltas[self._fkey[(pair, "x")]],
+                                       deltas[self._fkey[(pair, "y")]], coef)
         self.n = n
+
+    def merge(self, other: "JointConvMoments") -> "JointConvMoments":
+        """Merge the moments of other images (the same pairs, in the same orientation, layout
+        and layer shapes) into ``self``; returns ``self``.  Exact (Chan's rule per frequency
+        block, both first brought to the larger units of each layer: exact powers of two), so
+        shards made on several workers combine in any order; ``other`` is not changed.
+
+        Raises
+        ------
+        TypeError
+            ``other`` is not a JointConvMoments.
+        ValueError
+            Other pairs, layout or layer shapes, or another backend; ``self`` is then unchanged.
+        """
+        if not self._can_merge(other):
+            return self
+        if other.pairs != self.pairs or other.layout != self.layout:
+            raise ValueError(f"other: pairs {other.pairs} (layout {other.layout!r}) differ from self's "
+                             f"{self.pairs} (layout {self.layout!r}); the accumulator is unchanged")
+        if self.n and other.shapes != self.shapes:
+            raise ValueError(f"other: layer shapes (channels, height, width) {other.shapes} differ from "
+                             f"self's {self.shapes}; the accumulator is unchanged")
+        if not self.n:
+            self._be = self._be or other._be
+            self._setup(other.shapes)
+            self.exponents = dict(other.exponents)
+        else:
+            self._rescale({k: max(self.exponents[k], other.exponents[k]) for k in self.layers})
+        shift = {k: self.exponents[k] - other.exponents[k] for k in self.layers}
+        self._chan_fold(
+            other.n, {k: _scale.scale_pow2(m, -shift[k]) for k, m in other._mean_img.items()},
+            lambda dk: _scale.scale_pow2(other._diag[dk], -2 * shift[dk[0]]),
+            lambda pair: _scale.scale_pow2(other._cross[pair], -shift[pair[0]] - shift[pair[1]]))
+        self.float32_products |= other.float32_products
+        return self
 
     # ------------------------------------------------------------------ results
     def grid(self, a, b) -> FrequencyGrid:
@@ -293,7 +351,7 @@ class JointConvMoments(Accumulator):
         if swap:
             dka, dkb = dkb, dka
         m = ConvMoments._with_backend_module(self._be, layout=self.layout, precision=self.precision)
-        m.float32_products = self.precision == "float32"
+        m.float32_products = self.float32_products
         m.n = self.n
         m.exponent_x, m.exponent_y = self.exponents[ka], self.exponents[kb]
         m.grid = self.grid(a, b)
@@ -320,3 +378,126 @@ class JointConvMoments(Accumulator):
     def _require_data(self) -> None:
         if self.n == 0:
             raise ValueError("JointConvMoments: empty; call update({...}) with data first")
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
+
+        Saved (format ``fastcca.JointConvMoments/1``): ``n``, ``layout``, ``precision``,
+        ``float32_products``, the layer keys (in order) with their (c, h, w) shapes and
+        power-of-two exponents, the stored pairs (as indices into the layers), each layer's
+        mean image ``mean_<i>`` and the block stacks: ``diag_<j>`` (F, c, c) per layer and
+        frequency set, ``cross_<j>`` (F, c_a, c_b) per pair of two layers, in the order the
+        pairs and shapes determine.  The frequency grids are not saved: they follow from the
+        shapes.  ``chunk_bytes`` and the backend are settings, not state (:meth:`load` takes the
+        default and the backend it is given).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        ValueError
+            The accumulator is empty.
+        TypeError
+            A layer key other than a str, int, float, bool, None or a tuple of them.
+
+        Examples
+        --------
+        >>> import numpy as np, pathlib, tempfile, fastcca
+        >>> from fastcca.conv.joint import JointConvMoments
+        >>> a = np.random.default_rng(0).standard_normal((50, 3, 4, 4))
+        >>> jm = JointConvMoments([("a", "b")]).update({"a": a, "b": a[:, :2]})
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "conv_grid.npz"
+        >>> jm.save(path)
+        >>> JointConvMoments.load(path).pairs
+        [('a', 'b')]
+        """
+        self._require_data()
+        index = {k: i for i, k in enumerate(self.layers)}
+        arrays = dict(layout=np.array(self.layout), layers=_io.keys_field(self.layers),
+                      pairs=np.array([[index[a], index[b]] for a, b in self._pairs], dtype=np.int64),
+                      shapes=np.array([self.shapes[k] for k in self.layers], dtype=np.int64),
+                      exponents=np.array([self.exponents[k] for k in self.layers], dtype=np.int64))
+        arrays.update({f"mean_{i}": self._mean_img[k] for i, k in enumerate(self.layers)})
+        arrays.update({f"diag_{j}": st for j, st in enumerate(self._diag.values())})
+        arrays.update({f"cross_{j}": st for j, st in enumerate(self._cross.values())})
+        self._save_file(path, _FORMAT, arrays)
+
+    @classmethod
+    def load(cls, path, backend: str = "cpu") -> "JointConvMoments":
+        """Read joint conv moments written by :meth:`save` (``allow_pickle=False``).
+
+        Every field's dtype, shape, finiteness and range is checked, as in
+        :meth:`fastcca.ConvMoments.load`: ``n`` a 0-d integer >= 1; the layer keys a JSON list
+        of distinct keys, the pairs indices into them, the shapes positive (c, h, w) and the
+        exponents within ``+-EXP_LIMIT``, one per layer; the mean images finite float64 of the
+        layers' shapes; the block stacks finite complex128 of the shapes the frequency grids of
+        the pairs imply, the diagonal ones Hermitian with a real non-negative diagonal.  The
+        result streams (``update``) as the saved accumulator would.
+
+        Parameters
+        ----------
+        path : str or path-like
+        backend : {"cpu", "cuda"}, default "cpu"
+            Where the loaded state lives.
+
+        Returns
+        -------
+        JointConvMoments
+
+        Raises
+        ------
+        fastcca.FastccaFileError
+            A truncated, empty, foreign (a ``.npy`` array, another kind of file such as a
+            ``fastcca.ConvMoments`` one) or inconsistent file; the message names the file and
+            the field (or the kind found).  The file is closed whatever happens.
+        FileNotFoundError
+            No file at ``path``.
+
+        Examples
+        --------
+        A part saved by one process, loaded and streamed on by another:
+
+        >>> import numpy as np, pathlib, tempfile
+        >>> from fastcca.conv.joint import JointConvMoments
+        >>> rng = np.random.default_rng(1)
+        >>> def batch():
+        ...     return {"x": rng.standard_normal((20, 2, 4, 4)), "y": rng.standard_normal((20, 3, 2, 2))}
+        >>> part = pathlib.Path(tempfile.mkdtemp()) / "part.npz"
+        >>> JointConvMoments([("x", "y")]).update(batch()).save(part)
+        >>> JointConvMoments.load(part).update(batch()).n
+        40
+        """
+        d, n, precision, f32 = cls._read_file(path, (_FORMAT,), ("layout", "layers", "pairs", "shapes", "exponents"))
+        layout = _io.field_choice(d, path, "layout", LAYOUTS)
+        keys = _io.field_keys(d, path, "layers")
+        shapes = _io.field_ints(d, path, "shapes", (len(keys), 3), 1)
+        exponents = _io.field_ints(d, path, "exponents", (len(keys),), -_scale.EXP_LIMIT, _scale.EXP_LIMIT)
+        a = d["pairs"]
+        rows = a.shape[0] if a.ndim == 2 and a.shape[0] >= 1 else 1      # at least one pair
+        index = _io.field_ints(d, path, "pairs", (rows, 2), 0, len(keys) - 1)
+        jm = cls([(keys[i], keys[j]) for i, j in index], layout=layout, precision=precision,
+                 backend="cpu" if backend == "auto" else backend)
+        if jm.layers != keys or len(jm.pairs) != len(index):
+            raise _io.FastccaFileError(f"{path}: fields 'pairs' and 'layers' disagree: the pairs {jm.pairs} "
+                                       f"name the layers {jm.layers}, the file lists {keys} (or a pair twice)")
+        jm._setup({k: tuple(int(v) for v in shp) for k, shp in zip(keys, shapes)})
+        means = {f"mean_{i}": (k, jm._mean_img) for i, k in enumerate(keys)}
+        stacks = {**{f"diag_{j}": (dk, jm._diag) for j, dk in enumerate(jm._diag)},
+                  **{f"cross_{j}": (pk, jm._cross) for j, pk in enumerate(jm._cross)}}
+        _io.require_fields(d, path, list(means) + list(stacks))
+        host = {name: _io.field_array(d, path, name, store[key].shape, np.float64) for name, (key, store) in means.items()}
+        host.update({name: _io.field_array(d, path, name, store[key].shape, np.complex128,
+                                           scatter=store is jm._diag)
+                     for name, (key, store) in stacks.items()})
+        for name, (key, store) in {**means, **stacks}.items():
+            store[key] = jm._be.xp.asarray(host[name])
+        jm.n, jm.float32_products = n, f32
+        jm.exponents = {k: int(e) for k, e in zip(keys, exponents)}
+        return jm

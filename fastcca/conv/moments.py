@@ -157,7 +157,7 @@ class ConvMoments(PairAccumulator):
     @staticmethod
     def _upgrade_state(state: dict) -> None:
         """Defaults for pickles of older versions (pickling itself: ``PairAccumulator``)."""
-        state.setdefault("float32_products", state.get("precision") == "float32" and state.get("n", 0) > 0)
+        PairAccumulator._upgrade_state(state)
         state.setdefault("exponent_x", 0)      # pickles from before the power-of-two units
         state.setdefault("exponent_y", 0)
 
@@ -299,14 +299,12 @@ class ConvMoments(PairAccumulator):
         """
         self._require_data()
         scaled = bool(self.exponent_x or self.exponent_y)
-        _io.save_npz_atomic(path, dict(
-            format=np.array(_FORMAT_SCALED if scaled else _FORMAT), n=np.array(self.n, dtype=np.int64),
+        self._save_file(path, _FORMAT_SCALED if scaled else _FORMAT, dict(
             layout=np.array(self.layout),
             exponent_x=np.array(self.exponent_x, dtype=np.int64),
             exponent_y=np.array(self.exponent_y, dtype=np.int64),
-            precision=np.array(self.precision), float32_products=np.array(self.float32_products),
             shape_x=np.array(self.shape_x, dtype=np.int64), shape_y=np.array(self.shape_y, dtype=np.int64),
-            **{k: self._be.to_numpy(getattr(self, k)) for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")}))
+            **{k: getattr(self, k) for k in ("mean_x", "mean_y", "sxx", "syy", "sxy")}))
 
     @classmethod
     def load(cls, path, backend: str = "cpu") -> "ConvMoments":
@@ -330,12 +328,9 @@ class ConvMoments(PairAccumulator):
         FileNotFoundError
             No file at ``path``.
         """
-        keys = ("n", "layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
-        d = _io.load_npz(path, (_FORMAT, _FORMAT_SCALED), keys)
-        n = _io.field_count(d, path, "n")
+        keys = ("layout", "shape_x", "shape_y", "mean_x", "mean_y", "sxx", "syy", "sxy")
+        d, n, precision, f32 = cls._read_file(path, (_FORMAT, _FORMAT_SCALED), keys)
         layout = _io.field_choice(d, path, "layout", LAYOUTS)
-        precision = _io.field_choice(d, path, "precision", PRECISIONS, default="float64")
-        f32 = _io.field_flag(d, path, "float32_products", default=precision == "float32")
         sx = _io.field_shape(d, path, "shape_x", 3)
         sy = _io.field_shape(d, path, "shape_y", 3)
         grid = frequency_grid(sx[1:], sy[1:])
