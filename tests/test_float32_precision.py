@@ -273,6 +273,15 @@ def test_measures_that_whiten_nothing_stay_at_rounding_level(measure):
     assert abs(r64.similarity - r32.similarity) < 1e-6
 
 
+def test_debiased_cka_stays_at_rounding_level_where_its_estimator_cancels():
+    # unrelated sides with p >> n: the unbiased HSIC is a small difference of large terms
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((20, 2000)), rng.standard_normal((20, 2000)) + 5.0
+    r64, _ = _call(fastcca.debiased_cka, x, y)
+    r32, warned = _call(fastcca.debiased_cka, x, y, precision="float32")
+    assert not warned and abs(r64.similarity - r32.similarity) < 1e-6
+
+
 def test_grid_gives_one_warning_for_the_pairs_of_another_measure():
     x, y = _low_rank(0.01, n=3000, p=48)
     rng = np.random.default_rng(3)

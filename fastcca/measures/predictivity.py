@@ -218,7 +218,11 @@ def linear_predictivity(x, y=None, *, ridge="gcv", direction: str = "both", scor
     Parameters
     ----------
     x, y, backend, precision
-        As in :func:`fastcca.shape_metric`: two activation arrays or one Moments.
+        As in :func:`fastcca.shape_metric`: two activation arrays or one Moments.  A float32
+        result estimates the error of its R^2 (``2^-24 x`` the regression inflation of
+        :func:`fastcca.measures.predictivity.regression_inflation`, per direction; above 1e-5 a
+        note and a :class:`fastcca.Float32PrecisionWarning`): a small ridge on nearly collinear
+        predictors amplifies float32 rounding (docs/definitions.md, *Precision*).
     ridge : "gcv", float >= 0 or sequence of floats, default "gcv"
         The penalty on ``||B||_F^2`` in the data's units of the predicting side's scatter
         (``X^T X``, not divided by n: scikit-learn's ``Ridge(alpha=ridge)``).  ``"gcv"``:
