@@ -290,3 +290,14 @@ def test_grid_gives_one_warning_for_the_pairs_of_another_measure():
     assert len(warned) == 1 and "pair(s)" in str(warned[0].message)
     grid = fastcca.similarity_grid(jm, measure="shape_angular", alpha=0.5)
     assert not any("precision='float32'" in n for n in grid.notes)
+
+
+@pytest.mark.parametrize("case", sorted(OTHER))
+def test_other_estimates_run_on_the_array_module_backend(case):
+    # the strict device stand-in raises on host/device mixing; its float32 GEMM sets the flag
+    import xp_standin
+    f, kw, data, _ = OTHER[case]
+    x, y = data()
+    m = fastcca.Moments._with_backend_module(xp_standin.strict_backend(gemm_dtype="float32")).update(x, y)
+    r, warned = _call(f, m, None, **kw)
+    assert len(warned) == 1 and any("precision='float32'" in n for n in r.notes)
