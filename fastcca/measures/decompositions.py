@@ -147,8 +147,9 @@ def pca(x, *, side: str = "x", n_components: int | None = None, variant: str = "
         its neurons instead (its ``np.mean(acts, axis=0)`` on (neurons, datapoints) arrays).
     backend, precision
         As in :func:`fastcca.shape_metric`.  A float32 result estimates the relative error of
-        its weakest component's variance, ``2^-24 max_k v_k^T diag(S) v_k / lam_k`` (above 1e-5
-        a note and a :class:`fastcca.Float32PrecisionWarning`); the explained-variance ratios
+        its weakest reported component's variance, ``2^-24 max_k v_k^T diag(S) v_k / lam_k``
+        (above 1e-5 a note and a :class:`fastcca.Float32PrecisionWarning`; ``n_components``
+        leaves the weak ones out of it); the explained-variance ratios
         stayed within 3e-8 of float64 in absolute terms (docs/definitions.md, *Precision*).
         The components are not estimated: within nearly equal eigenvalues they are not
         determined, in float64 either.
