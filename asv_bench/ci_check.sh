@@ -16,5 +16,5 @@ asv run --python=same --quick --show-stderr --dry-run \
     --bench 'AddScatterRank1|MomentMerge|FromMoments.time_from_moments|Speedup'
 cd "$ROOT"
 PYTHONPATH="$ROOT" python asv_bench/bench_core.py --quick --no-speed --stream-n 20000
-# 4. the float32 error estimate: fails if an error above 1e-4 comes without a warning (~5 s)
+# 4. the float32 error estimate, every measure: fails if an error above 1e-4 comes without a warning (~15 s)
 PYTHONPATH="$ROOT" python asv_bench/float32_error_sweep.py --n 8000 --p 128

@@ -25,7 +25,8 @@ backend : {"auto", "cpu", "cuda"}
     "precision": """\
 precision : {"float64", "float32"}
     Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`); ignored for a
-    Moments input.  A float32 result carries its estimated error in ``notes``.""",
+    Moments input.  A float32 result of a measure that whitens carries its estimated error
+    in ``notes`` (linear CKA stays at rounding level; docs/definitions.md, *Precision*).""",
     "raises_nonfinite": """\
 FloatingPointError
     The moments hold inf/NaN (never from finite input: each side is accumulated in exact

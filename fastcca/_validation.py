@@ -43,7 +43,8 @@ class Float32PrecisionWarning(UserWarning):
     Notes
     -----
     Emitted when the estimated error ``2^-24 x`` (the largest variance inflation factor of what
-    the measure whitens) exceeds 1e-5; the note in the result names the side or layer.
+    the measure whitens; for the shape metric, linear predictivity, PLS and PCA the inflation
+    factor they name) exceeds 1e-5; the note in the result names the side or layer.
     Recompute with ``precision="float64"``.  docs/definitions.md, *Precision*.
 
     Examples

@@ -41,7 +41,7 @@ from ._accumulator import Accumulator
 from .kernels import _scale
 from ._canonical import RANK_TOL
 from ._validation import PRECISIONS
-from ._validation import (DegenerateCCAWarning, check_choice, check_enough_datapoints,
+from ._validation import (DegenerateCCAWarning, Float32PrecisionWarning, check_choice, check_enough_datapoints,
                           check_fraction_or_count, check_nonnegative, check_state_finite,
                           check_tolerance, forced_ones)
 from .backend import capability, gemm_dtype, get_backend
@@ -815,18 +815,37 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
     done: dict = {}
     notes: list = []
     degenerate = 0
-    for i in tqdm(range(len(pairs)), disable=not progress, desc=f"{spec.name} pairs", unit="pair"):
-        a, b = pairs[i]
-        sym = (b, a) if spec.symmetric else None
-        if (a, b) in done or (sym is not None and sym in done):
-            out[i] = done.get((a, b), done.get(sym))
-            continue
-        pa, pb = prep(a), prep(b)
-        r = spec.pair(be, pa, pb, jm.block(a, b), kw, **opts)
-        if spec.whitens and forced_ones(jm.n, pa.w.data_rank, pb.w.data_rank) > 0:
-            degenerate += 1
-        done[(a, b)] = out[i] = spec.value(r)
-        notes += [f"{a} x {b}: {t}" for t in r.notes]
+    def run():
+        nonlocal degenerate
+        for i in tqdm(range(len(pairs)), disable=not progress, desc=f"{spec.name} pairs", unit="pair"):
+            a, b = pairs[i]
+            sym = (b, a) if spec.symmetric else None
+            if (a, b) in done or (sym is not None and sym in done):
+                out[i] = done.get((a, b), done.get(sym))
+                continue
+            pa, pb = prep(a), prep(b)
+            r = spec.pair(be, pa, pb, jm.block(a, b), kw, **opts)
+            if spec.whitens and forced_ones(jm.n, pa.w.data_rank, pb.w.data_rank) > 0:
+                degenerate += 1
+            done[(a, b)] = out[i] = spec.value(r)
+            notes.extend(f"{a} x {b}: {t}" for t in r.notes)
+
+    if f32 and not spec.whitens:
+        # the other measures estimate their float32 error per pair (fastcca.measures._precision):
+        # one warning for the grid, each pair's note kept
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run()
+        pair_warnings = [w for w in caught if issubclass(w.category, Float32PrecisionWarning)]
+        for w in caught:
+            if not issubclass(w.category, Float32PrecisionWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if pair_warnings:
+            warnings.warn(f"{spec.name} grid: {len(pair_warnings)} pair(s) with a large float32 error estimate "
+                          f"(each in the grid's notes), e.g. {pair_warnings[0].message}", Float32PrecisionWarning,
+                          stacklevel=3)
+    else:
+        run()
     if spec.whitens:
         layer_notes = [t for p in preps.values() for t in p.notes + p.rank_notes]
         notes = layer_notes + notes

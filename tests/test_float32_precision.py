@@ -191,3 +191,132 @@ def test_joint_moments_track_merged_float32_products():
     old = fastcca.JointMoments.__new__(fastcca.JointMoments)
     old.__setstate__({**state, "_be_name": "cpu"})
     assert not old.float32_products          # precision float64: no float32 products recorded
+
+
+# --- the other measures: their own estimates (shape metric alpha < 1, linear predictivity, PLS,
+# PCA); Procrustes, linear and debiased CKA whiten nothing and stay at rounding level
+
+
+def _noisy_target(noise, n=4000, p=64, seed=0):
+    """Nearly collinear x (16 factors + ``noise``) and a y with much variance of its own."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 16))
+    x = z @ rng.standard_normal((16, p)) + noise * rng.standard_normal((n, p))
+    return x, z @ rng.standard_normal((16, p)) + 4.0 * rng.standard_normal((n, p))
+
+
+def _benign(n=4000, p=48, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, p)) * np.logspace(0, -3, p)
+    return x, x @ rng.standard_normal((p, p)) / 7 + 0.3 * rng.standard_normal((n, p))
+
+
+def _call(f, *args, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = f(*args, **kw)
+    return r, [w for w in caught if issubclass(w.category, fastcca.Float32PrecisionWarning)]
+
+
+def _estimate(note):
+    return float(note.split("may be off by about ")[1].split(" ")[0])
+
+
+def _abs(get):
+    return lambda a, b: float(np.max(np.abs(get(a) - get(b))))
+
+
+# measure, keyword arguments, data, the float32 error (of float64 result a, float32 b) the estimate covers
+OTHER = {
+    "shape alpha=0": (fastcca.shape_metric, dict(alpha=0.0), lambda: _low_rank(0.01, n=4000, p=64),
+                      _abs(lambda r: np.r_[r.distance, r.similarity])),
+    "predictivity ridge=0": (fastcca.linear_predictivity, dict(ridge=0.0), lambda: _noisy_target(0.001),
+                             _abs(lambda r: np.r_[r.similarity, r.r2_xy, r.r2_yx])),
+    "pls": (fastcca.pls, {}, lambda: _low_rank(0.01, n=4000, p=64), _abs(lambda r: r.correlations)),
+    # the relative error of each component's variance
+    "pca": (lambda x, y, **kw: fastcca.pca(x, **kw), {}, lambda: _low_rank(0.01, n=4000, p=64),
+            lambda a, b: float(np.max(np.abs(b.explained_variance / a.explained_variance - 1.0)))),
+}
+
+
+def _both_precisions(case, x, y):
+    """float64 and float32 results of ``case`` and the float32 warnings; float64 never warns."""
+    f, kw, _, error = OTHER[case]
+    r64, w64 = _call(f, x, y, precision="float64", **kw)
+    r32, warned = _call(f, x, y, precision="float32", **kw)
+    assert not w64 and not any("precision='float32'" in n for n in r64.notes)
+    return r64, r32, warned, error(r64, r32)
+
+
+@pytest.mark.parametrize("case", sorted(OTHER))
+def test_other_measures_warn_on_collinear_data_and_the_estimate_bounds_the_error(case):
+    r64, r32, warned, err = _both_precisions(case, *OTHER[case][2]())
+    assert len(warned) == 1
+    note = [n for n in r32.notes if "precision='float32'" in n]
+    assert len(note) == 1 and "precision='float64'" in note[0]
+    assert err > 1e-4                                  # a real case
+    # calibrated in asv_bench/float32_error_sweep.py: error / estimate within 0.01-20
+    assert err <= 20 * _estimate(note[0])
+
+
+@pytest.mark.parametrize("case", sorted(OTHER))
+def test_other_measures_quiet_on_benign_data(case):
+    _, r32, warned, err = _both_precisions(case, *_benign())
+    assert not warned and not any("precision='float32'" in n for n in r32.notes)
+    assert err < 1e-5
+
+
+def test_shape_partial_whitening_damps_the_estimate():
+    # the same nearly collinear data: alpha = 0 (CCA) warns, alpha = 1/2 whitens the weak
+    # directions less and they carry little of ||X_alpha||: no warning, a small error
+    x, y = _low_rank(0.01, n=4000, p=64)
+    assert _call(fastcca.shape_metric, x, y, alpha=0.0, precision="float32")[1]
+    r64, _ = _call(fastcca.shape_metric, x, y, alpha=0.5)
+    r32, warned = _call(fastcca.shape_metric, x, y, alpha=0.5, precision="float32")
+    assert not warned and abs(r64.distance - r32.distance) < 1e-5
+
+
+def test_gcv_ridge_damps_the_predictivity_estimate():
+    x, y = _noisy_target(0.01)
+    r64, _ = _call(fastcca.linear_predictivity, x, y)
+    r32, warned = _call(fastcca.linear_predictivity, x, y, precision="float32")
+    assert not warned and abs(r64.similarity - r32.similarity) < 1e-6
+
+
+@pytest.mark.parametrize("measure", ("procrustes", "linear_cka", "debiased_cka"))
+def test_measures_that_whiten_nothing_stay_at_rounding_level(measure):
+    x, y = _low_rank(0.001, n=4000, p=64)              # collinear enough to break CCA entirely
+    r64, _ = _call(getattr(fastcca, measure), x, y)
+    r32, warned = _call(getattr(fastcca, measure), x, y, precision="float32")
+    assert not warned
+    assert abs(r64.similarity - r32.similarity) < 1e-6
+
+
+def test_debiased_cka_stays_at_rounding_level_where_its_estimator_cancels():
+    # unrelated sides with p >> n: the unbiased HSIC is a small difference of large terms
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((20, 2000)), rng.standard_normal((20, 2000)) + 5.0
+    r64, _ = _call(fastcca.debiased_cka, x, y)
+    r32, warned = _call(fastcca.debiased_cka, x, y, precision="float32")
+    assert not warned and abs(r64.similarity - r32.similarity) < 1e-6
+
+
+def test_grid_gives_one_warning_for_the_pairs_of_another_measure():
+    x, y = _low_rank(0.01, n=3000, p=48)
+    rng = np.random.default_rng(3)
+    jm = fastcca.JointMoments(precision="float32").update({"a": x, "b": y, "c": rng.standard_normal((3000, 20))})
+    _, warned = _call(fastcca.similarity_grid, jm, measure="shape_angular", alpha=0.0)
+    assert len(warned) == 1 and "pair(s)" in str(warned[0].message)
+    grid = fastcca.similarity_grid(jm, measure="shape_angular", alpha=0.5)
+    assert not any("precision='float32'" in n for n in grid.notes)
+
+
+@pytest.mark.parametrize("case", sorted(OTHER))
+def test_other_estimates_run_on_the_array_module_backend(case):
+    # the strict device stand-in raises on host/device mixing; its float32 GEMM sets the flag
+    import xp_standin
+    f, kw, data, _ = OTHER[case]
+    x, y = data()
+    m = fastcca.Moments._with_backend_module(xp_standin.strict_backend(gemm_dtype="float32")).update(x, y)
+    r, warned = _call(f, m, None, **kw)
+    assert len(warned) == 1 and any("precision='float32'" in n for n in r.notes)

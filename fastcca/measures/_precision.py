@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from .._validation import Float32PrecisionWarning
 
 #: unit roundoff of float32
@@ -30,18 +32,35 @@ UNIT_ROUNDOFF_32 = 2.0 ** -24
 FLOAT32_ERROR_WARN = 1e-5
 
 
-def float32_error_notes(measure: str, inflation: dict[str, float], *, stacklevel: int = 4) -> list[str]:
+def direction_inflation(be, s, vecs, var) -> np.ndarray:
+    """``c_k = v_k^T diag(S) v_k / var_k`` for each column ``v_k`` of ``vecs`` (p, k): the neurons'
+    variance along direction k over the variance ``var_k`` (host, (k,)) the measure uses there
+    (``v_k^T S v_k``; an eigenvalue for eigenvectors).  A float32 error ``|dS_ij| ~ u sqrt(S_ii
+    S_jj)`` moves ``v_k^T S v_k`` by up to ``u v_k^T diag(S) v_k`` (first order, random signs), a
+    relative error ``u c_k``.  ``sum_k c_k`` over an eigenbasis is ``sum_i VIF_i``; 0 where
+    ``var_k`` is 0 (host array)."""
+    xp = be.xp
+    d = be.to_numpy((vecs * vecs).T @ xp.real(xp.diagonal(s)))
+    var = np.asarray(var, dtype=np.float64)
+    return np.where(var > 0, d / np.where(var > 0, var, 1.0), 0.0)
+
+
+def float32_error_notes(measure: str, inflation: dict[str, float], *, stacklevel: int = 4,
+                        factor: str = "largest variance inflation factor", values: str = "the coefficients",
+                        cause: str = "nearly collinear neurons in") -> list[str]:
     """Notes (and one :class:`Float32PrecisionWarning`) for the activation sets whose estimated
-    float32 error ``u * max VIF`` exceeds :data:`FLOAT32_ERROR_WARN`; ``inflation`` maps a label
-    ("side x", "layer conv1") to the set's largest variance inflation factor."""
+    float32 error ``u * inflation`` exceeds :data:`FLOAT32_ERROR_WARN`; ``inflation`` maps a label
+    ("side x", "layer conv1") to the set's amplification of float32 rounding: for the CCA family
+    the largest variance inflation factor, for the other measures the ``factor`` they name
+    (docs/definitions.md, *Precision*), which moves ``values``."""
     bad = {side: v for side, v in inflation.items() if UNIT_ROUNDOFF_32 * v > FLOAT32_ERROR_WARN}
     if not bad:
         return []
     worst = max(bad.values())
-    sides = ", ".join(f"{label} (largest variance inflation factor {v:.2g})" for label, v in bad.items())
-    msg = (f"{measure}: precision='float32' products are not accurate enough for these data: nearly "
-           f"collinear neurons in {sides}; the coefficients may be off by about "
-           f"{min(UNIT_ROUNDOFF_32 * worst, 1.0):.1g} (float32 rounding 6e-8 x the inflation factor). "
+    sides = ", ".join(f"{label} ({factor} {v:.2g})" for label, v in bad.items())
+    msg = (f"{measure}: precision='float32' products are not accurate enough for these data: {cause} "
+           f"{sides}; {values} may be off by about "
+           f"{min(UNIT_ROUNDOFF_32 * worst, 1.0):.1g} (float32 rounding 6e-8 x that factor). "
            "Recompute with precision='float64'.")
     warnings.warn(msg, Float32PrecisionWarning, stacklevel=stacklevel)
     return [msg]

@@ -59,7 +59,8 @@ def linear_cka(x, y=None, *, spectrum: bool = False, backend: str = "auto",
     Notes
     -----
     Kornblith et al. 2019, equation for linear CKA.  It whitens nothing, so it is defined for
-    n < p and its float32 error stays at rounding level; it is invariant to orthogonal maps and
+    n < p and its float32 error stays at rounding level (at most 6.7e-8 measured, from benign to
+    nearly collinear data; no per-call estimate); it is invariant to orthogonal maps and
     isotropic scaling of either side, not to every invertible linear map.
 
     Examples
@@ -106,7 +107,9 @@ def debiased_cka(x, y=None, *, backend: str = "auto", precision: str = "float64"
         Activations x (n, p) and y (n, q), samples first, any input :func:`fastcca.cca` accepts;
         or a :class:`fastcca.Moments` made with ``debiased_cka=True`` as ``x`` (``y`` omitted).
     backend, precision
-        As in :func:`fastcca.linear_cka`.
+        As in :func:`fastcca.linear_cka`.  Its float32 error stayed at rounding level (at most
+        6.7e-8 measured, 2.5e-7 on unrelated sides with n = 12, p = 20,000 where the unbiased
+        estimator cancels most; docs/definitions.md, *Precision*): no per-call estimate.
 
     Returns
     -------

@@ -22,6 +22,7 @@ from ..moments import Moments
 from ..results import PCAResult, PLSResult
 from ._blocks import Side, eigh_desc, reported_in_units, sides, sign_by_largest
 from ._inputs import as_moments, check_not_other_moments
+from ._precision import direction_inflation, float32_error_notes
 
 PCA_VARIANTS = ("paper", "reference")
 
@@ -42,6 +43,10 @@ def pls_pair(be, a: Side, b: Side, sab, n_components=None, measure: str = "pls")
     corr = np.zeros(k)
     corr[ok] = np.minimum(s_h[ok] / den[ok], 1.0)
     notes = []
+    if a.float32 or b.float32:
+        notes += float32_error_notes(measure, {"sides x and y": score_inflation(be, a, b, u, v, va, vb, corr)},
+                                     factor="score-variance inflation", values="the correlations of the weak pairs",
+                                     cause="weak PLS directions of nearly collinear neurons in")
     if s_h.sum() > 0:
         sim = float(np.dot(s_h, corr) / s_h.sum())
         share = (s_h / s_h.max()) ** 2
@@ -57,6 +62,20 @@ def pls_pair(be, a: Side, b: Side, sab, n_components=None, measure: str = "pls")
                      y_directions=be.to_numpy(v), covariance_explained=share)
 
 
+def score_inflation(be, a: Side, b: Side, u, v, va, vb, corr) -> float:
+    """How much PLS amplifies float32 rounding in the score correlations ``r_k = s_k /
+    sqrt(va_k vb_k)``: with ``cx_k = u_k^T diag(Sxx) u_k / va_k`` and ``cy_k`` likewise
+    (:func:`fastcca.measures._precision.direction_inflation`), a scatter error ``|dS_ij| ~ u
+    sqrt(S_ii S_jj)`` moves ``s_k`` by about ``u sqrt(cx_k cy_k)`` relative to ``sqrt(va_k vb_k)``
+    and the score variances by ``u cx_k``, ``u cy_k`` relative, so ``r_k`` by about
+    ``u (sqrt(cx_k cy_k) + r_k (cx_k + cy_k) / 2)``; the largest over the pairs.  Large for the
+    weak pairs of nearly collinear neurons (score variance far below the neurons')."""
+    if len(corr) == 0:
+        return 0.0
+    cx, cy = direction_inflation(be, a.s, u, va), direction_inflation(be, b.s, v, vb)
+    return float(np.max(np.sqrt(cx * cy) + corr * (cx + cy) / 2.0))
+
+
 def pls(x, y=None, *, n_components: int | None = None, backend: str = "auto",
         precision: str = "float64") -> PLSResult:
     """Partial least squares (PLS-SVD) of x (n, p) and y (n, q), samples first, or of a Moments.
@@ -64,7 +83,12 @@ def pls(x, y=None, *, n_components: int | None = None, backend: str = "auto",
     Parameters
     ----------
     x, y, backend, precision
-        As in :func:`fastcca.shape_metric`: two activation arrays or one Moments.
+        As in :func:`fastcca.shape_metric`: two activation arrays or one Moments.  A float32
+        result estimates the error of its score correlations (``2^-24 x`` the score-variance
+        inflation of :func:`fastcca.measures.decompositions.score_inflation`; above 1e-5 a note
+        and a :class:`fastcca.Float32PrecisionWarning`): weak pairs of nearly collinear neurons
+        lose them.  The similarity, singular values and covariance shares stayed at rounding
+        level (at most 2.3e-7 measured; docs/definitions.md, *Precision*).
     n_components : int, optional
         Keep the leading pairs only (default: all ``min(p, q)``).
 
@@ -122,7 +146,13 @@ def pca(x, *, side: str = "x", n_components: int | None = None, variant: str = "
         ``"reference"``: google/svcca ``numpy_pca.get_pca``, which centres each datapoint over
         its neurons instead (its ``np.mean(acts, axis=0)`` on (neurons, datapoints) arrays).
     backend, precision
-        As in :func:`fastcca.shape_metric`.
+        As in :func:`fastcca.shape_metric`.  A float32 result estimates the relative error of
+        its weakest reported component's variance, ``2^-24 max_k v_k^T diag(S) v_k / lam_k``
+        (above 1e-5 a note and a :class:`fastcca.Float32PrecisionWarning`; ``n_components``
+        leaves the weak ones out of it); the explained-variance ratios
+        stayed within 3e-8 of float64 in absolute terms (docs/definitions.md, *Precision*).
+        The components are not estimated: within nearly equal eigenvalues they are not
+        determined, in float64 either.
 
     Returns
     -------
@@ -178,11 +208,19 @@ def pca(x, *, side: str = "x", n_components: int | None = None, variant: str = "
     lam, vecs = eigh_desc(be, block)
     k = len(lam) if n_components is None else min(n_components, len(lam))
     vecs, _ = sign_by_largest(be, vecs[:, :k])
+    f32 = []
+    if s.float32:
+        # a component's variance lam_k moves by ~ u v_k^T diag(S) v_k: relative u c_k
+        c = direction_inflation(be, block, vecs, lam[:k])
+        f32 = float32_error_notes("pca", {f"side {s.label}": float(c.max(initial=0.0))},
+                                  factor="component-variance inflation",
+                                  values="the variances and singular values of the weakest components (relative)",
+                                  cause="weak components of nearly collinear neurons in", stacklevel=3)
     total = lam.sum()
     sv, big = reported_in_units(np.sqrt(lam[:k]), s.exponent, "the singular values")
     var, big2 = reported_in_units(lam[:k] / max(m.n - 1, 1), 2 * s.exponent, "the explained variances")
     ratio = lam[:k] / total if total > 0 else np.zeros(k)
-    notes = ([] if total > 0 else ["every neuron is constant: no variance to explain"]) + big + big2
+    notes = ([] if total > 0 else ["every neuron is constant: no variance to explain"]) + big + big2 + f32
     mean = None
     if variant == "paper":
         mean, big3 = reported_in_units(be.to_numpy(s.mean), s.exponent, "the means")

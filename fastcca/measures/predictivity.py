@@ -31,6 +31,7 @@ from .._validation import check_choice, check_number
 from ..results import PredictivityResult
 from ._blocks import Side, eigh_desc, reported_in_units, sides
 from ._inputs import as_moments
+from ._precision import direction_inflation, float32_error_notes
 
 DIRECTIONS = ("x->y", "y->x", "both")
 SCORES = ("fit", "gcv")
@@ -86,8 +87,10 @@ def prepare(side: Side) -> PredictSide:
     return PredictSide(side, np.maximum(be.to_numpy(be.xp.diagonal(side.s)), 0.0))
 
 
-def _fit(be, src: PredictSide, dst: PredictSide, cross, ridge, average: str) -> dict:
-    """Ridge of ``dst`` on ``src`` with cross scatter ``cross`` = ``S_src,dst`` (stored units)."""
+def _fit(be, src: PredictSide, dst: PredictSide, cross, ridge, average: str, score_is_gcv: bool = False) -> dict:
+    """Ridge of ``dst`` on ``src`` with cross scatter ``cross`` = ``S_src,dst`` (stored units);
+    with float32 products, ``inflation`` (:func:`regression_inflation`, of the GCV score when
+    ``score_is_gcv``), else 0."""
     n = src.n
     lam, vecs = src.basis()
     c2 = be.to_numpy(vecs.T @ cross) ** 2                          # (p_src, p_dst)
@@ -143,15 +146,47 @@ def _fit(be, src: PredictSide, dst: PredictSide, cross, ridge, average: str) -> 
     else:
         fit, g = float(fit_var), float(gcv_r2)
     ridge_used, big = reported_in_units(cands[best], 2 * src.exponent, "the ridge")
-    return dict(fit=fit, gcv=g, per=per, ridge=float(ridge_used), df=float(df[best]), notes=notes + big)
+    infl = 0.0
+    if src.side.float32 or dst.side.float32:
+        infl = regression_inflation(be, src, dst, lam, vecs, c2, cands[best], use, average)
+        infl = infl / shrink[best] ** 2 if score_is_gcv and shrink[best] > 0 else infl
+    return dict(fit=fit, gcv=g, per=per, ridge=float(ridge_used), df=float(df[best]), notes=notes + big,
+                inflation=infl)
+
+
+def regression_inflation(be, src: PredictSide, dst: PredictSide, lam, vecs, c2, ridge, use, average: str) -> float:
+    """How much the ridge fit amplifies float32 rounding in R^2.  In the predictor's eigenbasis
+    the explained variance of output j is ``F_j = sum_i C_ij^2 g_i`` with ``g_i = (lam_i + 2
+    ridge) / (lam_i + ridge)^2`` (``1 / lam_i`` on the data rank for ridge 0).  A scatter error
+    ``|dS_kl| ~ u sd_k sd_l`` moves ``lam_i + ridge`` by a relative ``u c_i``, ``c_i = v_i^T
+    diag(S) v_i / (lam_i + ridge)`` (:func:`fastcca.measures._precision.direction_inflation`),
+    and ``C_ij`` by ``u sqrt(c_i (lam_i + ridge)) sd_j``; to first order ``F_j`` moves by about
+    ``u (Q_j + 2 sqrt(Q_j Syy_jj))`` with ``Q_j = sum_i C_ij^2 g_i c_i``, so R^2_j by
+    ``u (1 + sqrt(Q_j / Syy_jj))^2`` with the target's own error.  Returned: that factor
+    averaged as the score averages outputs (``"variance"``: ``sum_j (sd_j + sqrt(Q_j))^2 /
+    sum_j Syy_jj``; ``"uniform"``: the mean over non-constant outputs).  Large when a direction
+    of small variance (nearly collinear predictors) carries explained variance and the ridge
+    does not damp it: it plays the part of the variance inflation factor."""
+    denom = lam + ridge if ridge > 0 else np.where(use, lam, 0.0)
+    g = np.where(denom > 0, (lam + 2 * ridge) / np.where(denom > 0, denom, 1.0) ** 2, 0.0)
+    c = direction_inflation(be, src.side.s, vecs, denom)
+    q = np.sqrt(np.maximum((g * c) @ c2, 0.0))                     # sqrt(Q_j), (p_dst,)
+    sd = np.sqrt(dst.var)
+    live = dst.var > 0
+    if not live.any():
+        return 0.0
+    if average == "uniform":
+        return float(np.mean((1.0 + q[live] / sd[live]) ** 2))
+    return float(np.sum((sd + q) ** 2) / np.sum(dst.var))
 
 
 def predictivity_pair(be, a: PredictSide, b: PredictSide, sab, *, ridge="gcv", direction: str = "both",
                       score: str = "fit", average: str = "variance",
                       measure: str = "linear_predictivity") -> PredictivityResult:
     """Linear predictivity of two prepared sides (``sab``: cross scatter, stored units)."""
-    xy = _fit(be, a, b, sab, ridge, average) if direction in ("x->y", "both") else None
-    yx = _fit(be, b, a, sab.T, ridge, average) if direction in ("y->x", "both") else None
+    gcv = score == "gcv"
+    xy = _fit(be, a, b, sab, ridge, average, gcv) if direction in ("x->y", "both") else None
+    yx = _fit(be, b, a, sab.T, ridge, average, gcv) if direction in ("y->x", "both") else None
     parts = [d for d in (xy, yx) if d is not None]
     sim = float(np.mean([d[score] for d in parts]))
     coef = xy["per"] if direction == "x->y" else yx["per"] if direction == "y->x" else np.zeros(0)
@@ -159,6 +194,11 @@ def predictivity_pair(be, a: PredictSide, b: PredictSide, sab, *, ridge="gcv", d
     for tag, d in (("y from x", xy), ("x from y", yx)):
         if d is not None:
             notes += [f"{tag}: {s}" for s in d["notes"]]
+    if a.side.float32 or b.side.float32:
+        notes += float32_error_notes(measure, {tag: d["inflation"] for tag, d in (("y from x", xy), ("x from y", yx))
+                                               if d is not None},
+                                     factor="regression inflation", values="the R^2",
+                                     cause="large cancelling ridge coefficients (nearly collinear predictors) for")
 
     def get(d, k):
         return None if d is None else d[k]
@@ -178,7 +218,11 @@ def linear_predictivity(x, y=None, *, ridge="gcv", direction: str = "both", scor
     Parameters
     ----------
     x, y, backend, precision
-        As in :func:`fastcca.shape_metric`: two activation arrays or one Moments.
+        As in :func:`fastcca.shape_metric`: two activation arrays or one Moments.  A float32
+        result estimates the error of its R^2 (``2^-24 x`` the regression inflation of
+        :func:`fastcca.measures.predictivity.regression_inflation`, per direction; above 1e-5 a
+        note and a :class:`fastcca.Float32PrecisionWarning`): a small ridge on nearly collinear
+        predictors amplifies float32 rounding (docs/definitions.md, *Precision*).
     ridge : "gcv", float >= 0 or sequence of floats, default "gcv"
         The penalty on ``||B||_F^2`` in the data's units of the predicting side's scatter
         (``X^T X``, not divided by n: scikit-learn's ``Ridge(alpha=ridge)``).  ``"gcv"``:

@@ -39,6 +39,7 @@ from .._validation import check_choice, check_number, check_tolerance
 from ..results import ShapeResult
 from ._blocks import Side, eigh_desc, in_units, sides
 from ._inputs import as_moments
+from ._precision import UNIT_ROUNDOFF_32, direction_inflation, float32_error_notes
 
 KINDS = ("angular", "euclidean")
 #: relative rounding of a sum of singular values, per term (a few float64 epsilons)
@@ -49,7 +50,9 @@ _ROUNDING = 8 * np.finfo(np.float64).eps
 class ShapeSide:
     """One side prepared for any pair: ``op`` = ``T`` (p, p) (None for ``alpha = 1``), ``norm2``
     = ``||X_alpha||_F^2`` before rescaling (stored units), ``trace`` = ``tr S`` (stored units),
-    ``rank`` = whitened directions, ``exponent`` = the side's power-of-two units."""
+    ``rank`` = whitened directions, ``exponent`` = the side's power-of-two units; ``float32``:
+    float32 products in its block, then (for ``alpha < 1``) ``amp`` and ``share`` of its principal
+    directions (host (p,); :func:`whitening_amplification`), else None."""
     alpha: float
     op: object
     norm2: float
@@ -58,6 +61,9 @@ class ShapeSide:
     exponent: int
     p: int
     n: int
+    float32: bool = False
+    amp: np.ndarray = None
+    share: np.ndarray = None
 
 
 def check_alpha(alpha) -> float:
@@ -70,7 +76,7 @@ def prepare(side: Side, alpha: float, rank_tol: float | None = RANK_TOL) -> Shap
     xp = be.xp
     trace = float(xp.trace(s))
     if alpha == 1.0 or trace <= 0.0:
-        return ShapeSide(alpha, None, trace, trace, side.p, side.exponent, side.p, side.n)
+        return ShapeSide(alpha, None, trace, trace, side.p, side.exponent, side.p, side.n, side.float32)
     lam, vecs = eigh_desc(be, s)
     tol = 0.0 if rank_tol is None else float(rank_tol)
     kept = lam > tol * lam[0]
@@ -84,8 +90,40 @@ def prepare(side: Side, alpha: float, rank_tol: float | None = RANK_TOL) -> Shap
     inv[kept] = 1.0 / np.sqrt(lam[kept])
     d = a + b * inv
     op = vecs.T * xp.asarray(d)[:, None]
-    return ShapeSide(alpha, op, float(np.sum(d * d * lam)), trace, int(kept.sum()), side.exponent, side.p,
-                     side.n)
+    norm2 = float(np.sum(d * d * lam))
+    amp = share = None
+    if side.float32 and norm2 > 0.0:
+        amp, share = whitening_amplification(be, s, lam, vecs, d, b * inv), d * d * lam / norm2
+    return ShapeSide(alpha, op, norm2, trace, int(kept.sum()), side.exponent, side.p, side.n, side.float32,
+                     amp, share)
+
+
+def whitening_amplification(be, s, lam, vecs, d, whitened) -> np.ndarray:
+    """``w_i c_i`` for each principal direction: ``w_i = b lam_i^-1/2 / d_i`` the whitened part of
+    its scaling (0 at ``alpha = 1``, 1 at ``alpha = 0``) and ``c_i = v_i^T diag(S) v_i / lam_i``
+    (:func:`fastcca.measures._precision.direction_inflation`): a float32 error ``E`` of the
+    scatter changes ``Z = f(S)`` by ``dZ = Z R``, and in the eigenbasis the diagonal of ``R`` is
+    ``-(1/2) w_i E'_ii / lam_i ~ u w_i c_i / 2`` (its off-diagonal part ``(1/2) E'_ij / sqrt(lam_i
+    lam_j)`` times a number between ``w_i`` and ``w_j``).  See :func:`pair_inflation`."""
+    w = np.where(d > 0, whitened / np.where(d > 0, d, 1.0), 0.0)
+    return w * direction_inflation(be, s, vecs, np.where(whitened > 0, lam, 0.0))
+
+
+def pair_inflation(side: ShapeSide, weight, cos: float) -> float:
+    """How much partial whitening amplifies float32 rounding in ``cos theta`` of one pair, from
+    one side: ``(1/2) sum_i (r_i + cos e_i) w_i c_i`` over the side's principal directions, with
+    ``r_i`` the norm of direction i's row (column, for side y) of the normalised aligned cross
+    block, ``e_i = d_i^2 lam_i / ||X_alpha||_F^2`` its share of the side's norm and ``w_i c_i``
+    from :func:`whitening_amplification`.  Why: to first order ``d cos`` is ``sum_k sigma_k
+    p_k^T R p_k`` (singular triplets of the normalised cross block) less ``cos`` times the
+    relative change of the norms ``sum_i e_i R_ii``, and ``sum_k sigma_k p_ki^2 <= r_i``.  A
+    direction counts when it is whitened (``w_i``), small against the neurons (``c_i``) and
+    carries the cross block or the norm: at ``alpha = 0`` (CCA) this is of the order of
+    ``u`` x the mean variance inflation factor.  Measured against float64 in
+    ``asv_bench/float32_error_sweep.py`` (docs/definitions.md, *Precision*); 0 at ``alpha = 1``."""
+    if side.amp is None:
+        return 0.0
+    return 0.5 * float(np.sum((np.asarray(weight) + cos * side.share) * side.amp))
 
 
 def pair(be, a: ShapeSide, b: ShapeSide, sab, kind: str, measure: str = "shape_metric",
@@ -93,6 +131,7 @@ def pair(be, a: ShapeSide, b: ShapeSide, sab, kind: str, measure: str = "shape_m
     """The shape distance of two prepared sides with cross scatter ``sab`` (stored units).
     ``kind``: "angular", "euclidean" or "procrustes" (``normalize``: unit-norm data)."""
     notes = []
+    infl = (0.0, 0.0)
     if a.trace <= 0.0 or b.trace <= 0.0:
         # a constant side is one point: at right angles to anything but another constant side
         cos, coef = (1.0, np.zeros(0)) if a.trace <= 0.0 and b.trace <= 0.0 else (0.0, np.zeros(0))
@@ -101,24 +140,49 @@ def pair(be, a: ShapeSide, b: ShapeSide, sab, kind: str, measure: str = "shape_m
     else:
         m = sab if a.op is None else a.op @ sab
         m = m if b.op is None else m @ b.op.T
-        sv = np.maximum(be.to_numpy(be.svdvals(m)), 0.0) / (math.sqrt(a.norm2) * math.sqrt(b.norm2))
+        scale = math.sqrt(a.norm2) * math.sqrt(b.norm2)
+        sv = np.maximum(be.to_numpy(be.svdvals(m)), 0.0) / scale
         cos, coef = min(float(sv.sum()), 1.0), sv
+        if a.amp is not None or b.amp is not None:
+            infl = (pair_inflation(a, be.to_numpy(be.xp.linalg.norm(m, axis=1)) / scale, cos),
+                    pair_inflation(b, be.to_numpy(be.xp.linalg.norm(m, axis=0)) / scale, cos))
         # cos theta carries a rounding error of ~k eps, i.e. theta one of ~sqrt(2 k eps) ~ 1e-7:
         # within it the two are the same representation, reported at distance exactly 0
         if cos > 1.0 - _ROUNDING * max(len(sv), 1):
             cos = 1.0
+    # how much an error of cos theta moves the distance (relative for the Euclidean one); at
+    # distance 0 (cos theta 1 to rounding: a layer against itself shares its float32 products, so
+    # the error cancels) by nothing more
     if kind == "angular":
         dist = math.acos(cos)
+        gain = 1.0 / math.sin(dist) if dist > 0 else 1.0
     elif kind == "procrustes" and normalize:
         dist = math.sqrt(max(2.0 - 2.0 * cos, 0.0))
+        gain = 1.0 / dist if dist > 0 else 1.0
     else:
         # sqrt(Ta + Tb - 2 sqrt(Ta Tb) cos) with sqrt(T) = 2**e sqrt(stored trace), in one scale
         top = max(a.exponent, b.exponent)
         ra = math.ldexp(math.sqrt(max(a.trace, 0.0)), a.exponent - top)
         rb = math.ldexp(math.sqrt(max(b.trace, 0.0)), b.exponent - top)
-        dist = in_units(math.sqrt((ra - rb) ** 2 + 2.0 * ra * rb * (1.0 - cos)), top, f"{measure} distance")
+        scaled = math.sqrt((ra - rb) ** 2 + 2.0 * ra * rb * (1.0 - cos))
+        gain = ra * rb / scaled ** 2 if scaled > 0 else 1.0
+        dist = in_units(scaled, top, f"{measure} distance")
+    if a.float32 or b.float32:
+        notes += float32_error_notes(f"shape metric ({measure})", {
+            f"side {label}": distance_inflation(v, gain) for label, v in zip("xy", infl)},
+            factor="whitening inflation", values="cos theta and the distance")
     return ShapeResult(measure=measure, similarity=cos, coefficients=coef, n=int(a.n), p=a.p, q=b.p,
                        notes=tuple(notes), dist=dist, alpha=a.alpha, kind=kind, rank_x=a.rank, rank_y=b.rank)
+
+
+def distance_inflation(inflation: float, gain: float) -> float:
+    """The inflation of the distance from that of ``cos theta`` (``u x inflation``), with ``gain``
+    = d distance / d cos (the Euclidean one relative): the error ``delta`` of ``cos theta`` moves
+    the angle by ``delta / sin theta``, at most by ``sqrt(2 delta)`` (near theta = 0)."""
+    if inflation <= 0.0:
+        return 0.0
+    delta = UNIT_ROUNDOFF_32 * inflation
+    return max(inflation, min(delta * gain, math.sqrt(2.0 * delta)) / UNIT_ROUNDOFF_32)
 
 
 def shape_metric(x, y=None, *, alpha: float = 1.0, kind: str = "angular",
@@ -147,7 +211,11 @@ def shape_metric(x, y=None, *, alpha: float = 1.0, kind: str = "angular",
     backend : {"auto", "cpu", "cuda"}
         Where the moments pass runs; ``"auto"`` follows the input.
     precision : {"float64", "float32"}
-        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`).
+        Arithmetic of the moments pass over arrays (see :class:`fastcca.Moments`).  A float32
+        result with ``alpha < 1`` estimates its error (``2^-24 x`` the whitening inflation of
+        :func:`fastcca.measures.shape.pair_inflation`): above 1e-5, a note and a
+        :class:`fastcca.Float32PrecisionWarning`.  At ``alpha = 1`` nothing is whitened and the
+        float32 error stayed at rounding level (at most 9.2e-7 measured; docs/definitions.md, *Precision*).
 
     Returns
     -------
@@ -213,7 +281,9 @@ def procrustes(x, y=None, *, normalize: bool = True, backend: str = "auto",
         ``min_Q ||Xc Q - Yc||_F = sqrt(tr Sxx + tr Syy - 2 ||Sxy||_*)`` in the data's units
         (``shape_metric(x, y, alpha=1, kind="euclidean")``).
     backend, precision
-        As in :func:`fastcca.shape_metric`.
+        As in :func:`fastcca.shape_metric`.  It whitens nothing: its float32 error stayed at
+        rounding level (at most 9.2e-7 measured, from benign to nearly collinear data; docs/definitions.md, *Precision*),
+        so it carries no per-call estimate.
 
     Returns
     -------
