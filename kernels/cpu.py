@@ -27,6 +27,7 @@ import scipy.linalg as sla
 from . import _scale
 from ._arrays import as_host_matrix
 from . import _batched, _numba_cpu
+from . import _lapack_blocks  # [conv-perf]
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
 
 NAME = "cpu"
@@ -473,7 +474,8 @@ def cholesky_batched(a):
 
 
 def _cholesky_part(a):
-    return _batched.cholesky_stack(np, np.linalg.cholesky, a)
+    # [conv-perf] one LAPACK potrf per block (kernels/_lapack_blocks.py: faster than NumPy's batched call)
+    return _lapack_blocks.cholesky_stack(a)
 
 
 def inv_lower_batched(l):
@@ -486,7 +488,8 @@ def inv_lower_batched(l):
 
 
 def _inv_lower_part(l):
-    return _batched.inv_lower(np, l)
+    # [conv-perf] one LAPACK trtri per block (kernels/_lapack_blocks.py: faster than the batched GEMMs)
+    return _lapack_blocks.inv_lower(l)
 
 
 def block_matmul(a, b):
