@@ -225,19 +225,21 @@ class ConvMoments(PairAccumulator):
         # (F, 2c, 2c) product accumulations (16 chunks cost 1.7-3.3x the products of one)
         per_image = 2 * np.dtype(dt).itemsize * f * (cx + (0 if same else cy))
         step = max(1, min(b, self.chunk_bytes // max(per_image, 1)))
-        # one (F, step, c) buffer per side for every chunk: a fresh one per chunk is freshly
-        # mapped memory whose first touch (page faults, zeroing) cost ~10 ms per 96 MiB, about a
-        # third of the chunk's transform (asv_bench/bench_conv.py, 2026-12-04); the last chunk
-        # uses the leading rows (each block (rows, c) stays C-ordered for the real-view products)
+        # one buffer per side for every chunk: a fresh one per chunk is freshly mapped memory
+        # whose first touch (page faults, zeroing) cost ~10 ms per 96 MiB, about a third of the
+        # chunk's transform (2026-12-04); a chunk's (F, rows, c) blocks are a C-ordered view of
+        # the buffer's leading part (the real-view products need C-ordered stacks)
         cdt = np.complex64 if dt == np.float32 else np.complex128
-        bx = xp.empty((f, step, cx), dtype=cdt)
-        by = None if same else xp.empty((f, step, cy), dtype=cdt)
+        bx = xp.empty(f * step * cx, dtype=cdt)
+        by = None if same else xp.empty(f * step * cy, dtype=cdt)
         for lo in range(0, b, step):
             rows = min(step, b - lo)
-            ax = be.spatial_rfft_blocks(xa[lo:lo + rows], mx_img, fx, dt, fac_x, out=bx)[:, :rows]
+            ax = be.spatial_rfft_blocks(xa[lo:lo + rows], mx_img, fx, dt, fac_x,
+                                        out=bx[:f * rows * cx].reshape(f, rows, cx))
             be.block_scatter_accumulate(ax, ax, pxx)
             if not same:
-                ay = be.spatial_rfft_blocks(ya[lo:lo + rows], my_img, fy, dt, fac_y, out=by)[:, :rows]
+                ay = be.spatial_rfft_blocks(ya[lo:lo + rows], my_img, fy, dt, fac_y,
+                                            out=by[:f * rows * cy].reshape(f, rows, cy))
                 be.block_scatter_accumulate(ay, ay, pyy)
                 be.block_scatter_accumulate(ax, ay, pxy)
                 del ay
