@@ -18,8 +18,9 @@ machine): Cholesky 514 x 32 x 32 complex 3.0 ms against NumPy's batched ``choles
 GEMMs of :func:`fastcca.kernels._batched.inv_lower` 13.4 ms (130 x 64: 5.2 vs 21.8; 34 x 128:
 6.4 vs 18.8).  The per-call overhead of the f2py wrapper (a few microseconds) is less than what
 NumPy's gufunc machinery (copies in and out per block) and the recursive GEMMs on small halves
-cost.  The wrappers keep the GIL: run a stack on one thread per independent stack (the two
-sides), not split between threads.
+cost.  The CPU backend still splits a stack between its block threads (``blockwise``); whether
+the f2py wrappers release the GIL was not settled by measurement (2 threads: 187-197 ms against
+187-251 ms on one, for 200 blocks 256 x 256 at load ~2), so the split may run serially.
 """
 from __future__ import annotations
 
