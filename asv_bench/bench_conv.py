@@ -168,7 +168,9 @@ def instrumented_parts(fn):
         setattr(mod, name, g)
     for name, label in _PARTS.items():
         wrap(cpu, name, label)
-    wrap(conv_measures, "canonical_correlations_batched", "whitening + canonical correlations")
+    # the names conv_cca / conv_svcca look up in their module at call time
+    wrap(conv_measures, "whiten_batched", "whitening")
+    wrap(conv_measures, "correlate_batched", "canonical correlations (cross blocks, values)")
     wrap(conv_measures, "_top_eig", "SVCCA eigendecompositions")
     try:
         t = time.perf_counter()

@@ -30,6 +30,7 @@ import scipy.linalg as sla
 from . import _scale
 from ._xp_backend import XpBackend
 from . import _batched, _numba_cpu
+from . import _lapack_blocks
 from ._blas_threads import one_thread_blas, one_thread_scipy_blas
 
 NAME = "cpu"
@@ -496,7 +497,8 @@ class CpuBackend(XpBackend):
       ``real_view_to_complex`` (and the capability ``column_stats``);
     * in-place BLAS: the capabilities ``scatter_update_upper`` (``_f32``) and
       ``symmetrize_upper`` (JointMoments' streaming scatter without a (p, p) temporary);
-    * LAPACK's subset eigensolver for ``eigh_top``, one-thread SciPy BLAS for ``solve_lower``;
+    * LAPACK's subset eigensolver for ``eigh_top``, one-thread SciPy BLAS for ``solve_lower``,
+      one LAPACK call per block for ``cholesky_batched`` and ``inv_lower_batched``;
     * the block threads: stacks of small blocks (``eigh``, ``eigvalsh``, ``svdvals``,
       ``cholesky_batched``, ``inv_lower_batched``, ``block_matmul``,
       ``block_scatter_accumulate``) are split between :data:`BLOCK_THREADS` threads with
@@ -543,17 +545,18 @@ class CpuBackend(XpBackend):
 
     def cholesky_batched(self, a):
         """Lower Cholesky factors of a stack (B, k, k) and a (B,) bool mask of the positive
-        definite blocks (the factor of a failed block is garbage and must not be used), the
-        blocks shared between the block threads."""
-        parts = blockwise(super().cholesky_batched, a, combine=False)
+        definite blocks (the factor of a failed block is garbage and must not be used): one
+        LAPACK ``potrf`` per block (:func:`fastcca.kernels._lapack_blocks.cholesky_stack`, faster
+        than NumPy's batched call: 3.0 vs 4.0 ms for 514 blocks of 32, 9.1 vs 22.5 for 34 of
+        128), the blocks shared between the block threads."""
+        parts = blockwise(_lapack_blocks.cholesky_stack, a, combine=False)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def inv_lower_batched(self, l):
-        """``l^-1`` for a stack (B, k, k) of lower-triangular blocks by batched GEMMs, shared
-        between the block threads.  NumPy's batched ``inv`` (a full LU per block) was 3x slower
-        at 64 x 64, and SciPy's batched ``solve_triangular`` loops in Python (~1000x slower for
-        1028 blocks of 32 x 32)."""
-        return blockwise(super().inv_lower_batched, l)
+        """``l^-1`` for a stack (B, k, k) of lower-triangular blocks: one LAPACK ``trtri`` per
+        block (:func:`fastcca.kernels._lapack_blocks.inv_lower`; the generic backend's batched
+        GEMMs took 13.4 vs 8.1 ms for 514 blocks of 32), shared between the block threads."""
+        return blockwise(_lapack_blocks.inv_lower, l)
 
     def block_matmul(self, a, b):
         """Batched ``a @ b`` over stacks of small blocks, shared between the block threads."""

@@ -278,6 +278,9 @@ def test_streaming_equals_one_shot_and_chunking():
     _assert_moments_close(stream, one)
     tiny = ConvMoments(chunk_bytes=1).update(x, y)            # one image per internal chunk
     _assert_moments_close(tiny, one)
+    # chunks of 10 images: the reused chunk buffers, the last chunk (7 images) in their leading part
+    ten = ConvMoments(chunk_bytes=10 * 2 * 8 * one.grid.n_classes * (3 + 4)).update(x, y)
+    _assert_moments_close(ten, one)
     fa = ConvMoments.from_arrays(x, y, batch_size=13)
     _assert_moments_close(fa, one)
     np.testing.assert_allclose(conv_cca(stream).coefficients, conv_cca(x, y).coefficients, atol=1e-10)

@@ -130,6 +130,8 @@ def test_nhwc_streaming_merge_save_load(be, tmp_path):
     assert_same_state(stream, ref)
     tiny = on(be, chunk_bytes=1).update(x, y)                 # one image per internal chunk
     assert_same_state(tiny, ref)
+    ten = on(be, chunk_bytes=10 * 2 * 8 * ref.grid.n_classes * (3 + 4)).update(x, y)   # 9 x 10 + 7
+    assert_same_state(ten, ref)
     shards = [on(be).update(x[lo:lo + 40], y[lo:lo + 40]) for lo in (0, 40, 80)]
     merged = shards[2].copy().merge(shards[0]).merge(shards[1])
     assert_same_state(merged, ref)
@@ -250,6 +252,33 @@ def test_cholesky_stack_flags_each_failed_block_whether_raised_or_nan():
         return out
     l2, ok2 = _batched.cholesky_stack(np, nan_chol, a)
     assert np.array_equal(ok2, ok) and np.allclose(l2[ok2], l[ok])
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64, np.float64])
+@pytest.mark.parametrize("n", [1, 5, 32, 65])
+def test_cpu_per_block_lapack_cholesky_and_triangular_inverse(n, dtype):
+    """kernels/_lapack_blocks.py (the CPU backend's cholesky_batched / inv_lower_batched): the
+    C-ordered blocks handed to LAPACK as their transposes give the lower factor and its inverse."""
+    from fastcca.kernels import _lapack_blocks, cpu
+    rng = np.random.default_rng(n)
+    a = hermitian_stack(rng, 7, n, complex_=np.iscomplexobj(np.zeros(1, dtype))).astype(dtype)
+    a[3] = -np.eye(n)                                         # not positive definite
+    a[5, 0, 0] = np.nan                                       # NaN: never a usable factor
+    l, ok = _lapack_blocks.cholesky_stack(a)
+    assert ok.tolist() == [True, True, True, False, True, False, True]
+    assert l.dtype == dtype and np.all(np.triu(l[ok], 1) == 0)
+    tol = 1e-12 if np.finfo(dtype).eps < 1e-10 else 1e-4
+    ref = np.linalg.cholesky(a[ok].astype(np.complex128))
+    assert np.abs(l[ok] - ref).max() <= tol * np.abs(ref).max()
+    lb, okb = cpu.cholesky_batched(a)                         # the backend's call, split in threads
+    assert np.array_equal(okb, ok) and np.array_equal(lb[ok], l[ok])
+    inv = _lapack_blocks.inv_lower(l[ok])
+    want = np.linalg.inv(l[ok].astype(np.complex128))
+    assert inv.dtype == dtype and np.all(np.triu(inv, 1) == 0)
+    assert np.abs(inv - want).max() <= tol * np.abs(want).max()
+    assert np.array_equal(cpu.inv_lower_batched(l[ok]), inv)
+    with pytest.raises(np.linalg.LinAlgError):
+        _lapack_blocks.inv_lower(np.zeros((2, n, n), dtype=dtype))
 
 
 def test_gram_singular_values_and_their_fallback():
