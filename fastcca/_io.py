@@ -212,10 +212,11 @@ def keys_field(keys, what: str = "layer keys") -> np.ndarray:
             text = json.dumps(k, default=plain, allow_nan=False)
         except (TypeError, ValueError):
             text = None
-        if text is None or _key_from_json(json.loads(text)) != k:
+        back = None if text is None else json.loads(text)
+        if text is None or _key_from_json(back) != k:
             raise TypeError(f"{what}: key {k!r} ({type(k).__name__}) cannot be saved; a saved key must be a "
                             "str, int, float, bool, None or a tuple of them (pickle the accumulator instead)")
-        out.append(json.loads(text))
+        out.append(back)
     return np.array(json.dumps(out))
 
 

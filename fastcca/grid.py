@@ -47,7 +47,7 @@ from ._validation import (DegenerateCCAWarning, Float32PrecisionWarning, check_c
 from .backend import capability, gemm_dtype, get_backend
 from .measures import registry
 from .measures._blocks import Side
-from .measures._precision import float32_error_notes
+from .measures._precision import float32_error_notes, is_float32_note
 from .measures.svcca import KEEP_RULES
 from .moments import Moments
 
@@ -800,7 +800,7 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
     be = jm._be
     check_state_finite(be.xp, {"joint scatter": jm.scatter}, f"{spec.name} grid")
     f32 = jm.float32_products
-    opts = {"report": False} if spec.whitens else {}
+    opts = {"report": False}                   # the grid reports once, below
     preps: dict = {}
 
     def prep(key):
@@ -815,37 +815,26 @@ def _registry_pairs(jm: JointMoments, pairs, spec, kw: dict, progress: bool) -> 
     done: dict = {}
     notes: list = []
     degenerate = 0
-    def run():
-        nonlocal degenerate
-        for i in tqdm(range(len(pairs)), disable=not progress, desc=f"{spec.name} pairs", unit="pair"):
-            a, b = pairs[i]
-            sym = (b, a) if spec.symmetric else None
-            if (a, b) in done or (sym is not None and sym in done):
-                out[i] = done.get((a, b), done.get(sym))
-                continue
-            pa, pb = prep(a), prep(b)
-            r = spec.pair(be, pa, pb, jm.block(a, b), kw, **opts)
-            if spec.whitens and forced_ones(jm.n, pa.w.data_rank, pb.w.data_rank) > 0:
-                degenerate += 1
-            done[(a, b)] = out[i] = spec.value(r)
-            notes.extend(f"{a} x {b}: {t}" for t in r.notes)
-
+    for i in tqdm(range(len(pairs)), disable=not progress, desc=f"{spec.name} pairs", unit="pair"):
+        a, b = pairs[i]
+        sym = (b, a) if spec.symmetric else None
+        if (a, b) in done or (sym is not None and sym in done):
+            out[i] = done.get((a, b), done.get(sym))
+            continue
+        pa, pb = prep(a), prep(b)
+        r = spec.pair(be, pa, pb, jm.block(a, b), kw, **opts)
+        if spec.whitens and forced_ones(jm.n, pa.w.data_rank, pb.w.data_rank) > 0:
+            degenerate += 1
+        done[(a, b)] = out[i] = spec.value(r)
+        notes += [f"{a} x {b}: {t}" for t in r.notes]
     if f32 and not spec.whitens:
         # the other measures estimate their float32 error per pair (fastcca.measures._precision):
-        # one warning for the grid, each pair's note kept
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            run()
-        pair_warnings = [w for w in caught if issubclass(w.category, Float32PrecisionWarning)]
-        for w in caught:
-            if not issubclass(w.category, Float32PrecisionWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if pair_warnings:
-            warnings.warn(f"{spec.name} grid: {len(pair_warnings)} pair(s) with a large float32 error estimate "
-                          f"(each in the grid's notes), e.g. {pair_warnings[0].message}", Float32PrecisionWarning,
-                          stacklevel=3)
-    else:
-        run()
+        # each pair's note kept, one warning for the grid
+        pair_f32 = [t for t in notes if is_float32_note(t)]
+        if pair_f32:
+            warnings.warn(f"{spec.name} grid: {len(pair_f32)} pair(s) with a large float32 error estimate "
+                          f"(each in the grid's notes), e.g. {pair_f32[0]}", Float32PrecisionWarning,
+                          stacklevel=4)
     if spec.whitens:
         layer_notes = [t for p in preps.values() for t in p.notes + p.rank_notes]
         notes = layer_notes + notes

@@ -45,22 +45,34 @@ def direction_inflation(be, s, vecs, var) -> np.ndarray:
     return np.where(var > 0, d / np.where(var > 0, var, 1.0), 0.0)
 
 
+#: the words every float32 note carries (:func:`is_float32_note`)
+_NOTE_MARK = "precision='float32' products are not accurate enough"
+
+
+def is_float32_note(note: str) -> bool:
+    """Whether ``note`` (a result's note, possibly prefixed by a grid's pair label) is one of
+    :func:`float32_error_notes`'."""
+    return _NOTE_MARK in note
+
+
 def float32_error_notes(measure: str, inflation: dict[str, float], *, stacklevel: int = 4,
                         factor: str = "largest variance inflation factor", values: str = "the coefficients",
-                        cause: str = "nearly collinear neurons in") -> list[str]:
+                        cause: str = "nearly collinear neurons in", warn: bool = True) -> list[str]:
     """Notes (and one :class:`Float32PrecisionWarning`) for the activation sets whose estimated
     float32 error ``u * inflation`` exceeds :data:`FLOAT32_ERROR_WARN`; ``inflation`` maps a label
     ("side x", "layer conv1") to the set's amplification of float32 rounding: for the CCA family
     the largest variance inflation factor, for the other measures the ``factor`` they name
-    (docs/definitions.md, *Precision*), which moves ``values``."""
+    (docs/definitions.md, *Precision*), which moves ``values``.  ``warn=False``: the notes only
+    (a grid gathers its pairs' notes and warns once)."""
     bad = {side: v for side, v in inflation.items() if UNIT_ROUNDOFF_32 * v > FLOAT32_ERROR_WARN}
     if not bad:
         return []
     worst = max(bad.values())
     sides = ", ".join(f"{label} ({factor} {v:.2g})" for label, v in bad.items())
-    msg = (f"{measure}: precision='float32' products are not accurate enough for these data: {cause} "
+    msg = (f"{measure}: {_NOTE_MARK} for these data: {cause} "
            f"{sides}; {values} may be off by about "
            f"{min(UNIT_ROUNDOFF_32 * worst, 1.0):.1g} (float32 rounding 6e-8 x that factor). "
            "Recompute with precision='float64'.")
-    warnings.warn(msg, Float32PrecisionWarning, stacklevel=stacklevel)
+    if warn:
+        warnings.warn(msg, Float32PrecisionWarning, stacklevel=stacklevel)
     return [msg]

@@ -27,8 +27,10 @@ from ._precision import direction_inflation, float32_error_notes
 PCA_VARIANTS = ("paper", "reference")
 
 
-def pls_pair(be, a: Side, b: Side, sab, n_components=None, measure: str = "pls") -> PLSResult:
-    """PLS of two sides with cross scatter ``sab`` (stored units ``2**(e_a + e_b)``)."""
+def pls_pair(be, a: Side, b: Side, sab, n_components=None, measure: str = "pls",
+             report: bool = True) -> PLSResult:
+    """PLS of two sides with cross scatter ``sab`` (stored units ``2**(e_a + e_b)``);
+    ``report=False``: the float32 note without its warning (a grid warns once)."""
     xp = be.xp
     u, s, vh = be.svd(sab)
     k = int(s.shape[0]) if n_components is None else min(n_components, int(s.shape[0]))
@@ -46,7 +48,7 @@ def pls_pair(be, a: Side, b: Side, sab, n_components=None, measure: str = "pls")
     if a.float32 or b.float32:
         notes += float32_error_notes(measure, {"sides x and y": score_inflation(be, a, b, u, v, va, vb, corr)},
                                      factor="score-variance inflation", values="the correlations of the weak pairs",
-                                     cause="weak PLS directions of nearly collinear neurons in")
+                                     cause="weak PLS directions of nearly collinear neurons in", warn=report)
     if s_h.sum() > 0:
         sim = float(np.dot(s_h, corr) / s_h.sum())
         share = (s_h / s_h.max()) ** 2

@@ -182,8 +182,9 @@ def regression_inflation(be, src: PredictSide, dst: PredictSide, lam, vecs, c2, 
 
 def predictivity_pair(be, a: PredictSide, b: PredictSide, sab, *, ridge="gcv", direction: str = "both",
                       score: str = "fit", average: str = "variance",
-                      measure: str = "linear_predictivity") -> PredictivityResult:
-    """Linear predictivity of two prepared sides (``sab``: cross scatter, stored units)."""
+                      measure: str = "linear_predictivity", report: bool = True) -> PredictivityResult:
+    """Linear predictivity of two prepared sides (``sab``: cross scatter, stored units);
+    ``report=False``: the float32 note without its warning (a grid warns once)."""
     gcv = score == "gcv"
     xy = _fit(be, a, b, sab, ridge, average, gcv) if direction in ("x->y", "both") else None
     yx = _fit(be, b, a, sab.T, ridge, average, gcv) if direction in ("y->x", "both") else None
@@ -198,7 +199,8 @@ def predictivity_pair(be, a: PredictSide, b: PredictSide, sab, *, ridge="gcv", d
         notes += float32_error_notes(measure, {tag: d["inflation"] for tag, d in (("y from x", xy), ("x from y", yx))
                                                if d is not None},
                                      factor="regression inflation", values="the R^2",
-                                     cause="large cancelling ridge coefficients (nearly collinear predictors) for")
+                                     cause="large cancelling ridge coefficients (nearly collinear predictors) for",
+                                     warn=report)
 
     def get(d, k):
         return None if d is None else d[k]

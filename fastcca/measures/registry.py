@@ -75,9 +75,10 @@ class MeasureSpec:
         Whether the value (at the default ``params``) is unchanged when either side is multiplied
         by a positive number (False: a distance in the data's units).
     whitens : bool
-        The CCA family: ``prepare`` gives a :class:`fastcca.measures._whitened.Whitened` and
-        ``pair`` takes ``report=False``, so a grid gives each layer's notes once and sums the
-        degenerate pairs and float32 estimates over the grid.
+        The CCA family: ``prepare`` gives a :class:`fastcca.measures._whitened.Whitened`, so a
+        grid gives each layer's notes once and sums the degenerate pairs and float32 estimates
+        over the grid.  (Every ``pair`` takes ``report=False``: no warning of its own; a grid
+        warns once.)
 
     Notes
     -----
@@ -157,7 +158,7 @@ def _shape_entry(kind: str) -> MeasureSpec:
         value_range=(0.0, math.pi / 2) if kind == "angular" else (0.0, None),
         reference="Williams, Kunz, Kornblith & Linderman 2021, section 2.3 (netrep LinearMetric)",
         prepare=lambda side, kw: _shape.prepare(side, kw["alpha"], kw["rank_tol"]),
-        pair=lambda be, a, b, sab, kw: _shape.pair(be, a, b, sab, kind, measure=name),
+        pair=lambda be, a, b, sab, kw, **opts: _shape.pair(be, a, b, sab, kind, measure=name, **opts),
         check=_shape_check(name), scale_invariant=kind == "angular")
 
 
@@ -188,7 +189,8 @@ def _pred_entry(direction: str) -> MeasureSpec:
         params={"ridge": "gcv", "score": "fit", "average": "variance"}, fixed={"direction": direction},
         value_range=(None, 1.0), reference="ridge regression (Hoerl & Kennard 1970), GCV (Golub, Heath & Wahba 1979)",
         prepare=lambda side, kw: _pred.prepare(side),
-        pair=lambda be, a, b, sab, kw: _pred.predictivity_pair(be, a, b, sab, direction=direction, measure=name, **kw),
+        pair=lambda be, a, b, sab, kw, **opts: _pred.predictivity_pair(be, a, b, sab, direction=direction,
+                                                                      measure=name, **kw, **opts),
         check=_pred_check(name))
 
 
@@ -232,7 +234,7 @@ _ENTRIES = [
     MeasureSpec("linear_cka", linear_cka, "similarity", True, False,
                 "||Sxy||_F^2 / (||Sxx||_F ||Syy||_F): centred kernel alignment, linear kernel",
                 reference="Kornblith, Norouzi, Lee & Hinton 2019",
-                prepare=lambda side, kw: _cka_prepare(side), pair=lambda be, a, b, sab, kw: _cka_pair(be, a, b, sab)),
+                prepare=lambda side, kw: _cka_prepare(side), pair=lambda be, a, b, sab, kw, **opts: _cka_pair(be, a, b, sab)),
     MeasureSpec("debiased_cka", debiased_cka, "similarity", True, False,
                 "linear CKA with the unbiased HSIC estimator: ~0 for unrelated representations at any n",
                 value_range=(None, 1.0), reference="Song et al. 2012 (unbiased HSIC); Nguyen, Raghu & Kornblith 2021",
@@ -245,16 +247,16 @@ _ENTRIES = [
         params={"normalize": True}, value_range=(0.0, math.sqrt(2.0)),
         reference="Schoenemann 1966; Ding, Denain & Steinhardt 2021; Williams et al. 2021",
         prepare=lambda side, kw: _shape.prepare(side, 1.0),
-        pair=lambda be, a, b, sab, kw: _shape.pair(
+        pair=lambda be, a, b, sab, kw, **opts: _shape.pair(
             be, a, b, sab, "procrustes" if kw["normalize"] else "euclidean",
-            measure="procrustes", normalize=kw["normalize"]),
+            measure="procrustes", normalize=kw["normalize"], **opts),
         check=_procrustes_check),
     MeasureSpec(
         "pls", _pls.pls, "similarity", True, False,
         "PLS-SVD of the cross-covariance; covariance-weighted mean correlation of the score pairs",
         reference="google/svcca numpy_pls.py; Wold 1975",
         prepare=lambda side, kw: side,
-        pair=lambda be, a, b, sab, kw: _pls.pls_pair(be, a, b, sab)),
+        pair=lambda be, a, b, sab, kw, **opts: _pls.pls_pair(be, a, b, sab, **opts)),
     _pred_entry("both"),
     _pred_entry("x->y"),
 ]

@@ -127,9 +127,10 @@ def pair_inflation(side: ShapeSide, weight, cos: float) -> float:
 
 
 def pair(be, a: ShapeSide, b: ShapeSide, sab, kind: str, measure: str = "shape_metric",
-         normalize: bool = True) -> ShapeResult:
+         normalize: bool = True, report: bool = True) -> ShapeResult:
     """The shape distance of two prepared sides with cross scatter ``sab`` (stored units).
-    ``kind``: "angular", "euclidean" or "procrustes" (``normalize``: unit-norm data)."""
+    ``kind``: "angular", "euclidean" or "procrustes" (``normalize``: unit-norm data);
+    ``report=False``: the float32 note without its warning (a grid warns once)."""
     notes = []
     infl = (0.0, 0.0)
     if a.trace <= 0.0 or b.trace <= 0.0:
@@ -170,7 +171,7 @@ def pair(be, a: ShapeSide, b: ShapeSide, sab, kind: str, measure: str = "shape_m
     if a.float32 or b.float32:
         notes += float32_error_notes(f"shape metric ({measure})", {
             f"side {label}": distance_inflation(v, gain) for label, v in zip("xy", infl)},
-            factor="whitening inflation", values="cos theta and the distance")
+            factor="whitening inflation", values="cos theta and the distance", warn=report)
     return ShapeResult(measure=measure, similarity=cos, coefficients=coef, n=int(a.n), p=a.p, q=b.p,
                        notes=tuple(notes), dist=dist, alpha=a.alpha, kind=kind, rank_x=a.rank, rank_y=b.rank)
 
