@@ -28,12 +28,15 @@ class BackendUnavailableError(RuntimeError):
 
     Examples
     --------
+    Falling back to the CPU where no GPU can be used:
+
     >>> import fastcca
     >>> try:
-    ...     fastcca.conv_cca([[[[0.0]]]], [[[[0.0]]]], backend="cuda")
+    ...     be = fastcca.get_backend("cuda")
     ... except fastcca.BackendUnavailableError:
-    ...     print("no usable GPU here")
-    no usable GPU here
+    ...     be = fastcca.get_backend("cpu")
+    >>> be.NAME in ("cuda", "cpu")
+    True
     """
 
 

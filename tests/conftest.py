@@ -48,7 +48,46 @@ _CPU_ONLY = {
     "test_jackknife.py::test_shards_in_merges_copies_and_pickles":
         "a pickle names its backend, and the stand-ins have no name get_backend knows",
     "test_jackknife.py::test_accumulators_of_any_kind_and_array_values": "conv layers run on the CPU backend only",
+    "test_grid.py::test_float32_precision_error_is_bounded": "JointMoments' float32 products are CPU only",
+    "test_float32_precision.py::test_grid_names_the_collinear_layer": "JointMoments' float32 products are CPU only",
+    "test_float32_precision.py::test_joint_moments_track_merged_float32_products":
+        "JointMoments' float32 products are CPU only",
+    "test_float32_precision.py::test_grid_gives_one_warning_for_the_pairs_of_another_measure":
+        "JointMoments' float32 products are CPU only",
+    "test_joint_io.py::test_joint_moments_keep_float32_products": "JointMoments' float32 products are CPU only",
+    "test_numerics.py::test_an_infinite_product_is_an_error_and_the_update_changes_nothing":
+        "overflows kernels/cpu.py's products (and the strict stand-in's) by monkeypatching them",
+    "test_numerics.py::test_conv_and_joint_infinite_products_change_nothing":
+        "overflows kernels/cpu.py's block products by monkeypatching them",
+    "test_docs_examples.py::test_docstring_examples_run":
+        "the examples show what a user sees: NumPy input on the CPU backend",
 }
+
+
+def to_host(a):
+    """A state array as NumPy: a CuPy array (real, or the strict stand-in's ``DeviceArray``, which
+    tests/fake_cupy names ``cupy.ndarray``) through ``.get()``; anything else as it is.  For tests
+    that read an accumulator's state, which lives on the device when FASTCCA_TEST_BACKEND is not
+    cpu."""
+    if a is None or isinstance(a, (np.ndarray, dict)) or np.isscalar(a):
+        return a
+    get = getattr(a, "get", None)
+    return np.asarray(get()) if callable(get) else a
+
+
+def host_backend_name() -> str:
+    """The backend that ``backend="auto"`` gives host (NumPy) input in this run: "cpu", or the
+    one FASTCCA_TEST_BACKEND names (its ``NAME``)."""
+    import fastcca.backend as dispatch
+    be = dispatch._auto_host_override
+    return "cpu" if be is None else be.NAME
+
+
+def load_backend() -> str:
+    """The ``backend=`` of ``load`` that puts a saved state where this run's accumulators live:
+    "cuda" under FASTCCA_TEST_BACKEND=cuda, else "cpu" (the stand-ins have no name ``load``
+    knows)."""
+    return "cuda" if host_backend_name() == "cuda" else "cpu"
 
 
 def pytest_configure(config):

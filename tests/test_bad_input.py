@@ -74,7 +74,6 @@ def conv_pair(n=40, seed=0):
 # ============================================================== class 1: the command line
 @pytest.fixture
 def files(tmp_path):
-    rng = np.random.default_rng(0)
     x, y = make_pair(120, 5, 4)
     out = {"a": x, "b": y, "short": y[:90], "zero_rows": np.zeros((0, 4)),
            "complex": y + 1j, "strings": np.array([["a", "b"]] * 120), "cube": np.zeros((3, 4, 5))}

@@ -3,6 +3,7 @@ shift-closed data, agreement with google/svcca ``fourier_ccas`` (parity case_5),
 whitening against the scalar one, streaming == one-shot, merge order, bad input, files."""
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -14,7 +15,7 @@ from fastcca.backend import get_backend
 from fastcca.conv import ConvMoments, conv_cca, conv_moments, conv_pwcca, conv_svcca, frequency_grid
 from fastcca.measures.cca import cca_from_blocks
 from fastcca.measures.svcca import top_directions
-from conftest import PARITY_DIR
+from conftest import PARITY_DIR, load_backend
 
 BE = get_backend("cpu")
 
@@ -378,8 +379,9 @@ def test_bad_arguments():
         conv_pwcca(x, x, mode="fft")
     with pytest.raises(ValueError, match="eps"):
         conv_cca(x, x, eps=-1)
-    with pytest.raises(fastcca.BackendUnavailableError):
-        ConvMoments(backend="cuda")
+    if importlib.util.find_spec("cupy") is None:    # the GPU check runs this file with CuPy
+        with pytest.raises(fastcca.BackendUnavailableError):
+            ConvMoments(backend="cuda")
 
 
 # --------------------------------------------------------------------------- files
@@ -390,10 +392,12 @@ def test_save_load_roundtrip(tmp_path):
     m = ConvMoments().update(x, y)
     path = tmp_path / "m.npz"
     m.save(path)
-    back = ConvMoments.load(path)
+    back = ConvMoments.load(path, backend=load_backend())
     _assert_moments_close(back, m, tol=0)
     assert back.grid.n_classes == m.grid.n_classes
-    np.testing.assert_array_equal(conv_cca(back).coefficients, conv_cca(m).coefficients)
+    # bitwise on the same backend; a stand-in's state loads onto the CPU, whose LAPACK rounds apart
+    tol = 0 if back.backend == m.backend else 1e-14
+    np.testing.assert_allclose(conv_cca(back).coefficients, conv_cca(m).coefficients, rtol=0, atol=tol)
     fastcca.Moments.from_arrays(rng.standard_normal((5, 2)), rng.standard_normal((5, 2))).save(tmp_path / "p.npz")
     with pytest.raises(fastcca.FastccaFileError, match="expected a fastcca.ConvMoments"):
         ConvMoments.load(tmp_path / "p.npz")

@@ -7,6 +7,7 @@ import pytest
 
 import fastcca
 from fastcca.grid import JointMoments, SimilarityMatrix, similarity_grid, similarity_pairs
+from conftest import to_host
 
 N = 1500
 
@@ -77,19 +78,19 @@ def test_streaming_and_merge_equal_one_shot(acts):
     merged.merge(JointMoments().update({k: v[half:] for k, v in acts.items()}))
     for jm in (streamed, merged):
         assert jm.n == N
-        np.testing.assert_allclose(jm.scatter, one.scatter, rtol=1e-12, atol=1e-9)
-        np.testing.assert_allclose(jm.mean, one.mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(to_host(jm.scatter), to_host(one.scatter), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(to_host(jm.mean), to_host(one.mean), rtol=1e-12, atol=1e-12)
     m = streamed.moments("b", "d")
     ref = fastcca.Moments.from_arrays(acts["b"], acts["d"])
     for k in ("sxx", "syy", "sxy", "mean_x", "mean_y"):
-        np.testing.assert_allclose(getattr(m, k), getattr(ref, k), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(to_host(getattr(m, k)), to_host(getattr(ref, k)), rtol=1e-12, atol=1e-9)
     assert streamed.total_features == 15 + 12 + 25 + 9
-    np.testing.assert_array_equal(streamed.block("b", "c"), streamed.scatter[15:27, 27:52])
+    np.testing.assert_array_equal(to_host(streamed.block("b", "c")), to_host(streamed.scatter[15:27, 27:52]))
 
 
 def test_bad_batches_leave_state_unchanged(acts):
     jm = _stream(acts)
-    before = jm.scatter.copy(), jm.n
+    before = to_host(jm.scatter).copy(), jm.n
     bad = {k: v[:10].astype(np.float64) for k, v in acts.items()}
     bad["c"][2, 3] = np.nan
     with pytest.raises(ValueError, match=r"NaN or Inf in layer\(s\) \['c'\]"):
@@ -100,7 +101,7 @@ def test_bad_batches_leave_state_unchanged(acts):
         jm.update({**{k: v[:10] for k, v in acts.items()}, "b": acts["b"][:9]})
     with pytest.raises(ValueError, match="differ from the first batch"):
         jm.update({"a": acts["a"][:10]})
-    np.testing.assert_array_equal(jm.scatter, before[0])
+    np.testing.assert_array_equal(to_host(jm.scatter), before[0])
     assert jm.n == before[1]
     with pytest.raises(KeyError, match="not in these moments"):
         jm.block("zz", "a")
@@ -141,15 +142,15 @@ def test_chunked_inplace_update_equals_one_shot(acts, monkeypatch):
     jm = _stream(acts, batch=317)
     x = np.concatenate([acts[k].astype(np.float64) for k in acts], axis=1)
     xc = x - x.mean(axis=0)
-    np.testing.assert_allclose(jm.scatter, xc.T @ xc, rtol=1e-12, atol=1e-9)
-    np.testing.assert_array_equal(jm.scatter, jm.scatter.T)
-    before = jm.scatter.copy(), jm.mean.copy(), jm.n
+    np.testing.assert_allclose(to_host(jm.scatter), xc.T @ xc, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(to_host(jm.scatter), to_host(jm.scatter).T)
+    before = to_host(jm.scatter).copy(), to_host(jm.mean).copy(), jm.n
     bad = {k: v[:300].copy() for k, v in acts.items()}
     bad["b"][290, 0] = np.inf
     with pytest.raises(ValueError, match=r"\['b'\]"):
         jm.update(bad)
-    np.testing.assert_array_equal(jm.scatter, before[0])
-    np.testing.assert_array_equal(jm.mean, before[1])
+    np.testing.assert_array_equal(to_host(jm.scatter), before[0])
+    np.testing.assert_array_equal(to_host(jm.mean), before[1])
     assert jm.n == before[2]
 
 

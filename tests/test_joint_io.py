@@ -11,6 +11,7 @@ import fastcca
 from fastcca.conv import ConvMoments, conv_cca
 from fastcca.conv.joint import JointConvMoments
 from fastcca.grid import JointMoments, similarity_grid
+from conftest import load_backend, to_host
 
 N = 240
 
@@ -59,7 +60,8 @@ def _state(jm):
 
 def _same(x, y, tol, what):
     """Equal values: arrays bitwise (same dtype) or, with ``tol``, to ``tol`` of the largest
-    entry; containers item by item."""
+    entry; containers item by item (device arrays compared on the host)."""
+    x, y = to_host(x), to_host(y)
     if isinstance(x, np.ndarray):
         if tol:
             np.testing.assert_allclose(x, y, rtol=tol, atol=tol * np.abs(y).max(), err_msg=what)
@@ -90,8 +92,8 @@ def test_joint_moments_round_trip_bitwise(tmp_path, acts):
     path = tmp_path / "jm.npz"
     jm.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["jm.npz"]   # atomic: no temporary file left
-    back = JointMoments.load(path, backend="cpu")
-    assert back.backend == "cpu" and back.layers == ["a", ("B", "fc"), 3]
+    back = JointMoments.load(path, backend=load_backend())
+    assert back.backend == load_backend() and back.layers == ["a", ("B", "fc"), 3]
     _assert_same_state(back, jm)
     for measure in ("svcca", "cca", "pwcca", "linear_cka"):
         g, h = similarity_grid(back, measure=measure), similarity_grid(jm, measure=measure)
@@ -102,13 +104,13 @@ def test_joint_moments_round_trip_bitwise(tmp_path, acts):
 def test_joint_moments_loaded_keep_streaming_and_merge(tmp_path, acts):
     whole = _joint(acts)
     _joint(acts, 0, 100).save(tmp_path / "first.npz")
-    streamed = JointMoments.load(tmp_path / "first.npz").update({k: v[100:] for k, v in acts.items()})
+    streamed = JointMoments.load(tmp_path / "first.npz", backend=load_backend()).update({k: v[100:] for k, v in acts.items()})
     _assert_same_state(streamed, whole, tol=1e-12)
-    merged = JointMoments.load(tmp_path / "first.npz").merge(_joint(acts, 100))
+    merged = JointMoments.load(tmp_path / "first.npz", backend=load_backend()).merge(_joint(acts, 100))
     _assert_same_state(merged, whole, tol=1e-12)
     # and the other way round: a live accumulator merges a loaded one
     _joint(acts, 100).save(tmp_path / "second.npz")
-    _assert_same_state(_joint(acts, 0, 100).merge(JointMoments.load(tmp_path / "second.npz")), whole, tol=1e-12)
+    _assert_same_state(_joint(acts, 0, 100).merge(JointMoments.load(tmp_path / "second.npz", backend=load_backend())), whole, tol=1e-12)
     np.testing.assert_allclose(similarity_grid(streamed, measure="cca").values,
                                similarity_grid(whole, measure="cca").values, rtol=1e-12)
 
@@ -222,8 +224,8 @@ def test_joint_conv_moments_round_trip_bitwise(tmp_path, conv_acts):
     path = tmp_path / "cj.npz"
     jm.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["cj.npz"]
-    back = JointConvMoments.load(path, backend="cpu")
-    assert back.backend == "cpu" and back.pairs == jm.pairs
+    back = JointConvMoments.load(path, backend=load_backend())
+    assert back.backend == load_backend() and back.pairs == jm.pairs
     _assert_same_state(back, jm)
     for a, b in [("a", "b"), ("b", "a"), ("a", "c"), ("b", "b")]:
         r, s = conv_cca(back.moments(a, b)), conv_cca(jm.moments(a, b))
@@ -235,9 +237,9 @@ def test_joint_conv_moments_round_trip_bitwise(tmp_path, conv_acts):
 def test_joint_conv_moments_loaded_keep_streaming_and_merge(tmp_path, conv_acts):
     whole = _conv(conv_acts)
     _conv(conv_acts, 0, 25).save(tmp_path / "first.npz")
-    streamed = JointConvMoments.load(tmp_path / "first.npz").update({k: v[25:] for k, v in conv_acts.items()})
+    streamed = JointConvMoments.load(tmp_path / "first.npz", backend=load_backend()).update({k: v[25:] for k, v in conv_acts.items()})
     _assert_same_state(streamed, whole, tol=1e-12)
-    merged = JointConvMoments.load(tmp_path / "first.npz").merge(_conv(conv_acts, 25, None))
+    merged = JointConvMoments.load(tmp_path / "first.npz", backend=load_backend()).merge(_conv(conv_acts, 25, None))
     _assert_same_state(merged, whole, tol=1e-12)
     np.testing.assert_allclose(conv_cca(streamed.moments("a", "b")).coefficients,
                                conv_cca(whole.moments("a", "b")).coefficients, rtol=1e-12)

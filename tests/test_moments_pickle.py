@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastcca
+from conftest import host_backend_name, to_host
 
 
 def test_pickle_round_trip_is_exact_and_cheap():
@@ -15,14 +16,14 @@ def test_pickle_round_trip_is_exact_and_cheap():
     state_bytes = sum(getattr(m, k).nbytes for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"))
     assert len(blob) < state_bytes + 2048  # the arrays and a little metadata, no module
     m2 = pickle.loads(blob)
-    assert m2.n == m.n and m2.backend == "cpu" and m2._be is m._be
+    assert m2.n == m.n and m2.backend == m.backend == host_backend_name() and m2._be is m._be
     for k in ("mean_x", "mean_y", "sxx", "syy", "sxy"):
-        np.testing.assert_array_equal(getattr(m2, k), getattr(m, k))
+        np.testing.assert_array_equal(to_host(getattr(m2, k)), to_host(getattr(m, k)))
     # the unpickled accumulator keeps streaming and merging like the original
     x2, y2 = rng.standard_normal((100, 40)), rng.standard_normal((100, 25))
     a = m2.update(x2, y2)
     b = fastcca.Moments().update(np.vstack([x, x2]), np.vstack([y, y2]))
-    np.testing.assert_allclose(a.sxy, b.sxy, rtol=1e-12, atol=1e-12 * np.abs(b.sxy).max())
+    np.testing.assert_allclose(to_host(a.sxy), to_host(b.sxy), rtol=1e-12, atol=1e-12 * np.abs(to_host(b.sxy)).max())
     assert pickle.loads(pickle.dumps(m)).merge(m).n == 600
 
 
@@ -54,15 +55,16 @@ def test_joint_moments_pickle_round_trip_keeps_streaming_and_merging():
     b1, b2 = _joint_batch(rng, 150), _joint_batch(rng, 90)
     jm = fastcca.JointMoments().update(b1)
     jm2 = pickle.loads(pickle.dumps(jm, protocol=pickle.HIGHEST_PROTOCOL))
-    assert jm2.n == jm.n and jm2.backend == "cpu" and jm2._be is jm._be and jm2.layers == jm.layers
-    np.testing.assert_array_equal(jm2.scatter, jm.scatter)
+    assert jm2.n == jm.n and jm2.backend == jm.backend == host_backend_name() and jm2._be is jm._be and jm2.layers == jm.layers
+    np.testing.assert_array_equal(to_host(jm2.scatter), to_host(jm.scatter))
     jm2.update(b2)
     whole = fastcca.JointMoments().update({k: np.vstack([b1[k], b2[k]]) for k in b1})
-    np.testing.assert_allclose(jm2.scatter, whole.scatter, rtol=1e-12, atol=1e-12 * np.abs(whole.scatter).max())
+    np.testing.assert_allclose(to_host(jm2.scatter), to_host(whole.scatter), rtol=1e-12,
+                               atol=1e-12 * np.abs(to_host(whole.scatter)).max())
     assert pickle.loads(pickle.dumps(fastcca.JointMoments()))._be is None
     cm = JointConvMoments([("a", "b")]).update(_conv_batch(rng, 40))
     cm2 = pickle.loads(pickle.dumps(cm))
-    assert cm2.backend == "cpu" and cm2.n == 40
+    assert cm2.backend == cm.backend == host_backend_name() and cm2.n == 40
     assert fastcca.conv_cca(cm2.moments("a", "b")).similarity == fastcca.conv_cca(cm.moments("a", "b")).similarity
 
 
