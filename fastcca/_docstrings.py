@@ -33,6 +33,17 @@ FloatingPointError
     power-of-two units, docs/numerics.md).
 fastcca.BackendUnavailableError
     ``backend="cuda"`` without CuPy or a GPU.""",
+    # the accumulators' files (Moments, JointMoments, JointConvMoments)
+    "load_args": """\
+path : str or path-like
+backend : {"cpu", "cuda"}, default "cpu"
+    Where the loaded state lives.""",
+    "raises_save_keys": """\
+ValueError
+    The accumulator is empty.
+TypeError
+    A layer key other than a str, int, float, bool, None or a tuple of them (keys are
+    written as JSON, never pickled; pickle such an accumulator instead).""",
     # the conv-layer measures (conv_moments, conv_cca, conv_svcca, conv_pwcca)
     "conv_xy": """\
 x, y : array-like or moments

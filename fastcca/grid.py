@@ -37,6 +37,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _io
+from ._docstrings import fill as fill_doc
 from ._accumulator import Accumulator
 from .kernels import _scale
 from ._canonical import RANK_TOL
@@ -395,6 +396,7 @@ class JointMoments(Accumulator):
             raise ValueError("JointMoments: empty; call update({...}) with data first")
 
     # ------------------------------------------------------------------ files
+    @fill_doc
     def save(self, path) -> None:
         """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
 
@@ -413,11 +415,7 @@ class JointMoments(Accumulator):
 
         Raises
         ------
-        ValueError
-            The accumulator is empty.
-        TypeError
-            A layer key other than a str, int, float, bool, None or a tuple of them (keys are
-            written as JSON, never pickled; pickle such an accumulator instead).
+        %(raises_save_keys)s
 
         Examples
         --------
@@ -440,6 +438,7 @@ class JointMoments(Accumulator):
         self._save_file(path, _FORMAT, arrays)
 
     @classmethod
+    @fill_doc
     def load(cls, path, backend: str = "cpu") -> "JointMoments":
         """Read joint moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
 
@@ -452,9 +451,7 @@ class JointMoments(Accumulator):
 
         Parameters
         ----------
-        path : str or path-like
-        backend : {"cpu", "cuda"}, default "cpu"
-            Where the loaded state lives.
+        %(load_args)s
 
         Returns
         -------

@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _hsic, _io
+from ._docstrings import fill as fill_doc
 from .kernels import _scale
 from ._accumulator import PairAccumulator
 from .backend import gemm_dtype, get_backend
@@ -584,6 +585,7 @@ class Moments(PairAccumulator):
         self._save_file(path, _FORMAT if not (self.exponent_x or self.exponent_y) else _FORMAT_SCALED, arrays)
 
     @classmethod
+    @fill_doc
     def load(cls, path, backend: str = "cpu") -> "Moments":
         """Read moments written by :meth:`save` (``numpy.load`` with ``allow_pickle=False``).
 
@@ -596,9 +598,7 @@ class Moments(PairAccumulator):
 
         Parameters
         ----------
-        path : str or path-like
-        backend : {"cpu", "cuda"}, default "cpu"
-            Where the loaded state lives.
+        %(load_args)s
 
         Returns
         -------

@@ -43,6 +43,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import _io
+from .._docstrings import fill as fill_doc
 from .._accumulator import Accumulator
 from ..kernels import _scale
 from ..backend import get_backend
@@ -380,6 +381,7 @@ class JointConvMoments(Accumulator):
             raise ValueError("JointConvMoments: empty; call update({...}) with data first")
 
     # ------------------------------------------------------------------ files
+    @fill_doc
     def save(self, path) -> None:
         """Write the state to ``path`` (.npz, no pickle), atomically (temporary file + rename).
 
@@ -402,10 +404,7 @@ class JointConvMoments(Accumulator):
 
         Raises
         ------
-        ValueError
-            The accumulator is empty.
-        TypeError
-            A layer key other than a str, int, float, bool, None or a tuple of them.
+        %(raises_save_keys)s
 
         Examples
         --------
@@ -430,6 +429,7 @@ class JointConvMoments(Accumulator):
         self._save_file(path, _FORMAT, arrays)
 
     @classmethod
+    @fill_doc
     def load(cls, path, backend: str = "cpu") -> "JointConvMoments":
         """Read joint conv moments written by :meth:`save` (``allow_pickle=False``).
 
@@ -443,9 +443,7 @@ class JointConvMoments(Accumulator):
 
         Parameters
         ----------
-        path : str or path-like
-        backend : {"cpu", "cuda"}, default "cpu"
-            Where the loaded state lives.
+        %(load_args)s
 
         Returns
         -------
