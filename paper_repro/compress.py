@@ -122,22 +122,44 @@ def ranked_directions(h_fit: np.ndarray, dirs: np.ndarray, k: int) -> np.ndarray
     of every neuron after least squares on V), the extra directions are ``(I - B) u_j`` where
     ``R = (h - mean)(I - B)`` and u_j are the top eigenvectors of R^T R; their variates are R u_j, the
     residual's principal components (uncorrelated with V).  Returns (p, min(k, rank)) float64.
+    For several budgets k of one layer, :func:`ranked_direction_sets` decomposes R once.
     """
+    return ranked_direction_sets(h_fit, dirs)(k)
+
+
+def ranked_direction_sets(h_fit: np.ndarray, dirs: np.ndarray):
+    """``k -> ranked_directions(h_fit, dirs, k)`` for any number of budgets k, the residual R
+    decomposed once (at the first k > m; for every such k, m is all of ``dirs``' columns, so R is
+    the same).  A smaller budget's directions are then the larger one's leading columns (to
+    rounding: each budget's product has its own width).
+
+    With fewer datapoints than neurons (n < p: paper-scale conv layers, p in the thousands) the
+    residual's principal directions come from the thin SVD of R (O(n^2 p)) instead of ``eigh`` of
+    the p x p scatter R^T R (O(p^3): over an hour per call at p ~ 8000 on two cores); they are the
+    same directions up to sign."""
     h = np.asarray(h_fit, dtype=np.float64)
     d = np.asarray(dirs, dtype=np.float64)
-    m = min(k, d.shape[1])
-    first = d[:, :m]
-    if k <= m:
-        return first
-    hc = h - h.mean(0)
-    proj = subspace_projector(h, first).P if m else np.zeros((h.shape[1],) * 2)
-    resid_map = np.eye(h.shape[1]) - proj                  # R = hc @ resid_map
-    r = hc @ resid_map
-    w, u = np.linalg.eigh(r.T @ r)
-    order = np.argsort(-w)
-    tol = max(w.max(), 0.0) * 1e-10 if len(w) else 0.0
-    order = [j for j in order if w[j] > tol][:k - m]
-    return np.concatenate([first, resid_map @ u[:, order]], axis=1)
+    residual = {}
+
+    def of(k: int) -> np.ndarray:
+        m = min(k, d.shape[1])
+        first = d[:, :m]
+        if k <= m:
+            return first
+        if not residual:
+            hc = h - h.mean(0)
+            proj = subspace_projector(h, first).P if m else np.zeros((h.shape[1],) * 2)
+            resid_map = np.eye(h.shape[1]) - proj                  # R = hc @ resid_map
+            r = hc @ resid_map
+            if r.shape[0] < r.shape[1]:
+                _, sv, vt = np.linalg.svd(r, full_matrices=False)
+                w, u = sv ** 2, vt.T
+            else:
+                w, u = np.linalg.eigh(r.T @ r)
+            tol = max(w.max(), 0.0) * 1e-10 if len(w) else 0.0
+            residual.update(map=resid_map, u=u, order=[j for j in np.argsort(-w) if w[j] > tol])
+        return np.concatenate([first, residual["map"] @ residual["u"][:, residual["order"][:k - m]]], axis=1)
+    return of
 
 
 def accuracy_with(model, x: np.ndarray, y: np.ndarray, projectors: dict, batch: int = 1024) -> float:

@@ -9,7 +9,8 @@ import pytest
 
 from paper_repro.analysis import project_onto_variates, svcca_directions
 from paper_repro.compress import (Projector, accuracy_with, max_activation_neurons, neuron_importance,
-                                  neuron_projector, ranked_directions, subspace_projector)
+                                  neuron_projector, ranked_direction_sets, ranked_directions,
+                                  subspace_projector)
 from paper_repro.context import thread_limits
 from paper_repro.freeze import freeze_schedule, train_with_freezing, updates_saved
 
@@ -125,6 +126,42 @@ def test_ranked_directions_pad_with_the_residual_principal_directions():
     np.testing.assert_allclose(g[0, 0], np.linalg.eigvalsh(r.T @ r)[-1], rtol=1e-8)
     # every direction: the projection is the identity
     np.testing.assert_allclose(subspace_projector(x, ranked_directions(x, sv["dirs_x"], 12))(x), x, atol=1e-8)
+
+
+def test_ranked_direction_sets_decompose_once_and_give_each_budget_its_directions():
+    """What lets Fig A5 pad once per layer for all its budgets: the same directions as separate
+    calls, bitwise, and a smaller budget's are the larger one's leading columns."""
+    x, y = _pair(p=12, q=3)
+    d = svcca_directions(x, y, keep=1.0)["dirs_x"]
+    sets = ranked_direction_sets(x, d)
+    big = ranked_directions(x, d, 12)
+    for k in (12, 1, 5, 3, 9, 4):
+        got = sets(k)
+        np.testing.assert_array_equal(got, ranked_directions(x, d, k))
+        np.testing.assert_allclose(got, big[:, :k], rtol=0, atol=1e-14)
+
+
+def test_ranked_directions_with_fewer_datapoints_than_neurons_pad_with_the_same_subspaces():
+    """n < p (paper-scale conv layers): the thin SVD of the residual gives the residual's
+    principal directions of the p x p eigendecomposition, up to sign, by decreasing variance."""
+    x, y = _pair(n=30, p=60, q=3, shared=3)
+    d = svcca_directions(x, y, keep=1.0)["dirs_x"]
+    m = d.shape[1]
+    got = ranked_directions(x, d, 20)
+    assert got.shape == (60, 20)
+    np.testing.assert_array_equal(got[:, :m], d)
+    # the reference: the p x p eigendecomposition of the residual scatter
+    hc = x - x.mean(0)
+    resid_map = np.eye(60) - subspace_projector(x, d).P
+    r = hc @ resid_map
+    w, u = np.linalg.eigh(r.T @ r)
+    ref = resid_map @ u[:, np.argsort(-w)[:20 - m]]
+    # each padding direction is the reference's up to sign (the residual's eigenvalues are distinct here)
+    gap = np.min(-np.diff(np.sort(w)[::-1][:20 - m + 1]))
+    assert gap > 1e-6 * w.max()
+    for j in range(20 - m):
+        a, b = got[:, m + j], ref[:, j]
+        np.testing.assert_allclose(a * np.sign(a @ b), b, atol=1e-8 * np.abs(b).max())
 
 
 def _tiny_convnet(seed=0):

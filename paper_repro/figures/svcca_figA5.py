@@ -37,7 +37,7 @@ import numpy as np
 from ..analysis import svcca_directions
 from ..claims import ClaimCheck, vs
 from ..classifiers import stored_data_label
-from ..compress import accuracy_with, ranked_directions, subspace_projector, svcca_convnet_pair
+from ..compress import accuracy_with, ranked_direction_sets, subspace_projector, svcca_convnet_pair
 from ..registry import FigureInfo
 
 INFO = FigureInfo(id="svcca-figA5", title="accuracy vs number of top layers compressed: SVCCA between nets vs with logits",
@@ -76,14 +76,14 @@ def compute(ctx) -> dict:
     if cfg["claim_fraction"] not in fractions:
         fractions = sorted(fractions + [float(cfg["claim_fraction"])])
     acc = {m: {} for m in METHODS}
-    kept = {}
+    kept = {str(f): {name: max(1, int(round(f * info[name]["width"]))) for name in layers} for f in fractions}
+    # one decomposition of each layer's residual serves every budget
+    ranked = {(name, method): ranked_direction_sets(a1[name], dirs[name][method]) for name in layers for method in METHODS}
     for f in ctx.track(fractions, "sizes"):
-        kept[str(f)] = {name: max(1, int(round(f * info[name]["width"]))) for name in layers}
         for method in METHODS:
             projs, row = {}, [full]
             for name in layers:
-                k = kept[str(f)][name]
-                d = ranked_directions(a1[name], dirs[name][method], k)
+                d = ranked[name, method](kept[str(f)][name])
                 projs[net.layer_names.index(name)] = subspace_projector(a1[name], d)
                 row.append(accuracy_with(net, xt, yt, projs))
             acc[method][str(f)] = row
